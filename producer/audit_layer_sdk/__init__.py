@@ -1,0 +1,30 @@
+"""The Audit Layer SDK: record AI calls and decisions as audit events on Kafka.
+
+Imports only what the SDK needs (confluent-kafka, fastavro, pydantic); the OpenAI wrapper
+is imported lazily so applications without `openai` can use the collector.
+"""
+
+from typing import Any
+
+from audit_layer_schemas import Action
+from audit_layer_sdk.collector import AuditCollector
+from audit_layer_sdk.config import AuditConfig, AuditConfigError
+from audit_layer_sdk.publisher import AuditPublisher, default_publisher
+
+__all__ = [
+    "Action",
+    "AuditCollector",
+    "AuditConfig",
+    "AuditConfigError",
+    "AuditOpenAI",
+    "AuditPublisher",
+    "default_publisher",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AuditOpenAI":
+        from audit_layer_sdk.openai_wrapper import AuditOpenAI
+
+        return AuditOpenAI
+    raise AttributeError(name)

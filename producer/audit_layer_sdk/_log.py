@@ -1,0 +1,34 @@
+"""A logger that never floods: repeated messages of one kind are counted, not repeated."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+logger = logging.getLogger("audit_layer_sdk")
+
+
+class RateLimitedLog:
+    """At most one record per `key` every `interval` seconds; the next one says how many were held back."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -1e9) < self._interval:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            self._last[key] = now
+            held = self._suppressed.pop(key, 0)
+        if held:
+            message += f" ({held} similar messages suppressed)"
+        logger.warning(message, *args)
+
+
+log = RateLimitedLog()

@@ -1,0 +1,186 @@
+"""The generic collector: describe one AI call or decision step by step, then emit it.
+
+    with AuditCollector(publisher, tenant_id="acme", user_id="u-1") as audit:
+        audit.set_input("Approve loan 42?", model="gpt-4o", provider="openai")
+        answer = my_model(...)
+        audit.set_output(answer, finish_reason="stop", input_tokens=12, output_tokens=40)
+        audit.set_action(Action.ALLOW)
+        audit.set_decision("loan_underwriting", outcome="approved", confidence=0.91)
+
+Nothing here raises into the caller: a bad value is logged and counted, the event still goes
+out with what was valid, or (if nothing valid remains) is counted as an error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from audit_layer_schemas import Action, AuditEvent, sha256_hex
+from audit_layer_schemas.ids import uuid7
+from pydantic import ValidationError
+
+from audit_layer_sdk._log import log
+from audit_layer_sdk.publisher import AuditPublisher, default_publisher
+from audit_layer_sdk.version import SDK_NAME, SDK_VERSION
+
+
+def json_values(values: Mapping[str, Any] | None) -> dict[str, str]:
+    """Avro maps hold strings: every value is stored JSON-encoded, so types survive."""
+    if not values:
+        return {}
+    return {
+        str(k): json.dumps(v, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
+        for k, v in values.items()
+    }
+
+
+class AuditCollector:
+    def __init__(
+        self,
+        publisher: AuditPublisher | None = None,
+        *,
+        tenant_id: str,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        provider: str | None = None,
+        operation: str | None = None,
+        sdk_name: str = SDK_NAME,
+    ) -> None:
+        self._publisher = publisher
+        self._started_ns = time.time_ns()
+        self._perf_start = time.perf_counter()
+        self._duration_ms: float | None = None
+        self._emitted = False
+        self.fields: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "session_id": session_id,
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "provider": provider,
+            "operation": operation,
+            "action": Action.ALLOW,
+            "reason_codes": [],
+            "sdk_name": sdk_name,
+            "sdk_version": SDK_VERSION,
+        }
+
+    def set_input(
+        self,
+        prompt: str | None,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> AuditCollector:
+        self.fields["prompt"] = prompt
+        self.fields["prompt_sha256"] = sha256_hex(prompt)
+        if model is not None:
+            self.fields["model"] = model
+        if provider is not None:
+            self.fields["provider"] = provider
+        if parameters:
+            self.fields["model_parameters"] = json_values(parameters)
+        return self
+
+    def set_output(
+        self,
+        response: str | None,
+        *,
+        finish_reason: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        total_tokens: int | None = None,
+        response_model: str | None = None,
+    ) -> AuditCollector:
+        self._duration_ms = (time.perf_counter() - self._perf_start) * 1000.0
+        self.fields["response"] = response
+        self.fields["response_sha256"] = sha256_hex(response)
+        self.fields["finish_reason"] = finish_reason
+        self.fields["input_tokens"] = input_tokens
+        self.fields["output_tokens"] = output_tokens
+        if total_tokens is None and input_tokens is not None and output_tokens is not None:
+            total_tokens = input_tokens + output_tokens
+        self.fields["total_tokens"] = total_tokens
+        self.fields["response_model"] = response_model
+        return self
+
+    def set_action(
+        self, action: Action | str, reason_codes: Iterable[str] = (), *, error_type: str | None = None
+    ) -> AuditCollector:
+        self.fields["action"] = action
+        self.fields["reason_codes"] = list(reason_codes)
+        if error_type is not None:
+            self.fields["error_type"] = error_type
+        return self
+
+    def set_decision(
+        self,
+        decision_type: str | None,
+        *,
+        outcome: str | None = None,
+        confidence: float | None = None,
+        reasoning: str | None = None,
+        compliance_tags: Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> AuditCollector:
+        self.fields["decision_type"] = decision_type
+        self.fields["decision_outcome"] = outcome
+        self.fields["confidence"] = confidence
+        self.fields["reasoning"] = reasoning
+        if compliance_tags is not None:
+            self.fields["compliance_tags"] = sorted(set(compliance_tags))
+        if metadata is not None:
+            self.fields["metadata"] = json_values(metadata)
+        return self
+
+    def build(self) -> AuditEvent | None:
+        """The event, or None (logged) when its fields do not validate."""
+        duration = self._duration_ms
+        if duration is None:
+            duration = (time.perf_counter() - self._perf_start) * 1000.0
+        values = {k: v for k, v in self.fields.items() if v is not None}
+        values.update(event_id=str(uuid7()), timestamp_us=self._started_ns // 1000, duration_ms=duration)
+        try:
+            return AuditEvent(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            log.warning(
+                "invalid-event", "audit event not emitted: %s: %s (%d errors)",
+                ".".join(map(str, first["loc"])), first["msg"], exc.error_count(),
+            )
+            return None
+        except Exception as exc:
+            log.warning("build-event", "audit event not emitted: %s", exc)
+            return None
+
+    def emit(self) -> AuditEvent | None:
+        """Build and publish once; later calls are no-ops. Returns the event sent, if any."""
+        if self._emitted:
+            return None
+        self._emitted = True
+        try:
+            event = self.build()
+            if event is None:
+                return None
+            (self._publisher or default_publisher()).publish(event)
+            return event
+        except Exception as exc:  # the SDK never raises into the application
+            log.warning("emit", "audit event not emitted: %s", exc)
+            return None
+
+    def __enter__(self) -> AuditCollector:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None and not self._emitted:
+            self.set_action(Action.FAIL_RETRY, ["exception"], error_type=type(exc).__name__)
+        self.emit()

@@ -1,0 +1,56 @@
+"""SDK settings: explicit arguments, or AUDIT_LAYER_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+class AuditConfigError(ValueError):
+    """A setting is missing or wrong; raised at start-up, never from an audited call."""
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise AuditConfigError(f"{name}={raw!r} is not an integer") from None
+    if value <= 0:
+        raise AuditConfigError(f"{name}={raw!r} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    topic: str = "audit.events"
+    tenant_id: str | None = None
+    linger_ms: int = 5
+    compression: str = "lz4"
+    queue_max_messages: int = 100_000
+    kafka_overrides: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> AuditConfig:
+        env = os.environ if environ is None else environ
+        bootstrap = (
+            env.get("AUDIT_LAYER_BOOTSTRAP_SERVERS") or env.get("KAFKA_BOOTSTRAP_SERVERS") or DEFAULT_BOOTSTRAP
+        )
+        prefix = env.get("AUDIT_LAYER_TOPIC_PREFIX", "")
+        compression = env.get("AUDIT_LAYER_COMPRESSION", "lz4")
+        if compression not in {"none", "gzip", "snappy", "lz4", "zstd"}:
+            raise AuditConfigError(
+                f"AUDIT_LAYER_COMPRESSION={compression!r}: use one of none, gzip, snappy, lz4, zstd"
+            )
+        return cls(
+            bootstrap_servers=bootstrap,
+            topic=f"{prefix}audit.events",
+            tenant_id=env.get("AUDIT_LAYER_ORG_ID") or None,
+            linger_ms=_positive_int("AUDIT_LAYER_LINGER_MS", env.get("AUDIT_LAYER_LINGER_MS", "5")),
+            compression=compression,
+            queue_max_messages=_positive_int(
+                "AUDIT_LAYER_QUEUE_MAX_MESSAGES", env.get("AUDIT_LAYER_QUEUE_MAX_MESSAGES", "100000")
+            ),
+        )

@@ -1,0 +1,38 @@
+"""The Audit Layer contract: Avro schemas, pydantic models mirroring them, the codec, the chain link."""
+
+from audit_layer_schemas.codec import AvroCodec, DecodeError
+from audit_layer_schemas.models import (
+    Action,
+    AuditEvent,
+    ChainedEvent,
+    ChainHead,
+    EnrichedEvent,
+    RiskLevel,
+    sha256_hex,
+)
+from audit_layer_schemas.registry import (
+    AUDIT_EVENT,
+    CHAIN_HEAD,
+    CHAINED_EVENT,
+    ENRICHED_EVENT,
+    default_registry,
+)
+from audit_layer_schemas.topics import Topics
+
+__all__ = [
+    "AUDIT_EVENT",
+    "CHAINED_EVENT",
+    "CHAIN_HEAD",
+    "ENRICHED_EVENT",
+    "Action",
+    "AuditEvent",
+    "AvroCodec",
+    "ChainHead",
+    "ChainedEvent",
+    "DecodeError",
+    "EnrichedEvent",
+    "RiskLevel",
+    "Topics",
+    "default_registry",
+    "sha256_hex",
+]

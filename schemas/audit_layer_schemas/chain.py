@@ -1,0 +1,44 @@
+"""The hash chain's link: which bytes are hashed, so any process in any language agrees.
+
+link bytes = seq (8 bytes, big-endian)
+           || fingerprint of the EnrichedEvent schema (8 bytes)
+           || Avro body of the EnrichedEvent with prompt and response content set to null
+              (their SHA-256 digests stay), map keys sorted
+hash       = SHA-256(prev_hash || link bytes); prev_hash of seq 1 is 32 zero bytes.
+
+Content is outside the hashed bytes so it can be erased while every chain still verifies;
+its digest is inside, so altering content is still evident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from audit_layer_schemas.codec import AvroCodec
+from audit_layer_schemas.registry import ENRICHED_EVENT, SchemaRegistry
+
+GENESIS_HASH = bytes(32)
+CONTENT_FIELDS = ("prompt", "response")
+
+
+class LinkEncoder:
+    """Computes link bytes and hashes for one version of the EnrichedEvent schema."""
+
+    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+        self._codec = AvroCodec(ENRICHED_EVENT, registry)
+        self.schema_fingerprint = self._codec.schema.fingerprint
+
+    @property
+    def schema_hex(self) -> str:
+        return self.schema_fingerprint.hex()
+
+    def link_bytes(self, enriched: dict[str, Any], seq: int) -> bytes:
+        event = dict(enriched["event"])
+        for field in CONTENT_FIELDS:
+            event[field] = None
+        body = self._codec.encode_body({**enriched, "event": event})
+        return seq.to_bytes(8, "big") + self.schema_fingerprint + body
+
+    def link_hash(self, prev_hash: bytes, enriched: dict[str, Any], seq: int) -> bytes:
+        return hashlib.sha256(prev_hash + self.link_bytes(enriched, seq)).digest()

@@ -1,0 +1,140 @@
+"""Pydantic models mirroring the Avro schemas field for field (a test keeps them in step)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Larger content belongs in object storage with its digest here; the limit keeps one event
+# well under the topics' max.message.bytes, so a huge prompt is refused, not silently lost.
+MAX_CONTENT_CHARS = 512 * 1024
+MAX_ID_CHARS = 256
+
+
+class Action(str, Enum):
+    ALLOW = "ALLOW"
+    REJECT = "REJECT"
+    FAIL_RETRY = "FAIL_RETRY"
+
+
+class RiskLevel(str, Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+def sha256_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_Id = Field(default=None, max_length=MAX_ID_CHARS)
+
+
+class AuditEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str
+    timestamp_us: int = Field(ge=0)
+    duration_ms: float | None = Field(default=None, ge=0)
+    tenant_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    user_id: str | None = _Id
+    session_id: str | None = _Id
+    trace_id: str | None = _Id
+    span_id: str | None = _Id
+    provider: str | None = _Id
+    operation: str | None = _Id
+    model: str | None = _Id
+    response_model: str | None = _Id
+    model_parameters: dict[str, str] = Field(default_factory=dict)
+    prompt: str | None = Field(default=None, max_length=MAX_CONTENT_CHARS)
+    prompt_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    response: str | None = Field(default=None, max_length=MAX_CONTENT_CHARS)
+    response_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    total_tokens: int | None = Field(default=None, ge=0)
+    finish_reason: str | None = _Id
+    action: Action
+    reason_codes: list[str] = Field(default_factory=list)
+    error_type: str | None = _Id
+    decision_type: str | None = _Id
+    decision_outcome: str | None = _Id
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    reasoning: str | None = Field(default=None, max_length=MAX_CONTENT_CHARS)
+    compliance_tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    sdk_name: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    sdk_version: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+
+    @field_validator("event_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            raise ValueError("event_id must be a UUID (UUIDv7 from the SDK)") from None
+        return str(parsed)
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        if value != value.strip() or not value.isprintable():
+            raise ValueError("tenant_id must be printable with no surrounding whitespace")
+        return value
+
+    def content_digests_match(self) -> bool:
+        """True when each captured content matches the digest sent beside it."""
+        return all(
+            text is None or digest is None or sha256_hex(text) == digest
+            for text, digest in ((self.prompt, self.prompt_sha256), (self.response, self.response_sha256))
+        )
+
+    def to_avro(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class EnrichedEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: AuditEvent
+    ingested_at_us: int = Field(ge=0)
+    risk_level: RiskLevel
+    risk_reasons: list[str] = Field(default_factory=list)
+    compliance_tags: list[str] = Field(default_factory=list)
+    enricher_version: str
+
+    def to_avro(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class ChainedEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: EnrichedEvent
+    seq: int = Field(ge=1)
+    prev_hash: bytes = Field(min_length=32, max_length=32)
+    hash: bytes = Field(min_length=32, max_length=32)
+    link_schema: str
+
+    def to_avro(self) -> dict[str, Any]:
+        record = self.model_dump(mode="python")
+        record["event"] = self.event.to_avro()
+        return record
+
+
+class ChainHead(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    seq: int = Field(ge=0)
+    hash: bytes = Field(min_length=32, max_length=32)
+    recent_event_ids: list[str] = Field(default_factory=list)
+    updated_at_us: int = Field(ge=0)
+
+    def to_avro(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
