@@ -1,0 +1,146 @@
+"""`audit-layer`: one command for the pipeline's workers, its topics, the demo, verify and query."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from audit_layer_schemas import Topics
+
+EPILOG = """environment:
+  KAFKA_BOOTSTRAP_SERVERS      Kafka brokers (default 127.0.0.1:9092)
+  AUDIT_LAYER_TOPIC_PREFIX     prefix of every topic name (default none)
+  AUDIT_LAYER_CLICKHOUSE_DSN   chdb:///path (embedded engine) or http://host:8123 (default chdb://./data/clickhouse)
+"""
+
+
+def _bootstrap_default() -> str:
+    from audit_layer_processors.settings import bootstrap_from_env
+
+    return bootstrap_from_env()
+
+
+def _add_kafka(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", default=_bootstrap_default(),
+                        help="Kafka brokers, host:port[,host:port] (default: %(default)s)")
+    parser.add_argument("--topic-prefix", default=os.environ.get("AUDIT_LAYER_TOPIC_PREFIX", ""),
+                        help="prefix of every topic name, to run several pipelines on one cluster")
+
+
+def _add_clickhouse(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dsn", default=None,
+                        help="ClickHouse: chdb:///path (embedded) or http://host:8123 "
+                             "(default: $AUDIT_LAYER_CLICKHOUSE_DSN or chdb://./data/clickhouse)")
+    parser.add_argument("--database", default="audit", help="ClickHouse database (default: %(default)s)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audit-layer",
+        description="Audit Layer: a tamper-evident audit trail for AI decisions "
+                    "(SDK -> Kafka -> enricher -> sequencer -> ClickHouse).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--log-level", default=os.environ.get("AUDIT_LAYER_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity (default: INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("topics", help="create the pipeline's topics with their settings",
+                       description="Create every pipeline topic (audit.chain-heads compacted); "
+                                   "existing topics are checked for the same partition count.")
+    _add_kafka(p)
+    p.add_argument("--partitions", type=_positive, default=3, help="partitions per topic (default: 3)")
+    p.add_argument("--replication-factor", type=_positive, default=1, help="(default: 1)")
+
+    p = sub.add_parser("enricher", help="run the enricher worker (faust-streaming)",
+                       description="Validate, enrich and forward raw audit events; bad input goes to the DLQ.")
+    _add_kafka(p)
+    p.add_argument("--group", default="audit-enricher", help="consumer group / faust app id")
+    p.add_argument("--dlq-max", type=_positive, default=1000,
+                   help="stop when more than this many messages are dead-lettered in the window (default: 1000)")
+    p.add_argument("--dlq-window", type=float, default=60.0, help="DLQ limit window in seconds (default: 60)")
+
+    p = sub.add_parser("sequencer", help="run the sequencer worker (Kafka transactions)",
+                       description="Chain enriched events per tenant, exactly once.")
+    _add_kafka(p)
+    p.add_argument("--group", default="audit-sequencer", help="consumer group")
+    p.add_argument("--instance-id", default=os.environ.get("AUDIT_LAYER_INSTANCE_ID", "0"),
+                   help="stable id of this process; part of its transactional.id (default: 0)")
+    p.add_argument("--dedup-window", type=_positive, default=2000,
+                   help="recent event ids remembered per tenant to drop duplicates (default: 2000)")
+
+    p = sub.add_parser("sink", help="run the ClickHouse sink",
+                       description="Load chained events into ClickHouse exactly once.")
+    _add_kafka(p)
+    _add_clickhouse(p)
+    p.add_argument("--group", default="audit-sink", help="consumer group")
+    p.add_argument("--batch-rows", type=_positive, default=20_000, help="rows per insert (default: 20000)")
+    p.add_argument("--batch-seconds", type=float, default=1.0, help="max batch age (default: 1.0)")
+
+    p = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
+    _add_clickhouse(p)
+
+    p = sub.add_parser("verify", help="recompute every tenant's hash chain from ClickHouse",
+                       description="Exit 0 when every chain verifies; 1 naming the first bad tenant and seq.")
+    _add_clickhouse(p)
+    p.add_argument("--tenant", help="verify one tenant only")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("query", help="run SQL against ClickHouse and print a table")
+    _add_clickhouse(p)
+    p.add_argument("sql", help="the SQL to run, e.g. \"SELECT tenant_id, count() FROM events GROUP BY 1\"")
+    p.add_argument("--json", action="store_true", help="print rows as JSON lines")
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded defaults",
+                       description="Start the workers, send audited OpenAI calls for several tenants "
+                                   "through the real openai client (answered locally), wait until every "
+                                   "event is in ClickHouse, print a summary and verify every chain.")
+    _add_kafka(p)
+    _add_clickhouse(p)
+    p.add_argument("--events", type=_positive, default=10_000, help="audited calls to send (default: 10000)")
+    p.add_argument("--tenants", type=_positive, default=3, help="tenants (default: 3)")
+    p.add_argument("--partitions", type=_positive, default=3, help="partitions per topic (default: 3)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the load (default: 300)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    from audit_layer_cli import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except commands.UserError as exc:
+        print(f"audit-layer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _json_default(value: object) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""The sequencer worker: audit.events.enriched -> per-tenant hash chain -> audit.events.chained.
+
+Exactly-once with Kafka transactions (the stage, produce, commit, then-apply checkpoint):
+consume a batch, link it on a copy of the heads, produce the chained events and the new
+heads in one transaction together with the consumed offsets, commit, and only then apply
+the new heads to local state. On assignment, heads are restored from the compacted
+audit.chain-heads topic read_committed, after any pending transaction on the partition has
+resolved. An error after sequencing stops the worker: a dropped event would be an audit gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from audit_layer_schemas import CHAIN_HEAD, CHAINED_EVENT, ENRICHED_EVENT, AvroCodec, DecodeError, Topics
+from audit_layer_schemas.chain import LinkEncoder
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from audit_layer_processors.chain_state import ChainBatch, DedupPolicy, Head, latest_heads
+from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
+
+log = logging.getLogger("audit_layer.sequencer")
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    bootstrap_servers: str
+    topics: Topics
+    group_id: str = "audit-sequencer"
+    instance_id: str = "0"
+    batch_max_messages: int = 2000
+    poll_timeout: float = 0.2
+    # a takeover waits at most this long for a crashed owner's open transaction
+    transaction_timeout_ms: int = 10_000
+    dedup: DedupPolicy = DedupPolicy()
+    dlq: DlqPolicy = DlqPolicy()
+
+
+class SequencerStopped(RuntimeError):
+    """A fatal error after sequencing: the worker stops rather than leave a gap."""
+
+
+class Sequencer:
+    def __init__(self, config: SequencerConfig) -> None:
+        self.config = config
+        self._enriched = AvroCodec(ENRICHED_EVENT)
+        self._chained = AvroCodec(CHAINED_EVENT)
+        self._head_codec = AvroCodec(CHAIN_HEAD)
+        self._encoder = LinkEncoder()
+        self._limiter = DlqLimiter(config.dlq)
+        self._heads: dict[str, Head] = {}
+        self._tenant_partition: dict[str, int] = {}
+        self._stop = threading.Event()
+        self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0}
+        common = {"bootstrap.servers": config.bootstrap_servers}
+        self._consumer = Consumer({
+            **common,
+            "group.id": config.group_id,
+            "client.id": f"{config.group_id}-{config.instance_id}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "enable.partition.eof": False,
+        })
+        self._producer = Producer({
+            **common,
+            "transactional.id": f"{config.group_id}-{config.instance_id}",
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.max.bytes": 8 * 1024 * 1024,
+            "transaction.timeout.ms": config.transaction_timeout_ms,
+        })
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        topics = self.config.topics
+        self._producer.init_transactions(60)
+        self._consumer.subscribe([topics.enriched], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        log.info("sequencer %s consuming %s", self.config.instance_id, topics.enriched)
+        last_report = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                messages = self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout)
+                if messages:
+                    self._process(messages)
+                if time.monotonic() - last_report > 10:
+                    last_report = time.monotonic()
+                    log.info("chained %(chained)d, duplicates dropped %(duplicates)d, "
+                             "dead-lettered %(dead_lettered)d, transactions %(transactions)d", self.counts)
+        finally:
+            self._consumer.close()
+            self._producer.flush(10)
+
+    # -- assignment -------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        numbers = [p.partition for p in partitions]
+        if not numbers:
+            return
+        # read_committed offset fetches wait for pending transactional offset commits, so a
+        # crashed or fenced previous owner's transaction is resolved before heads are read
+        consumer.committed(partitions, timeout=60)
+        restored = self._restore_heads(numbers)
+        self._heads.update(restored)
+        log.info("assigned partitions %s; restored %d tenant heads", numbers, len(restored))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        gone = {p.partition for p in partitions}
+        for tenant in [t for t, p in self._tenant_partition.items() if p in gone]:
+            self._heads.pop(tenant, None)
+            self._tenant_partition.pop(tenant, None)
+        log.info("revoked partitions %s", sorted(gone))
+
+    def _restore_heads(self, partitions: list[int]) -> dict[str, Head]:
+        reader = Consumer({
+            "bootstrap.servers": self.config.bootstrap_servers,
+            "group.id": f"{self.config.group_id}-restore",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        })
+        topic = self.config.topics.chain_heads
+        try:
+            reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+            pending = set(partitions)
+            found: list[tuple[str, Head]] = []
+            deadline = time.monotonic() + 120
+            while pending:
+                if time.monotonic() > deadline:
+                    raise SequencerStopped(f"could not read {topic} partitions {sorted(pending)} to the end")
+                for msg in reader.consume(500, 1.0):
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            pending.discard(msg.partition())
+                            continue
+                        raise SequencerStopped(f"reading {topic}: {err}")
+                    value = msg.value()
+                    if value is None:
+                        continue
+                    head = self._head_codec.decode(value)
+                    found.append((head["tenant_id"], Head(head["seq"], head["hash"],
+                                                          tuple(head["recent_event_ids"]))))
+                    self._tenant_partition[head["tenant_id"]] = msg.partition()
+            return latest_heads(found)
+        finally:
+            reader.close()
+
+    # -- one transaction --------------------------------------------------------------------
+
+    def _process(self, messages: list[Message]) -> None:
+        topics = self.config.topics
+        batch = ChainBatch(self._heads, self._encoder, self.config.dedup)
+        next_offsets: dict[int, int] = {}
+        first_offsets: dict[int, int] = {}
+        tenant_partition: dict[str, int] = {}
+        dead = linked = 0
+        self._producer.begin_transaction()
+        try:
+            for msg in messages:
+                err = msg.error()
+                if err is not None:
+                    if err.fatal():
+                        raise SequencerStopped(f"consumer error: {err}")
+                    log.warning("consumer: %s", err)
+                    continue
+                partition, offset = msg.partition(), msg.offset()
+                first_offsets.setdefault(partition, offset)
+                next_offsets[partition] = offset + 1
+                try:
+                    enriched = self._enriched.decode(msg.value())  # type: ignore[arg-type]
+                except DecodeError as exc:
+                    self._dead_letter(msg, exc.reason, str(exc))
+                    dead += 1
+                    continue
+                link = batch.link(enriched)
+                if link is None:
+                    continue
+                tenant_partition[link.tenant_id] = partition
+                linked += 1
+                chained = {"event": enriched, "seq": link.seq, "prev_hash": link.prev_hash,
+                           "hash": link.hash, "link_schema": self._encoder.schema_hex}
+                self._producer.produce(topics.chained, key=msg.key(), value=self._chained.encode(chained),
+                                       partition=partition)
+            staged = batch.staged()
+            now_us = time.time_ns() // 1000
+            for tenant, head in staged.items():
+                if tenant not in tenant_partition:
+                    continue  # only duplicates arrived: head unchanged
+                value = self._head_codec.encode({"tenant_id": tenant, "seq": head.seq, "hash": head.hash,
+                                                 "recent_event_ids": list(head.recent_event_ids),
+                                                 "updated_at_us": now_us})
+                self._producer.produce(topics.chain_heads, key=tenant.encode("utf-8"), value=value,
+                                       partition=tenant_partition[tenant])
+            offsets = [TopicPartition(topics.enriched, p, o) for p, o in next_offsets.items()]
+            self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), 30)
+            self._commit()
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.txn_requires_abort():
+                log.warning("transaction aborted (%s); rewinding to re-process the batch", error)
+                self._producer.abort_transaction(30)
+                self._rewind(first_offsets)
+                return
+            raise SequencerStopped(f"Kafka transaction failed: {error}") from exc
+        # committed: now, and only now, the new heads become the local state
+        for tenant, partition in tenant_partition.items():
+            self._heads[tenant] = staged[tenant]
+            self._tenant_partition[tenant] = partition
+        self.counts["chained"] += linked
+        self.counts["duplicates"] += batch.duplicates
+        self.counts["dead_lettered"] += dead
+        self.counts["transactions"] += 1
+
+    def _commit(self) -> None:
+        for attempt in range(5):
+            try:
+                self._producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.retriable() and attempt < 4:
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                raise
+
+    def _rewind(self, first_offsets: dict[int, int]) -> None:
+        topic = self.config.topics.enriched
+        for partition, offset in first_offsets.items():
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _dead_letter(self, msg: Message, reason: str, detail: str) -> None:
+        letter = DeadLetter(reason, detail, msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+        log.warning("dead-lettered %s: %s", letter.headers()[2][1].decode(), detail)
+        self._producer.produce(self.config.topics.dlq, key=msg.key(), value=msg.value(),
+                               partition=msg.partition(), headers=letter.headers())
+        self._limiter.record()
+
+
+def run(config: SequencerConfig) -> int:
+    sequencer = Sequencer(config)
+    import signal
+
+    def _stop(*_: Any) -> None:
+        sequencer.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    sequencer.run()
+    return 0

@@ -1,0 +1,70 @@
+"""A chained event as an events-table row, and back (pure; the verifier rebuilds links from rows).
+
+Every field of the EnrichedEvent is a column, so the link bytes can be recomputed exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# event fields stored under their own name
+_EVENT_FIELDS = (
+    "duration_ms", "user_id", "session_id", "trace_id", "span_id", "provider", "operation", "model",
+    "response_model", "model_parameters", "prompt", "prompt_sha256", "response", "response_sha256",
+    "input_tokens", "output_tokens", "total_tokens", "finish_reason", "action", "reason_codes",
+    "error_type", "decision_type", "decision_outcome", "confidence", "reasoning", "metadata",
+    "sdk_name", "sdk_version",
+)
+_ENRICHED_FIELDS = ("risk_level", "risk_reasons", "compliance_tags", "enricher_version")
+
+INSERT_COLUMNS = (
+    "tenant_id", "seq", "event_id", "timestamp", *_EVENT_FIELDS, "declared_tags", "ingested_at",
+    *_ENRICHED_FIELDS, "prev_hash", "hash", "link_schema", "kafka_partition", "kafka_offset",
+)
+
+# what the verifier reads: timestamps as exact integer microseconds
+SELECT_COLUMNS = tuple(
+    {
+        "event_id": "toString(event_id)",
+        "timestamp": "toUnixTimestamp64Micro(timestamp)",
+        "ingested_at": "toUnixTimestamp64Micro(ingested_at)",
+        "action": "toString(action)",
+        "risk_level": "toString(risk_level)",
+    }.get(c, c)
+    for c in INSERT_COLUMNS
+    if c not in ("kafka_partition", "kafka_offset")
+)
+
+
+def row_from_chained(chained: dict[str, Any], partition: int, offset: int) -> list[Any]:
+    enriched = chained["event"]
+    event = enriched["event"]
+    return [
+        event["tenant_id"], chained["seq"], event["event_id"], event["timestamp_us"],
+        *(event[f] for f in _EVENT_FIELDS), event["compliance_tags"], enriched["ingested_at_us"],
+        *(enriched[f] for f in _ENRICHED_FIELDS),
+        chained["prev_hash"], chained["hash"], chained["link_schema"], partition, offset,
+    ]
+
+
+def chain_fields_from_row(row: tuple[Any, ...]) -> tuple[str, int, bytes, bytes, str, dict[str, Any]]:
+    """(tenant_id, seq, prev_hash, hash, link_schema, enriched record) from a SELECT_COLUMNS row."""
+    values = dict(zip(SELECT_COLUMNS, row, strict=True))
+    event = {f: values[f] for f in _EVENT_FIELDS}
+    event.update(
+        event_id=values["toString(event_id)"],
+        timestamp_us=values["toUnixTimestamp64Micro(timestamp)"],
+        tenant_id=values["tenant_id"],
+        action=values["toString(action)"],
+        compliance_tags=values["declared_tags"],
+    )
+    enriched = {
+        "event": event,
+        "ingested_at_us": values["toUnixTimestamp64Micro(ingested_at)"],
+        "risk_level": values["toString(risk_level)"],
+        "risk_reasons": values["risk_reasons"],
+        "compliance_tags": values["compliance_tags"],
+        "enricher_version": values["enricher_version"],
+    }
+    return (values["tenant_id"], values["seq"], bytes(values["prev_hash"]), bytes(values["hash"]),
+            values["link_schema"], enriched)

@@ -1,0 +1,191 @@
+"""The ClickHouse sink: audit.events.chained (read_committed) -> the events table, exactly once.
+
+Per partition, a batch [first, last] is loaded with this protocol:
+  1. commit offset `first` with metadata `pending:<last>`      (the intent survives a crash)
+  2. insert with insert_deduplication_token=<topic>:<partition>:<first>-<last>
+  3. commit `last + 1`                                         (done)
+After a crash between 1 and 3, the next owner finds `pending:<last>`, re-forms exactly that
+range and inserts it with the same token, which ClickHouse drops if it already landed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit_layer_schemas import CHAINED_EVENT, AvroCodec, DecodeError, Topics
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from audit_layer_sinks.rows import INSERT_COLUMNS, row_from_chained
+from audit_layer_sinks.store import ClickHouseStore
+
+log = logging.getLogger("audit_layer.sink")
+PENDING = "pending:"
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """Flush a partition's batch at `max_rows` rows or when its oldest row is `max_age` seconds old."""
+
+    max_rows: int = 20_000
+    max_age: float = 1.0
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    bootstrap_servers: str
+    topics: Topics
+    group_id: str = "audit-sink"
+    batch: BatchPolicy = BatchPolicy()
+    poll_timeout: float = 0.1
+
+
+class SinkStopped(RuntimeError):
+    """A chained event could not be loaded: stop rather than leave an audit gap."""
+
+
+@dataclass
+class _Batch:
+    first: int
+    last: int
+    started: float
+    rows: list[list[Any]] = field(default_factory=list)
+
+
+class ClickHouseSink:
+    def __init__(self, config: SinkConfig, store: ClickHouseStore) -> None:
+        self.config = config
+        self.store = store
+        self._codec = AvroCodec(CHAINED_EVENT)
+        self._batches: dict[int, _Batch] = {}
+        self._stop = threading.Event()
+        self.rows_loaded = 0
+        self.batches_loaded = 0
+        self._consumer = Consumer(self._consumer_settings(config.group_id))
+
+    def _consumer_settings(self, group_id: str) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.config.bootstrap_servers,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        self.store.migrate()
+        self._consumer.subscribe([self.config.topics.chained], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        log.info("sink consuming %s into %s (%s)", self.config.topics.chained, self.store.database,
+                 self.store.dsn)
+        try:
+            while not self._stop.is_set():
+                for msg in self._consumer.consume(5000, self.config.poll_timeout):
+                    self._add(msg)
+                self._flush_due()
+            self._flush_due(force=True)
+        finally:
+            self._consumer.close()
+
+    def _add(self, msg: Message) -> None:
+        err = msg.error()
+        if err is not None:
+            if err.fatal():
+                raise SinkStopped(f"consumer error: {err}")
+            log.warning("consumer: %s", err)
+            return
+        partition, offset = msg.partition(), msg.offset()
+        assert partition is not None and offset is not None
+        row = self._row(msg)
+        batch = self._batches.get(partition)
+        if batch is None:
+            batch = self._batches[partition] = _Batch(offset, offset, time.monotonic())
+        batch.last = offset
+        batch.rows.append(row)
+
+    def _row(self, msg: Message) -> list[Any]:
+        try:
+            chained = self._codec.decode(msg.value())  # type: ignore[arg-type]
+        except DecodeError as exc:
+            raise SinkStopped(
+                f"undecodable chained event at {msg.topic()}:{msg.partition()}:{msg.offset()}: {exc}"
+            ) from exc
+        return row_from_chained(chained, msg.partition() or 0, msg.offset() or 0)
+
+    def _flush_due(self, force: bool = False) -> None:
+        now = time.monotonic()
+        policy = self.config.batch
+        for partition, batch in list(self._batches.items()):
+            if force or len(batch.rows) >= policy.max_rows or now - batch.started >= policy.max_age:
+                self._load(partition, batch)
+                del self._batches[partition]
+
+    def _load(self, partition: int, batch: _Batch) -> None:
+        topic = self.config.topics.chained
+        self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.first,
+                                                      f"{PENDING}{batch.last}")], asynchronous=False)
+        self.store.insert("events", batch.rows, INSERT_COLUMNS,
+                          dedup_token=f"{topic}:{partition}:{batch.first}-{batch.last}")
+        self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.last + 1)], asynchronous=False)
+        self.rows_loaded += len(batch.rows)
+        self.batches_loaded += 1
+
+    # -- assignment -------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not partitions:
+            return
+        for tp in consumer.committed(partitions, timeout=60):
+            metadata = tp.metadata or ""
+            if metadata.startswith(PENDING):
+                self._recover(tp.partition, tp.offset, int(metadata[len(PENDING):]))
+        log.info("assigned partitions %s", [p.partition for p in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # unloaded rows are not committed: the next owner reads them again
+        for tp in partitions:
+            self._batches.pop(tp.partition, None)
+
+    def _recover(self, partition: int, first: int, last: int) -> None:
+        """Re-form exactly the pending range [first, last] and load it with the same token."""
+        topic = self.config.topics.chained
+        log.info("recovering pending batch %s:%d:%d-%d", topic, partition, first, last)
+        reader = Consumer({**self._consumer_settings(f"{self.config.group_id}-recover"),
+                           "enable.partition.eof": True})
+        batch: _Batch | None = None
+        try:
+            reader.assign([TopicPartition(topic, partition, first)])
+            deadline = time.monotonic() + 120
+            done = False
+            while not done:
+                if time.monotonic() > deadline:
+                    raise SinkStopped(f"could not re-read pending range {topic}:{partition}:{first}-{last}")
+                for msg in reader.consume(5000, 1.0):
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            raise SinkStopped(f"pending range {topic}:{partition}:{first}-{last} "
+                                              "ends beyond the partition")
+                        raise SinkStopped(f"re-reading pending range: {err}")
+                    offset = msg.offset() or 0
+                    if offset > last:
+                        done = True
+                        break
+                    if batch is None:
+                        batch = _Batch(offset, offset, time.monotonic())
+                    batch.rows.append(self._row(msg))
+                    batch.last = offset
+                    if offset == last:
+                        done = True
+                        break
+        finally:
+            reader.close()
+        if batch is None or batch.first != first or batch.last != last:
+            raise SinkStopped(f"pending range {topic}:{partition}:{first}-{last} could not be re-formed")
+        self._load(partition, batch)

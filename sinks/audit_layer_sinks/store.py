@@ -1,0 +1,101 @@
+"""ClickHouse access through clickhouse-connect: `chdb:///path` (embedded engine) or `http://host:8123`.
+
+In the embedded mode one process owns the engine; every caller in that process shares this
+store, whose lock serialises statements on the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+DEFAULT_DATABASE = "audit"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def default_dsn() -> str:
+    """AUDIT_LAYER_CLICKHOUSE_DSN, else the embedded engine under ./data/clickhouse."""
+    return os.environ.get("AUDIT_LAYER_CLICKHOUSE_DSN") or "chdb://" + str(Path("data/clickhouse").resolve())
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class ClickHouseStore:
+    def __init__(self, dsn: str | None = None, database: str = DEFAULT_DATABASE) -> None:
+        if not _IDENTIFIER.match(database):
+            raise StoreError(f"database name {database!r} is not a plain identifier")
+        self.dsn = dsn or default_dsn()
+        self.database = database
+        scheme = urlparse(self.dsn).scheme
+        if scheme == "chdb":
+            path = self.dsn[len("chdb://"):]
+            if path:
+                Path(path).mkdir(parents=True, exist_ok=True)
+        elif scheme not in ("http", "https"):
+            raise StoreError(f"unsupported ClickHouse DSN {self.dsn!r}: use chdb:///path or http://host:8123")
+        self.embedded = scheme == "chdb"
+        self._lock = threading.RLock()
+        try:
+            self.client: Client = clickhouse_connect.get_client(dsn=self.dsn)
+        except Exception as exc:
+            hint = (" (another process may own this embedded engine path; stop it or use its server)"
+                    if self.embedded else "")
+            raise StoreError(f"cannot open ClickHouse at {self.dsn}: {exc}{hint}") from exc
+
+    @contextmanager
+    def locked(self) -> Iterator[Client]:
+        with self._lock:
+            yield self.client
+
+    def command(self, sql: str) -> Any:
+        with self._lock:
+            return self.client.command(sql)
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        with self._lock:
+            return self.client.query(sql, parameters=parameters)
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
+               dedup_token: str | None = None) -> None:
+        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        with self._lock:
+            self.client.insert(f"{self.database}.{table}", rows, column_names=list(columns),
+                               settings=settings)
+
+    def migrate(self) -> list[str]:
+        """Apply the SQL migrations not yet recorded; returns the names applied. Idempotent."""
+        db = self.database
+        self.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+        self.command(
+            f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (name String, applied_at DateTime DEFAULT now()) "
+            "ENGINE = ReplacingMergeTree ORDER BY name"
+        )
+        done = {r[0] for r in self.query(f"SELECT name FROM {db}.schema_migrations FINAL").result_rows}
+        applied = []
+        folder = resources.files("audit_layer_sinks") / "migrations"
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".sql") or entry.name in done:
+                continue
+            for statement in entry.read_text().split(";\n"):
+                body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--"))
+                if body.strip():
+                    self.command(body.replace("{db}", db))
+            self.insert("schema_migrations", [[entry.name]], ["name"])
+            applied.append(entry.name)
+        return applied
+
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()
