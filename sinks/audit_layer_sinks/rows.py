@@ -22,18 +22,16 @@ INSERT_COLUMNS = (
     *_ENRICHED_FIELDS, "prev_hash", "hash", "link_schema", "kafka_partition", "kafka_offset",
 )
 
-# what the verifier reads: timestamps as exact integer microseconds
-SELECT_COLUMNS = tuple(
-    {
-        "event_id": "toString(event_id)",
-        "timestamp": "toUnixTimestamp64Micro(timestamp)",
-        "ingested_at": "toUnixTimestamp64Micro(ingested_at)",
-        "action": "toString(action)",
-        "risk_level": "toString(risk_level)",
-    }.get(c, c)
-    for c in INSERT_COLUMNS
-    if c not in ("kafka_partition", "kafka_offset")
-)
+# what the verifier reads, as (expression, name): timestamps as exact integer microseconds
+_READ_AS = {
+    "event_id": "toString(event_id)",
+    "timestamp": "toUnixTimestamp64Micro(timestamp)",
+    "ingested_at": "toUnixTimestamp64Micro(ingested_at)",
+    "action": "toString(action)",
+    "risk_level": "toString(risk_level)",
+}
+_SELECTED = tuple(c for c in INSERT_COLUMNS if c not in ("kafka_partition", "kafka_offset"))
+SELECT_COLUMNS = tuple(f"{_READ_AS[c]} AS {c}" if c in _READ_AS else c for c in _SELECTED)
 
 
 def row_from_chained(chained: dict[str, Any], partition: int, offset: int) -> list[Any]:
@@ -49,19 +47,18 @@ def row_from_chained(chained: dict[str, Any], partition: int, offset: int) -> li
 
 def chain_fields_from_row(row: tuple[Any, ...]) -> tuple[str, int, bytes, bytes, str, dict[str, Any]]:
     """(tenant_id, seq, prev_hash, hash, link_schema, enriched record) from a SELECT_COLUMNS row."""
-    values = dict(zip(SELECT_COLUMNS, row, strict=True))
+    values = dict(zip(_SELECTED, row, strict=True))
     event = {f: values[f] for f in _EVENT_FIELDS}
     event.update(
-        event_id=values["toString(event_id)"],
-        timestamp_us=values["toUnixTimestamp64Micro(timestamp)"],
+        event_id=values["event_id"],
+        timestamp_us=values["timestamp"],
         tenant_id=values["tenant_id"],
-        action=values["toString(action)"],
         compliance_tags=values["declared_tags"],
     )
     enriched = {
         "event": event,
-        "ingested_at_us": values["toUnixTimestamp64Micro(ingested_at)"],
-        "risk_level": values["toString(risk_level)"],
+        "ingested_at_us": values["ingested_at"],
+        "risk_level": values["risk_level"],
         "risk_reasons": values["risk_reasons"],
         "compliance_tags": values["compliance_tags"],
         "enricher_version": values["enricher_version"],

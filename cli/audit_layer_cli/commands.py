@@ -1,0 +1,172 @@
+"""The subcommands of `audit-layer`; each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+from audit_layer_schemas import Topics
+from rich.console import Console
+from rich.table import Table
+
+# piped output (CI, logs) gets a wide table instead of 80 columns of wrapped cells
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+class UserError(RuntimeError):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def topics_of(args: argparse.Namespace) -> Topics:
+    return Topics(prefix=args.topic_prefix)
+
+
+def check_kafka(bootstrap_servers: str, timeout: float = 10.0) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    try:
+        admin.list_topics(timeout=timeout)
+    except Exception as exc:
+        raise UserError(
+            f"no Kafka broker answers at {bootstrap_servers} ({exc}). Start the local one with "
+            "`make kafka` (scripts/kafka/kafka.sh start) or set KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+
+
+def open_store(args: argparse.Namespace) -> Any:
+    from audit_layer_sinks.store import ClickHouseStore, StoreError
+
+    try:
+        return ClickHouseStore(args.dsn, args.database)
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from audit_layer_processors.topics_admin import TopicMismatch, ensure_topics
+
+    check_kafka(args.bootstrap_servers)
+    try:
+        created = ensure_topics(args.bootstrap_servers, topics_of(args), partitions=args.partitions,
+                                replication_factor=args.replication_factor)
+    except TopicMismatch as exc:
+        raise UserError(str(exc)) from None
+    for name in topics_of(args).all():
+        console.print(f"{'created ' if name in created else 'exists  '} {name}")
+    return 0
+
+
+def cmd_enricher(args: argparse.Namespace) -> int:
+    from audit_layer_processors.dlq import DlqPolicy
+    from audit_layer_processors.enricher import run
+
+    check_kafka(args.bootstrap_servers)
+    return run(args.bootstrap_servers, topics_of(args), group_id=args.group,
+               dlq_policy=DlqPolicy(args.dlq_max, args.dlq_window), loglevel=args.log_level)
+
+
+def cmd_sequencer(args: argparse.Namespace) -> int:
+    from audit_layer_processors.chain_state import DedupPolicy
+    from audit_layer_processors.sequencer import SequencerConfig, run
+
+    check_kafka(args.bootstrap_servers)
+    return run(SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
+                               instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window)))
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.sink import BatchPolicy, ClickHouseSink, SinkConfig
+
+    check_kafka(args.bootstrap_servers)
+    store = open_store(args)
+    sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
+                                     batch=BatchPolicy(args.batch_rows, args.batch_seconds)), store)
+    signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+    signal.signal(signal.SIGINT, lambda *_: sink.stop())
+    sink.run()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    applied = store.migrate()
+    console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+    return 0
+
+
+def print_verify(report: Any, as_json: bool) -> None:
+    from audit_layer_cli.main import dumps
+
+    if as_json:
+        print(dumps({
+            "ok": report.ok,
+            "links": report.links,
+            "tenants": [{"tenant_id": t.tenant_id, "links": t.links, "last_seq": t.last_seq,
+                         "head": t.head.hex(),
+                         "finding": None if t.first_finding is None else vars(t.first_finding)}
+                        for t in report.tenants.values()],
+        }))
+        return
+    table = Table(title="chain verification")
+    for column in ("tenant", "links", "verified to seq", "result"):
+        table.add_column(column)
+    for t in report.tenants.values():
+        f = t.first_finding
+        result = "[green]ok[/]" if f is None else f"[red]{f.problem} at seq {f.seq}[/]: {f.detail}"
+        table.add_row(t.tenant_id, str(t.links), str(t.last_seq), result)
+    console.print(table)
+    if report.ok:
+        console.print(f"[green]verified {report.links} links in {len(report.tenants)} chains[/]")
+    else:
+        for f in report.findings:
+            console.print(f"[red]FAILED[/] tenant {f.tenant_id} seq {f.seq}: {f.problem}")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.verify import verify_store
+
+    store = open_store(args)
+    report = verify_store(store, args.tenant)
+    if not report.tenants:
+        print_verify(report, args.json)
+        if not args.json:
+            console.print("no events stored yet")
+        return 0
+    print_verify(report, args.json)
+    return 0 if report.ok else 1
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from audit_layer_cli.main import dumps
+
+    store = open_store(args)
+    client = store.client
+    client.database = store.database
+    try:
+        result = store.query(args.sql)
+    except Exception as exc:
+        raise UserError(f"query failed: {exc}") from None
+    if args.json:
+        for row in result.result_rows:
+            print(dumps(dict(zip(result.column_names, row, strict=True))))
+        return 0
+    table = Table()
+    for name in result.column_names:
+        table.add_column(name)
+    for row in result.result_rows:
+        table.add_row(*(v.hex() if isinstance(v, bytes) else str(v) for v in row))
+    console.print(table)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from audit_layer_cli.demo import run_demo
+
+    check_kafka(args.bootstrap_servers)
+    return run_demo(args)
+
+
+__all__ = ["UserError", "sys"]

@@ -1,0 +1,200 @@
+"""The demo: the whole pipeline on a real broker and the embedded ClickHouse engine.
+
+Each run gets fresh topics (prefix `demo-<run>.`) and resets the events table of its
+database, so the counts it checks are exactly the events it sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from audit_layer_processors.topics_admin import delete_topics, ensure_topics, list_topics
+from audit_layer_schemas import Topics
+from audit_layer_sdk import AuditConfig, AuditOpenAI, AuditPublisher
+from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
+from audit_layer_sinks.verify import verify_store
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from audit_layer_cli.commands import console, open_store, print_verify
+
+log = logging.getLogger("audit_layer.demo")
+
+TENANTS = [
+    ("acme-bank", "loan_underwriting", ["approved", "denied", "referred"]),
+    ("northwind-health", "diagnosis_assist", ["suggested", "escalated"]),
+    ("globex-hr", "hiring", ["advance", "declined"]),
+    ("initech-support", "support_reply", ["answered"]),
+    ("umbrella-insurance", "insurance_pricing", ["quoted", "refused"]),
+]
+
+
+def canned_completion(request: httpx.Request) -> httpx.Response:
+    """The local stand-in for the provider's HTTP API: a chat completion for every request."""
+    body = json.loads(request.content)
+    n = int(body.get("seed") or 0)
+    finish = "content_filter" if n % 23 == 0 else "length" if n % 17 == 0 else "stop"
+    content = None if finish == "content_filter" else f"Assessment #{n}: within policy; see reasoning."
+    return httpx.Response(200, json={
+        "id": f"chatcmpl-demo-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "gpt-4o-mini") + "-2026-01-01",
+        "choices": [{"index": 0, "finish_reason": finish,
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 40 + n % 50, "completion_tokens": 0 if content is None else 12 + n % 30,
+                  "total_tokens": 52 + n % 50 + (0 if content is None else n % 30)},
+    })
+
+
+def _start_worker(name: str, args: argparse.Namespace, prefix: str, logs: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "INFO", name,
+           "--bootstrap-servers", args.bootstrap_servers, "--topic-prefix", prefix,
+           "--group", f"{prefix}{name}"]
+    out = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def _send(args: argparse.Namespace, topics: Topics) -> AuditPublisher:
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap_servers, topic=topics.events))
+    http = httpx.Client(transport=httpx.MockTransport(canned_completion))
+    tenants = (TENANTS * (args.tenants // len(TENANTS) + 1))[: args.tenants]
+    clients = [(AuditOpenAI(tenant_id=f"{t}" if i < len(TENANTS) else f"{t}-{i}", publisher=publisher,
+                            api_key="demo-key", base_url="http://llm.local/v1", http_client=http),
+                decision, outcomes) for i, (t, decision, outcomes) in enumerate(tenants)]
+    with _progress() as progress:
+        task = progress.add_task("audited OpenAI calls", total=args.events)
+        for n in range(args.events):
+            client, decision, outcomes = clients[n % len(clients)]
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "system", "content": "You assist a regulated decision."},
+                          {"role": "user", "content": f"Case {n}: please assess."}],
+                temperature=0.2, seed=n,
+                user_id=f"user-{n % 97}", session_id=f"case-{n // 10}",
+                decision_type=decision, decision_outcome=outcomes[n % len(outcomes)],
+                confidence=round(0.35 + (n % 60) / 100, 2),
+                compliance_tags=["SOC2"], metadata={"case": n, "channel": "demo"},
+            )
+            if n % 100 == 0:
+                progress.update(task, completed=n + 1)
+        progress.update(task, completed=args.events)
+    remaining = publisher.flush(60)
+    if remaining:
+        console.print(f"[red]{remaining} events not acknowledged by Kafka[/]")
+    return publisher
+
+
+def _summary(store: Any) -> None:
+    db = store.database
+    rows = store.query(
+        f"SELECT tenant_id, count(), countIf(action='ALLOW'), countIf(action='REJECT'), "
+        f"countIf(action='FAIL_RETRY'), countIf(risk_level='LOW'), countIf(risk_level='MEDIUM'), "
+        f"countIf(risk_level='HIGH'), countIf(risk_level='CRITICAL'), "
+        f"arrayStringConcat(arraySort(groupUniqArrayArray(compliance_tags)), ', ') "
+        f"FROM {db}.events FINAL GROUP BY tenant_id ORDER BY tenant_id").result_rows
+    table = Table(title="events in ClickHouse")
+    for column in ("tenant", "events", "ALLOW", "REJECT", "FAIL_RETRY", "LOW", "MEDIUM", "HIGH",
+                   "CRITICAL", "compliance tags"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    run_id = time.strftime("%Y%m%d%H%M%S")
+    prefix = f"demo-{run_id}."
+    topics = Topics(prefix)
+    logs = Path("data") / "demo-logs" / run_id
+    logs.mkdir(parents=True, exist_ok=True)
+    old = [t for t in list_topics(args.bootstrap_servers) if t.startswith("demo-")]
+    if old:
+        delete_topics(args.bootstrap_servers, old)
+    ensure_topics(args.bootstrap_servers, topics, partitions=args.partitions)
+    console.print(f"topics: {prefix}* ({args.partitions} partitions); worker logs: {logs}")
+
+    store = open_store(args)
+    store.command(f"DROP TABLE IF EXISTS {store.database}.events")
+    store.command(f"DROP TABLE IF EXISTS {store.database}.schema_migrations")
+    store.migrate()
+    console.print(f"ClickHouse: {store.dsn} database {store.database} (reset for this run)")
+
+    workers = [_start_worker(name, args, prefix, logs) for name in ("enricher", "sequencer")]
+    sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics, group_id=f"{prefix}sink"), store)
+    sink_error: list[BaseException] = []
+
+    def _sink() -> None:
+        try:
+            sink.run()
+        except BaseException as exc:
+            sink_error.append(exc)
+            log.exception("sink stopped")
+
+    sink_thread = threading.Thread(target=_sink, name="sink", daemon=True)
+    sink_thread.start()
+    try:
+        publisher = _send(args, topics)
+        stats = publisher.snapshot()
+        console.print(f"SDK: emitted {stats.emitted}, delivered {stats.delivered}, failed {stats.failed}, "
+                      f"dropped {stats.dropped}")
+        loaded = _wait_loaded(args, store, workers, sink_error)
+        _summary(store)
+        report = verify_store(store)
+        print_verify(report, as_json=False)
+        distinct = store.query(f"SELECT uniqExact(event_id) FROM {store.database}.events FINAL").result_rows[0][0]
+        if loaded != args.events or distinct != args.events:
+            console.print(f"[red]FAILED: sent {args.events}, stored {loaded} rows, {distinct} distinct events[/]")
+            return 1
+        if not report.ok:
+            return 1
+        console.print(f"[green]demo OK: {args.events} events from {args.tenants} tenants are in ClickHouse "
+                      "and every chain verifies[/]")
+        console.print(f"try: audit-layer verify --database {store.database}    "
+                      f"audit-layer query \"SELECT risk_level, count() FROM events GROUP BY 1\"")
+        return 0
+    finally:
+        sink.stop()
+        sink_thread.join(30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        store.close()
+
+
+def _wait_loaded(args: argparse.Namespace, store: Any, workers: list[subprocess.Popen[bytes]],
+                 sink_error: list[BaseException]) -> int:
+    deadline = time.monotonic() + args.timeout
+    count = 0
+    with _progress() as progress:
+        task = progress.add_task("events in ClickHouse", total=args.events)
+        while time.monotonic() < deadline:
+            count = int(store.query(f"SELECT count() FROM {store.database}.events FINAL").result_rows[0][0])
+            progress.update(task, completed=count)
+            if count >= args.events:
+                break
+            dead = [w for w in workers if w.poll() is not None]
+            if dead or sink_error:
+                console.print("[red]a worker stopped; see its log[/]")
+                break
+            time.sleep(0.5)
+    return count
