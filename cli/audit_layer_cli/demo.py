@@ -87,7 +87,7 @@ def _send(args: argparse.Namespace, topics: Topics) -> AuditPublisher:
                           {"role": "user", "content": f"Case {n}: please assess."}],
                 temperature=0.2, seed=n,
                 user_id=f"user-{n % 97}", session_id=f"case-{n // 10}",
-                decision_type=decision, decision_outcome=outcomes[n % len(outcomes)],
+                decision_type=decision, decision_outcome=outcomes[(n // len(clients)) % len(outcomes)],
                 confidence=round(0.35 + (n % 60) / 100, 2),
                 compliance_tags=["SOC2"], metadata={"case": n, "channel": "demo"},
             )

@@ -1,0 +1,161 @@
+"""Fixtures: a real Kafka broker and the real (embedded) ClickHouse engine; never mocks.
+
+Kafka: KAFKA_BOOTSTRAP_SERVERS when set; else testcontainers when a Docker engine answers;
+else the local broker of scripts/kafka/kafka.sh (started, or reused when already up).
+ClickHouse: one embedded engine path per test process (chDB allows one per process), a
+fresh database per test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_layer_processors.topics_admin import ensure_topics
+from audit_layer_schemas import Topics
+
+REPO = Path(__file__).resolve().parents[1]
+PARTITIONS = 3
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        return bool(docker.from_env(timeout=3).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+
+        with KafkaContainer("apache/kafka:4.1.0").with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    port = os.environ.get("KAFKA_PORT", "9092")
+    subprocess.run(["bash", str(REPO / "scripts/kafka/kafka.sh"), "start"], check=True,
+                   env={**os.environ, "KAFKA_PORT": port})
+    yield f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> Topics:
+    """Fresh topics for one test: a unique prefix keeps tests apart on one broker."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    result = Topics(prefix)
+    ensure_topics(kafka_bootstrap, result, partitions=PARTITIONS)
+    return result
+
+
+@pytest.fixture(scope="session")
+def chdb_path() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="audit-layer-chdb-") as path:
+        yield path
+
+
+@pytest.fixture
+def store(chdb_path: str) -> Iterator[Any]:
+    from audit_layer_sinks.store import ClickHouseStore
+
+    database = f"test_{uuid.uuid4().hex[:10]}"
+    result = ClickHouseStore(f"chdb://{chdb_path}", database)
+    result.migrate()
+    yield result
+    result.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+class Worker:
+    """A pipeline worker run as its own process, as in production (`audit-layer <name>`)."""
+
+    def __init__(self, name: str, bootstrap: str, topics: Topics, log_dir: Path, *extra: str) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        cmd = [sys.executable, "-m", "audit_layer_cli.main", name, "--bootstrap-servers", bootstrap,
+               "--topic-prefix", topics.prefix, "--group", f"{topics.prefix}{name}", *extra]
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, kill: bool = False) -> None:
+        if self.alive():
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+
+
+class SinkThread:
+    """The sink in the test process: the process that owns the embedded engine runs the sink."""
+
+    def __init__(self, bootstrap: str, topics: Topics, store: Any, **config: Any) -> None:
+        from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
+
+        self.sink = ClickHouseSink(SinkConfig(bootstrap, topics, group_id=f"{topics.prefix}sink", **config),
+                                   store)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.sink.run()
+        except BaseException as exc:
+            self.error = exc
+
+    def stop(self) -> None:
+        self.sink.stop()
+        self.thread.join(30)
+
+
+@pytest.fixture
+def pipeline(kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Enricher and sequencer processes plus the sink, on fresh topics and a fresh database."""
+    workers = [Worker(n, kafka_bootstrap, topics, tmp_path) for n in ("enricher", "sequencer")]
+    sink = SinkThread(kafka_bootstrap, topics, store)
+    yield {"workers": workers, "sink": sink, "topics": topics, "store": store, "bootstrap": kafka_bootstrap}
+    sink.stop()
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for_rows(store: Any, expected: int, timeout: float = 120.0, workers: list[Worker] = (),
+                  sink: SinkThread | None = None) -> int:
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        count = int(store.query(f"SELECT count() FROM {store.database}.events FINAL").result_rows[0][0])
+        if count >= expected:
+            return count
+        for worker in workers:
+            assert worker.alive(), f"{worker.name} died:\n{worker.log_tail()}"
+        if sink is not None:
+            assert sink.error is None, f"sink died: {sink.error!r}"
+        time.sleep(0.3)
+    return count

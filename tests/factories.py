@@ -1,0 +1,50 @@
+"""Valid events for tests, built the way the SDK builds them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from audit_layer_schemas import AuditEvent, sha256_hex
+from audit_layer_schemas.ids import uuid7
+
+
+def make_event(tenant: str = "acme", **overrides: Any) -> AuditEvent:
+    prompt = overrides.pop("prompt", "Should loan 42 be approved?")
+    response = overrides.pop("response", "Approve: income covers repayments.")
+    fields: dict[str, Any] = {
+        "event_id": str(uuid7()),
+        "timestamp_us": time.time_ns() // 1000,
+        "duration_ms": 12.5,
+        "tenant_id": tenant,
+        "user_id": "u-1",
+        "session_id": "s-1",
+        "provider": "openai",
+        "operation": "chat",
+        "model": "gpt-4o-mini",
+        "model_parameters": {"temperature": "0.2", "max_tokens": "200"},
+        "prompt": prompt,
+        "prompt_sha256": sha256_hex(prompt),
+        "response": response,
+        "response_sha256": sha256_hex(response),
+        "input_tokens": 10,
+        "output_tokens": 20,
+        "total_tokens": 30,
+        "finish_reason": "stop",
+        "action": "ALLOW",
+        "decision_type": "loan_underwriting",
+        "decision_outcome": "approved",
+        "confidence": 0.9,
+        "compliance_tags": ["SOC2"],
+        "metadata": {"loan_amount": "50000", "branch": "\"north\""},
+        "sdk_name": "audit-layer-python",
+        "sdk_version": "0.1.0",
+    }
+    fields.update(overrides)
+    return AuditEvent(**fields)
+
+
+def enriched_record(event: AuditEvent, ingested_at_us: int = 1_700_000_000_000_000) -> dict[str, Any]:
+    from audit_layer_processors.enrichment import enrich
+
+    return enrich(event, ingested_at_us)

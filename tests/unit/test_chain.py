@@ -1,0 +1,78 @@
+import hashlib
+
+from audit_layer_processors.chain_state import ChainBatch, DedupPolicy, Head, latest_heads
+from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
+
+from tests.factories import enriched_record, make_event
+
+
+def test_link_hash_is_sha256_of_prev_and_link_bytes() -> None:
+    encoder = LinkEncoder()
+    record = enriched_record(make_event())
+    link = encoder.link_bytes(record, 1)
+    assert link[:8] == (1).to_bytes(8, "big")
+    assert link[8:16] == encoder.schema_fingerprint
+    assert encoder.link_hash(GENESIS_HASH, record, 1) == hashlib.sha256(GENESIS_HASH + link).digest()
+
+
+def test_content_is_outside_the_hash_and_its_digest_inside() -> None:
+    encoder = LinkEncoder()
+    record = enriched_record(make_event())
+    base = encoder.link_hash(GENESIS_HASH, record, 1)
+    erased = {**record, "event": {**record["event"], "prompt": None, "response": None}}
+    assert encoder.link_hash(GENESIS_HASH, erased, 1) == base
+    altered_digest = {**record, "event": {**record["event"], "prompt_sha256": "0" * 64}}
+    assert encoder.link_hash(GENESIS_HASH, altered_digest, 1) != base
+
+
+def test_every_chained_field_changes_the_hash() -> None:
+    encoder = LinkEncoder()
+    record = enriched_record(make_event())
+    base = encoder.link_hash(GENESIS_HASH, record, 1)
+    changes = {
+        "decision_outcome": "denied", "tenant_id": "other", "input_tokens": 11, "confidence": 0.91,
+        "metadata": {"loan_amount": "50001"}, "timestamp_us": record["event"]["timestamp_us"] + 1,
+    }
+    for field, value in changes.items():
+        changed = {**record, "event": {**record["event"], field: value}}
+        assert encoder.link_hash(GENESIS_HASH, changed, 1) != base, field
+    assert encoder.link_hash(GENESIS_HASH, {**record, "risk_level": "CRITICAL"}, 1) != base
+    assert encoder.link_hash(GENESIS_HASH, record, 2) != base
+    assert encoder.link_hash(b"\x01" * 32, record, 1) != base
+
+
+def test_batch_links_per_tenant_from_genesis() -> None:
+    batch = ChainBatch({}, LinkEncoder(), DedupPolicy())
+    a1 = batch.link(enriched_record(make_event("a")))
+    b1 = batch.link(enriched_record(make_event("b")))
+    a2 = batch.link(enriched_record(make_event("a")))
+    assert a1 is not None and b1 is not None and a2 is not None
+    assert (a1.seq, b1.seq, a2.seq) == (1, 1, 2)
+    assert a1.prev_hash == GENESIS_HASH and a2.prev_hash == a1.hash
+    staged = batch.staged()
+    assert staged["a"].seq == 2 and staged["a"].hash == a2.hash
+
+
+def test_batch_continues_from_heads_and_leaves_them_untouched() -> None:
+    heads = {"a": Head(41, b"\x07" * 32)}
+    batch = ChainBatch(heads, LinkEncoder(), DedupPolicy())
+    link = batch.link(enriched_record(make_event("a")))
+    assert link is not None and link.seq == 42 and link.prev_hash == b"\x07" * 32
+    assert heads["a"].seq == 41  # applied by the worker only after the transaction commits
+
+
+def test_duplicates_dropped_within_the_window_and_across_restarts() -> None:
+    event = enriched_record(make_event("a"))
+    batch = ChainBatch({}, LinkEncoder(), DedupPolicy(window=3))
+    assert batch.link(event) is not None
+    assert batch.link(event) is None and batch.duplicates == 1
+    restored = ChainBatch(batch.staged(), LinkEncoder(), DedupPolicy(window=3))
+    assert restored.link(event) is None  # the window travels in the head
+    for _ in range(3):
+        restored.link(enriched_record(make_event("a")))
+    assert restored.link(event) is not None  # evicted: the window is bounded
+
+
+def test_latest_heads_takes_highest_seq() -> None:
+    heads = latest_heads([("a", Head(1, b"1" * 32)), ("a", Head(3, b"3" * 32)), ("b", Head(2, b"2" * 32))])
+    assert heads["a"].seq == 3 and heads["b"].seq == 2

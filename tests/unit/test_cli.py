@@ -1,0 +1,36 @@
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "audit_layer_cli.main", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_top_level_help_lists_every_command() -> None:
+    out = _run("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_subcommand_has_help(command: str) -> None:
+    out = _run(command, "--help")
+    assert out.returncode == 0 and "usage: audit-layer " + command in out.stdout
+
+
+def test_wrong_flag_is_a_clear_error() -> None:
+    out = _run("demo", "--events", "-3")
+    assert out.returncode == 2 and "must be positive" in out.stderr
+    out = _run("verify", "--no-such-flag")
+    assert out.returncode == 2 and "unrecognized arguments" in out.stderr
+
+
+def test_unreachable_kafka_says_what_to_do() -> None:
+    out = _run("topics", "--bootstrap-servers", "127.0.0.1:1")
+    assert out.returncode == 2 and "make kafka" in out.stderr
