@@ -73,6 +73,9 @@ class Sequencer:
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "enable.partition.eof": False,
+            # a crashed member's partitions move on after 10 s instead of the 45 s default
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 2_000,
         })
         self._producer = Producer({
             **common,

@@ -73,6 +73,9 @@ class ClickHouseSink:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
+            # a crashed member's partitions move on after 10 s instead of the 45 s default
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 2_000,
         }
 
     def stop(self) -> None:

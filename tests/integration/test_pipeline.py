@@ -1,0 +1,107 @@
+"""The whole pipeline on the real broker and the embedded ClickHouse engine."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from audit_layer_schemas import AUDIT_EVENT, AvroCodec
+from audit_layer_sdk import AuditConfig, AuditPublisher
+from audit_layer_sinks.verify import verify_store
+from confluent_kafka import Consumer, Producer
+
+from tests.conftest import wait_for_rows
+from tests.factories import make_event
+
+pytestmark = pytest.mark.integration
+TENANTS = ["acme-bank", "northwind-health", "globex-hr"]
+
+
+def _publish(bootstrap: str, topic: str, events: list[Any]) -> AuditPublisher:
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=bootstrap, topic=topic))
+    for event in events:
+        assert publisher.publish(event)
+    assert publisher.flush(30) == 0
+    return publisher
+
+
+def _dlq_messages(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[Any]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-reader",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < expected and time.monotonic() < deadline:
+            found.extend(m for m in consumer.consume(100, 0.5) if m.error() is None)
+    finally:
+        consumer.close()
+    return found
+
+
+def test_n_events_in_gives_n_rows_and_every_chain_verifies(pipeline: dict[str, Any]) -> None:
+    store, topics = pipeline["store"], pipeline["topics"]
+    events = [make_event(TENANTS[i % 3], decision_outcome="denied" if i % 7 == 0 else "approved")
+              for i in range(900)]
+    _publish(pipeline["bootstrap"], topics.events, events)
+    count = wait_for_rows(store, 900, workers=pipeline["workers"], sink=pipeline["sink"])
+    assert count == 900
+    time.sleep(2)  # anything extra (a duplicate) would land now
+    rows = store.query(f"SELECT count(), uniqExact(event_id) FROM {store.database}.events").result_rows
+    assert rows == [(900, 900)]
+    per_tenant = dict(store.query(
+        f"SELECT tenant_id, max(seq) FROM {store.database}.events GROUP BY 1").result_rows)
+    assert per_tenant == {"acme-bank": 300, "northwind-health": 300, "globex-hr": 300}
+    stored = {r[0] for r in store.query(f"SELECT toString(event_id) FROM {store.database}.events").result_rows}
+    assert stored == {e.event_id for e in events}
+    report = verify_store(store)
+    assert report.ok and report.links == 900 and len(report.tenants) == 3
+    # enrichment landed with the row
+    tags = store.query(f"SELECT compliance_tags, risk_reasons FROM {store.database}.events "
+                       "WHERE tenant_id = 'acme-bank' AND decision_outcome = 'denied' LIMIT 1").result_rows[0]
+    assert "FCRA" in tags[0] and "adverse_outcome" in tags[1]
+
+
+def test_poison_messages_go_to_the_dlq_with_reasons_while_the_rest_flows(pipeline: dict[str, Any]) -> None:
+    store, topics, bootstrap = pipeline["store"], pipeline["topics"], pipeline["bootstrap"]
+    codec = AvroCodec(AUDIT_EVENT)
+    good_before = [make_event("acme-bank") for _ in range(50)]
+    good_after = [make_event("acme-bank") for _ in range(50)]
+    _publish(bootstrap, topics.events, good_before)
+    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    valid = make_event("acme-bank").to_avro()
+    poison = [
+        (b"acme-bank", b"\x00\x01random bytes, not Avro"),
+        (b"acme-bank", codec.encode(valid)[:-7]),
+        (b"acme-bank", b"\xc3\x01" + b"\xff" * 8 + b"\x02\x04"),
+        (b"acme-bank", codec.encode({**valid, "input_tokens": -3})),
+        (b"someone-else", codec.encode(make_event("acme-bank").to_avro())),
+    ]
+    for key, value in poison:
+        producer.produce(topics.events, key=key, value=value)
+    assert producer.flush(30) == 0
+    _publish(bootstrap, topics.events, good_after)
+
+    assert wait_for_rows(store, 100, workers=pipeline["workers"], sink=pipeline["sink"]) == 100
+    letters = _dlq_messages(bootstrap, topics.dlq, len(poison))
+    reasons = sorted(dict(m.headers())["dlq.reason"].decode() for m in letters)
+    assert reasons == sorted(["not_single_object_encoding", "corrupt_avro", "unknown_schema_fingerprint",
+                              "invalid_event", "key_tenant_mismatch"])
+    assert {m.value() for m in letters} == {v for _, v in poison}  # the original bytes, for replay
+    assert all(w.alive() for w in pipeline["workers"])
+    assert verify_store(store).ok
+
+
+def test_a_row_altered_in_clickhouse_fails_verify_at_that_seq(pipeline: dict[str, Any]) -> None:
+    store, topics = pipeline["store"], pipeline["topics"]
+    _publish(pipeline["bootstrap"], topics.events, [make_event(TENANTS[i % 3]) for i in range(60)])
+    assert wait_for_rows(store, 60, workers=pipeline["workers"], sink=pipeline["sink"]) == 60
+    assert verify_store(store).ok
+    store.command(f"ALTER TABLE {store.database}.events UPDATE output_tokens = 999 "
+                  "WHERE tenant_id = 'globex-hr' AND seq = 7 SETTINGS mutations_sync = 2")
+    report = verify_store(store)
+    assert not report.ok
+    [finding] = report.findings
+    assert (finding.tenant_id, finding.seq, finding.problem) == ("globex-hr", 7, "hash_mismatch")
+    assert report.tenants["acme-bank"].first_finding is None
