@@ -9,8 +9,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from audit_layer_schemas import Topics
-
 EPILOG = """environment:
   KAFKA_BOOTSTRAP_SERVERS      Kafka brokers (default 127.0.0.1:9092)
   AUDIT_LAYER_TOPIC_PREFIX     prefix of every topic name (default none)

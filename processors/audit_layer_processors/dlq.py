@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -37,7 +38,7 @@ class DeadLetter:
 
 
 class DlqLimiter:
-    def __init__(self, policy: DlqPolicy, clock: type[time.monotonic] | None = None) -> None:
+    def __init__(self, policy: DlqPolicy, clock: Callable[[], float] | None = None) -> None:
         self.policy = policy
         self._clock = clock or time.monotonic
         self._times: deque[float] = deque()

@@ -80,7 +80,7 @@ def build_app(
                                       partition=message.partition)
             counts["enriched"] += 1
 
-    @app.timer(interval=10.0)
+    @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
     async def report() -> None:
         log.info("enriched %(enriched)d, dead-lettered %(dead_lettered)d", counts)
 

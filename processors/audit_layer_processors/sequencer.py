@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from audit_layer_schemas import CHAIN_HEAD, CHAINED_EVENT, ENRICHED_EVENT, AvroCodec, DecodeError, Topics
@@ -44,8 +44,8 @@ class SequencerConfig:
     poll_timeout: float = 0.2
     # a takeover waits at most this long for a crashed owner's open transaction
     transaction_timeout_ms: int = 10_000
-    dedup: DedupPolicy = DedupPolicy()
-    dlq: DlqPolicy = DlqPolicy()
+    dedup: DedupPolicy = field(default_factory=DedupPolicy)
+    dlq: DlqPolicy = field(default_factory=DlqPolicy)
 
 
 class SequencerStopped(RuntimeError):
@@ -162,7 +162,7 @@ class Sequencer:
                     head = self._head_codec.decode(value)
                     found.append((head["tenant_id"], Head(head["seq"], head["hash"],
                                                           tuple(head["recent_event_ids"]))))
-                    self._tenant_partition[head["tenant_id"]] = msg.partition()
+                    self._tenant_partition[head["tenant_id"]] = msg.partition() or 0
             return latest_heads(found)
         finally:
             reader.close()
@@ -185,7 +185,7 @@ class Sequencer:
                         raise SequencerStopped(f"consumer error: {err}")
                     log.warning("consumer: %s", err)
                     continue
-                partition, offset = msg.partition(), msg.offset()
+                partition, offset = msg.partition() or 0, msg.offset() or 0
                 first_offsets.setdefault(partition, offset)
                 next_offsets[partition] = offset + 1
                 try:
@@ -253,8 +253,9 @@ class Sequencer:
     def _dead_letter(self, msg: Message, reason: str, detail: str) -> None:
         letter = DeadLetter(reason, detail, msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
         log.warning("dead-lettered %s: %s", letter.headers()[2][1].decode(), detail)
+        headers: list[tuple[str, str | bytes | None]] = list(letter.headers())
         self._producer.produce(self.config.topics.dlq, key=msg.key(), value=msg.value(),
-                               partition=msg.partition(), headers=letter.headers())
+                               partition=msg.partition() or 0, headers=headers)
         self._limiter.record()
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from audit_layer_schemas import Topics
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 log = logging.getLogger("audit_layer.topics")
 

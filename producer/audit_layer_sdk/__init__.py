@@ -7,6 +7,7 @@ is imported lazily so applications without `openai` can use the collector.
 from typing import Any
 
 from audit_layer_schemas import Action
+
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfig, AuditConfigError
 from audit_layer_sdk.publisher import AuditPublisher, default_publisher

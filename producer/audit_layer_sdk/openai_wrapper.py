@@ -15,8 +15,8 @@ import os
 from typing import Any
 
 import openai
-
 from audit_layer_schemas import Action
+
 from audit_layer_sdk._log import log
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfigError

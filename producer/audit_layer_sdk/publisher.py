@@ -49,8 +49,7 @@ class AuditPublisher:
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="audit-layer-poller", daemon=True)
         self._poller.start()
-        ref = weakref.ref(self)
-        atexit.register(lambda: (p := ref()) is not None and p.close(EXIT_FLUSH_SECONDS))
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def publish(self, event: AuditEvent) -> bool:
         """Enqueue one event; False (counted and logged) when it could not be enqueued."""
@@ -118,6 +117,12 @@ class AuditPublisher:
 
     def _on_error(self, err: KafkaError) -> None:
         log.warning(f"kafka-{err.code()}", "audit Kafka client: %s", err)
+
+
+def _close_at_exit(ref: weakref.ref[AuditPublisher]) -> None:
+    publisher = ref()
+    if publisher is not None:
+        publisher.close(EXIT_FLUSH_SECONDS)
 
 
 _default: AuditPublisher | None = None

@@ -37,10 +37,9 @@ def _map_paths(schema: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...
             paths.append(prefix)
         elif kind == "record":
             for field in schema["fields"]:
-                paths.extend(_map_paths(field["type"], prefix + (field["name"],)))
-        elif kind == "array":
-            if _map_paths(schema["items"]):
-                raise NotImplementedError("maps inside arrays are not normalised")
+                paths.extend(_map_paths(field["type"], (*prefix, field["name"])))
+        elif kind == "array" and _map_paths(schema["items"]):
+            raise NotImplementedError("maps inside arrays are not normalised")
     return paths
 
 

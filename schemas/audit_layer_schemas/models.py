@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,13 +15,13 @@ MAX_CONTENT_CHARS = 512 * 1024
 MAX_ID_CHARS = 256
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     ALLOW = "ALLOW"
     REJECT = "REJECT"
     FAIL_RETRY = "FAIL_RETRY"
 
 
-class RiskLevel(str, Enum):
+class RiskLevel(StrEnum):
     LOW = "LOW"
     MEDIUM = "MEDIUM"
     HIGH = "HIGH"

@@ -71,7 +71,9 @@ class SchemaRegistry:
 def load_directory(registry: SchemaRegistry, directory: Path, *, current: bool) -> None:
     for path in sorted(directory.glob("*.avsc")):
         # load_schema resolves named types from sibling files called <fullname>.avsc
-        registry.register(load_schema(str(path), _write_hint=False), current=current)
+        schema = load_schema(str(path), _write_hint=False)
+        assert isinstance(schema, dict), f"{path} must hold one record schema"
+        registry.register(schema, current=current)
 
 
 @lru_cache(maxsize=1)

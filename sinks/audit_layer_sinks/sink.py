@@ -39,7 +39,7 @@ class SinkConfig:
     bootstrap_servers: str
     topics: Topics
     group_id: str = "audit-sink"
-    batch: BatchPolicy = BatchPolicy()
+    batch: BatchPolicy = field(default_factory=BatchPolicy)
     poll_timeout: float = 0.1
 
 

@@ -1,0 +1,53 @@
+# Audit Layer. The two commands a new user needs:
+#   make demo    the whole pipeline on the embedded defaults (real Kafka broker, embedded ClickHouse)
+#   make test    unit and integration tests (starts or reuses the local broker)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export KAFKA_PORT ?= 9092
+
+.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify clean
+
+help:
+	@echo "make demo        run the whole pipeline end to end (10,000 audited calls, 3 tenants)"
+	@echo "make test        run unit and integration tests against the real broker and embedded ClickHouse"
+	@echo "make lint        ruff and mypy"
+	@echo "make kafka       start (or reuse) the local Kafka broker on 127.0.0.1:$(KAFKA_PORT)"
+	@echo "make kafka-stop  stop it"
+	@echo "make verify      verify every chain stored in ./data/clickhouse"
+
+$(BIN)/.installed: pyproject.toml producer/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+kafka:
+	bash scripts/kafka/kafka.sh start
+
+kafka-stop:
+	bash scripts/kafka/kafka.sh stop
+
+topics: install kafka
+	$(BIN)/audit-layer topics
+
+demo: install kafka
+	$(BIN)/audit-layer demo
+
+verify: install
+	$(BIN)/audit-layer verify
+
+test: install kafka
+	KAFKA_BOOTSTRAP_SERVERS=$${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$(KAFKA_PORT)} $(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache
