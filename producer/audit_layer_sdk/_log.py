@@ -32,3 +32,15 @@ class RateLimitedLog:
 
 
 log = RateLimitedLog()
+
+
+class KafkaLogBridge:
+    """librdkafka's own log lines, rate-limited per facility (a broker outage logs every 50 ms)."""
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        text = message % args if args else message
+        facility = text.split("|")[2] if text.count("|") >= 3 else "kafka"
+        if level >= logging.WARNING:
+            log.warning(f"librdkafka-{facility}", "Kafka client: %s", text)
+        else:
+            logger.debug("Kafka client: %s", text)

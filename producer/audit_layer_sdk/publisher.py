@@ -15,7 +15,7 @@ from typing import Any
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
 from confluent_kafka import KafkaError, Message, Producer
 
-from audit_layer_sdk._log import log, logger
+from audit_layer_sdk._log import KafkaLogBridge, log, logger
 from audit_layer_sdk.config import AuditConfig
 from audit_layer_sdk.stats import PublisherStats, StatsSnapshot
 
@@ -45,7 +45,8 @@ class AuditPublisher:
         self.config = config or AuditConfig.from_env()
         self.stats = PublisherStats()
         self._codec = AvroCodec(AUDIT_EVENT)
-        self._producer = Producer({**producer_settings(self.config), "error_cb": self._on_error})
+        self._producer = Producer({**producer_settings(self.config), "error_cb": self._on_error,
+                                   "logger": KafkaLogBridge()})
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="audit-layer-poller", daemon=True)
         self._poller.start()
