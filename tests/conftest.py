@@ -25,6 +25,30 @@ from audit_layer_schemas import Topics
 
 REPO = Path(__file__).resolve().parents[1]
 PARTITIONS = 3
+# one checkpoint signing key for the test session; never the developer's data/keys
+KEY_DIR = Path(tempfile.mkdtemp(prefix="audit-layer-keys-"))
+SIGNING_KEY = KEY_DIR / "test-ed25519.pem"
+
+
+def _ensure_key() -> None:
+    if not SIGNING_KEY.exists():
+        from audit_layer_processors.signing import generate_key_file
+
+        generate_key_file(SIGNING_KEY)
+
+
+def trusted_keys() -> dict[str, bytes]:
+    from audit_layer_sinks.proofs import load_public_keys
+
+    _ensure_key()
+    return load_public_keys(KEY_DIR)
+
+
+def verify(store: Any, **kwargs: Any) -> Any:
+    """`audit-layer verify` on a test store, trusting the session's checkpoint key."""
+    from audit_layer_sinks.verify import verify_store
+
+    return verify_store(store, public_keys=trusted_keys(), **kwargs)
 
 
 def _docker_engine_answers() -> bool:
@@ -87,6 +111,9 @@ class Worker:
         self.name = name
         self.log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115
+        if name == "sequencer":
+            _ensure_key()
+            extra = ("--signing-key", str(SIGNING_KEY), *extra)
         cmd = [sys.executable, "-m", "audit_layer_cli.main", name, "--bootstrap-servers", bootstrap,
                "--topic-prefix", topics.prefix, "--group", f"{topics.prefix}{name}", *extra]
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)

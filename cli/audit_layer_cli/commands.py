@@ -69,12 +69,58 @@ def cmd_enricher(args: argparse.Namespace) -> int:
 
 
 def cmd_sequencer(args: argparse.Namespace) -> int:
-    from audit_layer_processors.chain_state import DedupPolicy
+    from audit_layer_processors.chain_state import CheckpointPolicy, DedupPolicy, Signer
     from audit_layer_processors.sequencer import SequencerConfig, run
+    from audit_layer_processors.signing import SigningKeyError, load_signer
 
     check_kafka(args.bootstrap_servers)
-    return run(SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
-                               instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window)))
+    try:
+        key = load_signer(args.signing_key, create=True)
+    except SigningKeyError as exc:
+        raise UserError(str(exc)) from None
+    config = SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
+                             instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window),
+                             checkpoints=CheckpointPolicy(args.checkpoint_every, args.checkpoint_seconds))
+    return run(config, Signer(key.key_id, key.sign))
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    import base64
+
+    from audit_layer_processors.signing import DEFAULT_KEY_FILE, SigningKeyError, generate_key_file, load_signer
+
+    path = args.key or DEFAULT_KEY_FILE
+    try:
+        if args.action == "generate":
+            if path.exists():
+                raise UserError(f"{path} exists; choose another --key path to rotate (old public keys stay valid)")
+            signer = generate_key_file(path)
+            console.print(f"generated {path} (private, mode 600) and {path.with_suffix('.pub')}")
+        else:
+            signer = load_signer(path)
+    except SigningKeyError as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"key id {signer.key_id}  ed25519 public key {base64.b64encode(signer.public_raw).decode()}")
+    return 0
+
+
+def cmd_proof(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.proofs import ProofError, build_proof, load_public_keys
+
+    from audit_layer_cli.main import dumps
+
+    store = open_store(args)
+    try:
+        proof = build_proof(store, args.event_id, load_public_keys(args.public_keys))
+    except ProofError as exc:
+        raise UserError(str(exc)) from None
+    text = dumps(proof)
+    if args.out:
+        args.out.write_text(text + "\n")
+        console.print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
@@ -126,10 +172,11 @@ def print_verify(report: Any, as_json: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.proofs import load_public_keys
     from audit_layer_sinks.verify import verify_store
 
     store = open_store(args)
-    report = verify_store(store, args.tenant)
+    report = verify_store(store, args.tenant, public_keys=load_public_keys(args.public_keys))
     if not report.tenants:
         print_verify(report, args.json)
         if not args.json:

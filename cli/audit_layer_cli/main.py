@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 EPILOG = """environment:
   KAFKA_BOOTSTRAP_SERVERS      Kafka brokers (default 127.0.0.1:9092)
@@ -80,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stable id of this process; part of its transactional.id (default: 0)")
     p.add_argument("--dedup-window", type=_positive, default=2000,
                    help="recent event ids remembered per tenant to drop duplicates (default: 2000)")
+    p.add_argument("--signing-key", type=Path, default=None,
+                   help="Ed25519 private key (PEM) that signs checkpoints (default: $AUDIT_LAYER_SIGNING_KEY, "
+                        "else data/keys/checkpoint-ed25519.pem, generated on first use)")
+    p.add_argument("--checkpoint-every", type=_positive, default=1000,
+                   help="signed checkpoint per tenant every N events (default: 1000)")
+    p.add_argument("--checkpoint-seconds", type=float, default=10.0,
+                   help="... or every T seconds when events are pending (default: 10)")
+
+    p = sub.add_parser("keys", help="checkpoint signing keys: generate, show the public keys",
+                       description="Checkpoint keys are Ed25519; the key id is the first 8 bytes of SHA-256 of "
+                                   "the raw public key. Hand the public keys to auditors and witnesses.")
+    p.add_argument("action", choices=["generate", "show"], help="generate a new key, or show public keys")
+    p.add_argument("--key", type=Path, default=None,
+                   help="private key file (default: data/keys/checkpoint-ed25519.pem)")
 
     p = sub.add_parser("sink", help="run the ClickHouse sink",
                        description="Load chained events into ClickHouse exactly once.")
@@ -96,7 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Exit 0 when every chain verifies; 1 naming the first bad tenant and seq.")
     _add_clickhouse(p)
     p.add_argument("--tenant", help="verify one tenant only")
+    p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
+                   help="trusted checkpoint public keys: a .pub file or a folder of them (default: data/keys)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("proof", help="write a self-contained inclusion proof for one event",
+                       description="The record's link bytes, its Merkle audit path, the signed checkpoint that "
+                                   "covers it and the public key: check it offline with "
+                                   "`python -m audit_layer_sinks.offline_proof FILE`.")
+    _add_clickhouse(p)
+    p.add_argument("event_id", help="the event's id (UUID)")
+    p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
+                   help="where the checkpoint public keys are (default: data/keys)")
+    p.add_argument("--out", type=Path, default=None, help="write the proof here (default: stdout)")
 
     p = sub.add_parser("query", help="run SQL against ClickHouse and print a table")
     _add_clickhouse(p)

@@ -6,11 +6,13 @@ after the Kafka transaction that carries the batch has committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
+from audit_layer_schemas.checkpoint import CheckpointStatement
+from audit_layer_schemas.merkle import Frontier, leaf_hash
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,9 @@ class Head:
     seq: int
     hash: bytes
     recent_event_ids: tuple[str, ...] = ()
+    frontier: tuple[bytes, ...] = ()
+    last_checkpoint_seq: int = 0
+    last_checkpoint_at_us: int = 0
 
     @classmethod
     def genesis(cls) -> Head:
@@ -31,11 +36,31 @@ class DedupPolicy:
     window: int = 2000
 
 
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """A signed checkpoint per tenant every `every_events` events or `every_seconds` seconds."""
+
+    every_events: int = 1000
+    every_seconds: float = 10.0
+
+
+Sign = Callable[[CheckpointStatement], bytes]
+
+
+@dataclass(frozen=True)
+class Signer:
+    key_id: str
+    sign: Sign
+
+
 @dataclass
 class _Working:
     seq: int
     hash: bytes
     recent: dict[str, None] = field(default_factory=dict)
+    frontier: Frontier = field(default_factory=Frontier)
+    last_checkpoint_seq: int = 0
+    last_checkpoint_at_us: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,20 +72,55 @@ class Link:
 
 
 class ChainBatch:
-    def __init__(self, heads: Mapping[str, Head], encoder: LinkEncoder, dedup: DedupPolicy) -> None:
+    def __init__(self, heads: Mapping[str, Head], encoder: LinkEncoder, dedup: DedupPolicy,
+                 checkpoints: CheckpointPolicy | None = None, signer: Signer | None = None,
+                 now_us: int = 0) -> None:
         self._heads = heads
         self._encoder = encoder
         self._dedup = dedup
+        self._policy = checkpoints
+        self._signer = signer
+        self._now_us = now_us
         self._working: dict[str, _Working] = {}
         self.duplicates = 0
+        self.checkpoints: list[dict[str, Any]] = []
 
     def _work(self, tenant: str) -> _Working:
         working = self._working.get(tenant)
         if working is None:
             head = self._heads.get(tenant) or Head.genesis()
-            working = _Working(head.seq, head.hash, dict.fromkeys(head.recent_event_ids))
+            working = _Working(head.seq, head.hash, dict.fromkeys(head.recent_event_ids),
+                               Frontier(head.seq, head.frontier), head.last_checkpoint_seq,
+                               head.last_checkpoint_at_us or self._now_us)
             self._working[tenant] = working
         return working
+
+    def checkpoint(self, tenant: str) -> dict[str, Any] | None:
+        """Sign the tenant's chain as it stands (None when nothing new since the last checkpoint)."""
+        working = self._work(tenant)
+        if self._signer is None or working.seq <= working.last_checkpoint_seq:
+            return None
+        statement = CheckpointStatement(tenant, working.last_checkpoint_seq + 1, working.seq, working.hash,
+                                        working.frontier.root(), self._now_us, self._signer.key_id)
+        record = {"tenant_id": tenant, "first_seq": statement.first_seq, "last_seq": statement.last_seq,
+                  "head_hash": statement.head_hash, "merkle_root": statement.merkle_root,
+                  "created_at_us": statement.created_at_us, "key_id": statement.key_id,
+                  "signature": self._signer.sign(statement)}
+        working.last_checkpoint_seq, working.last_checkpoint_at_us = working.seq, self._now_us
+        self.checkpoints.append(record)
+        return record
+
+    def checkpoint_due_by_time(self, tenants: Iterable[str]) -> None:
+        if self._policy is None:
+            return
+        horizon = self._now_us - int(self._policy.every_seconds * 1_000_000)
+        for tenant in tenants:
+            working = self._work(tenant)
+            if working.seq > working.last_checkpoint_seq and working.last_checkpoint_at_us <= horizon:
+                self.checkpoint(tenant)
+
+    def touched(self) -> set[str]:
+        return set(self._working)
 
     def link(self, enriched: dict[str, Any]) -> Link | None:
         """The next link of the event's tenant chain, or None when the event id was seen recently."""
@@ -74,13 +134,17 @@ class ChainBatch:
         digest = self._encoder.link_hash(working.hash, enriched, seq)
         link = Link(tenant, seq, working.hash, digest)
         working.seq, working.hash = seq, digest
+        working.frontier = working.frontier.append(leaf_hash(digest))
         working.recent[event_id] = None
         if len(working.recent) > self._dedup.window:
             del working.recent[next(iter(working.recent))]
+        if self._policy is not None and seq - working.last_checkpoint_seq >= self._policy.every_events:
+            self.checkpoint(tenant)
         return link
 
     def staged(self) -> dict[str, Head]:
-        return {t: Head(w.seq, w.hash, tuple(w.recent)) for t, w in self._working.items()}
+        return {t: Head(w.seq, w.hash, tuple(w.recent), w.frontier.nodes, w.last_checkpoint_seq,
+                        w.last_checkpoint_at_us) for t, w in self._working.items()}
 
 
 def latest_heads(heads: Iterable[tuple[str, Head]]) -> dict[str, Head]:

@@ -16,7 +16,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit_layer_schemas import CHAIN_HEAD, CHAINED_EVENT, ENRICHED_EVENT, AvroCodec, DecodeError, Topics
+from audit_layer_schemas import (
+    CHAIN_HEAD,
+    CHAINED_EVENT,
+    CHECKPOINT,
+    ENRICHED_EVENT,
+    AvroCodec,
+    DecodeError,
+    Topics,
+)
 from audit_layer_schemas.chain import LinkEncoder
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -28,7 +36,14 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from audit_layer_processors.chain_state import ChainBatch, DedupPolicy, Head, latest_heads
+from audit_layer_processors.chain_state import (
+    ChainBatch,
+    CheckpointPolicy,
+    DedupPolicy,
+    Head,
+    Signer,
+    latest_heads,
+)
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -45,6 +60,7 @@ class SequencerConfig:
     # a takeover waits at most this long for a crashed owner's open transaction
     transaction_timeout_ms: int = 10_000
     dedup: DedupPolicy = field(default_factory=DedupPolicy)
+    checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     dlq: DlqPolicy = field(default_factory=DlqPolicy)
 
 
@@ -53,8 +69,10 @@ class SequencerStopped(RuntimeError):
 
 
 class Sequencer:
-    def __init__(self, config: SequencerConfig) -> None:
+    def __init__(self, config: SequencerConfig, signer: Signer) -> None:
         self.config = config
+        self._signer = signer
+        self._checkpoint_codec = AvroCodec(CHECKPOINT)
         self._enriched = AvroCodec(ENRICHED_EVENT)
         self._chained = AvroCodec(CHAINED_EVENT)
         self._head_codec = AvroCodec(CHAIN_HEAD)
@@ -63,7 +81,7 @@ class Sequencer:
         self._heads: dict[str, Head] = {}
         self._tenant_partition: dict[str, int] = {}
         self._stop = threading.Event()
-        self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0}
+        self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0}
         common = {"bootstrap.servers": config.bootstrap_servers}
         self._consumer = Consumer({
             **common,
@@ -104,6 +122,8 @@ class Sequencer:
                 messages = self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout)
                 if messages:
                     self._process(messages)
+                else:
+                    self._checkpoint_idle_tenants()
                 if time.monotonic() - last_report > 10:
                     last_report = time.monotonic()
                     log.info("chained %(chained)d, duplicates dropped %(duplicates)d, "
@@ -161,7 +181,9 @@ class Sequencer:
                         continue
                     head = self._head_codec.decode(value)
                     found.append((head["tenant_id"], Head(head["seq"], head["hash"],
-                                                          tuple(head["recent_event_ids"]))))
+                                                          tuple(head["recent_event_ids"]),
+                                                          tuple(head["frontier"]), head["last_checkpoint_seq"],
+                                                          head["last_checkpoint_at_us"])))
                     self._tenant_partition[head["tenant_id"]] = msg.partition() or 0
             return latest_heads(found)
         finally:
@@ -171,7 +193,7 @@ class Sequencer:
 
     def _process(self, messages: list[Message]) -> None:
         topics = self.config.topics
-        batch = ChainBatch(self._heads, self._encoder, self.config.dedup)
+        batch = self._batch()
         next_offsets: dict[int, int] = {}
         first_offsets: dict[int, int] = {}
         tenant_partition: dict[str, int] = {}
@@ -203,16 +225,9 @@ class Sequencer:
                            "hash": link.hash, "link_schema": self._encoder.schema_hex}
                 self._producer.produce(topics.chained, key=msg.key(), value=self._chained.encode(chained),
                                        partition=partition)
+            batch.checkpoint_due_by_time(tenant_partition)
             staged = batch.staged()
-            now_us = time.time_ns() // 1000
-            for tenant, head in staged.items():
-                if tenant not in tenant_partition:
-                    continue  # only duplicates arrived: head unchanged
-                value = self._head_codec.encode({"tenant_id": tenant, "seq": head.seq, "hash": head.hash,
-                                                 "recent_event_ids": list(head.recent_event_ids),
-                                                 "updated_at_us": now_us})
-                self._producer.produce(topics.chain_heads, key=tenant.encode("utf-8"), value=value,
-                                       partition=tenant_partition[tenant])
+            self._produce_heads_and_checkpoints(batch, staged, tenant_partition)
             offsets = [TopicPartition(topics.enriched, p, o) for p, o in next_offsets.items()]
             self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), 30)
             self._commit()
@@ -230,8 +245,61 @@ class Sequencer:
             self._tenant_partition[tenant] = partition
         self.counts["chained"] += linked
         self.counts["duplicates"] += batch.duplicates
+        self.counts["checkpoints"] += len(batch.checkpoints)
         self.counts["dead_lettered"] += dead
         self.counts["transactions"] += 1
+
+    def _batch(self) -> ChainBatch:
+        return ChainBatch(self._heads, self._encoder, self.config.dedup, self.config.checkpoints,
+                          self._signer, time.time_ns() // 1000)
+
+    def _produce_heads_and_checkpoints(self, batch: ChainBatch, staged: dict[str, Head],
+                                       tenant_partition: dict[str, int]) -> None:
+        """Checkpoints and the new heads go in the same transaction as the events they cover."""
+        topics = self.config.topics
+        now_us = time.time_ns() // 1000
+        for record in batch.checkpoints:
+            tenant = record["tenant_id"]
+            self._producer.produce(topics.checkpoints, key=tenant.encode("utf-8"),
+                                   value=self._checkpoint_codec.encode(record),
+                                   partition=tenant_partition[tenant])
+        for tenant, partition in tenant_partition.items():
+            head = staged[tenant]
+            value = self._head_codec.encode({
+                "tenant_id": tenant, "seq": head.seq, "hash": head.hash,
+                "recent_event_ids": list(head.recent_event_ids), "updated_at_us": now_us,
+                "frontier": list(head.frontier), "last_checkpoint_seq": head.last_checkpoint_seq,
+                "last_checkpoint_at_us": head.last_checkpoint_at_us,
+            })
+            self._producer.produce(topics.chain_heads, key=tenant.encode("utf-8"), value=value,
+                                   partition=partition)
+
+    def _checkpoint_idle_tenants(self) -> None:
+        """A transaction of checkpoints alone, for tenants whose last checkpoint is older than T."""
+        horizon = time.time_ns() // 1000 - int(self.config.checkpoints.every_seconds * 1_000_000)
+        due = [t for t, h in self._heads.items()
+               if h.seq > h.last_checkpoint_seq and (h.last_checkpoint_at_us or 0) <= horizon
+               and t in self._tenant_partition]
+        if not due:
+            return
+        batch = self._batch()
+        for tenant in due:
+            batch.checkpoint(tenant)
+        staged = batch.staged()
+        partitions = {t: self._tenant_partition[t] for t in due}
+        self._producer.begin_transaction()
+        try:
+            self._produce_heads_and_checkpoints(batch, staged, partitions)
+            self._commit()
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.txn_requires_abort():
+                self._producer.abort_transaction(30)
+                return
+            raise SequencerStopped(f"Kafka transaction failed: {error}") from exc
+        for tenant in due:
+            self._heads[tenant] = staged[tenant]
+        self.counts["checkpoints"] += len(batch.checkpoints)
 
     def _commit(self) -> None:
         for attempt in range(5):
@@ -259,8 +327,8 @@ class Sequencer:
         self._limiter.record()
 
 
-def run(config: SequencerConfig) -> int:
-    sequencer = Sequencer(config)
+def run(config: SequencerConfig, signer: Signer) -> int:
+    sequencer = Sequencer(config, signer)
     import signal
 
     def _stop(*_: Any) -> None:

@@ -135,6 +135,25 @@ class ChainHead(BaseModel):
     hash: bytes = Field(min_length=32, max_length=32)
     recent_event_ids: list[str] = Field(default_factory=list)
     updated_at_us: int = Field(ge=0)
+    frontier: list[bytes] = Field(default_factory=list)
+    last_checkpoint_seq: int = Field(default=0, ge=0)
+    last_checkpoint_at_us: int = Field(default=0, ge=0)
+
+    def to_avro(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
+
+
+class Checkpoint(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    first_seq: int = Field(ge=1)
+    last_seq: int = Field(ge=1)
+    head_hash: bytes = Field(min_length=32, max_length=32)
+    merkle_root: bytes = Field(min_length=32, max_length=32)
+    created_at_us: int = Field(ge=0)
+    key_id: str
+    signature: bytes
 
     def to_avro(self) -> dict[str, Any]:
         return self.model_dump(mode="python")

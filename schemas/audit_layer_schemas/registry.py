@@ -24,6 +24,7 @@ AUDIT_EVENT = "dev.auditlayer.AuditEvent"
 ENRICHED_EVENT = "dev.auditlayer.EnrichedEvent"
 CHAINED_EVENT = "dev.auditlayer.ChainedEvent"
 CHAIN_HEAD = "dev.auditlayer.ChainHead"
+CHECKPOINT = "dev.auditlayer.Checkpoint"
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,15 @@ def chain_fields_from_row(row: tuple[Any, ...]) -> tuple[str, int, bytes, bytes,
     }
     return (values["tenant_id"], values["seq"], bytes(values["prev_hash"]), bytes(values["hash"]),
             values["link_schema"], enriched)
+
+
+CHECKPOINT_COLUMNS = ("tenant_id", "first_seq", "last_seq", "head_hash", "merkle_root", "created_at", "key_id",
+                      "signature", "kafka_partition", "kafka_offset")
+CHECKPOINT_SELECT = ("tenant_id", "first_seq", "last_seq", "head_hash", "merkle_root",
+                     "toUnixTimestamp64Micro(created_at) AS created_at_us", "key_id", "signature")
+
+
+def row_from_checkpoint(checkpoint: dict[str, Any], partition: int, offset: int) -> list[Any]:
+    return [checkpoint["tenant_id"], checkpoint["first_seq"], checkpoint["last_seq"], checkpoint["head_hash"],
+            checkpoint["merkle_root"], checkpoint["created_at_us"], checkpoint["key_id"], checkpoint["signature"],
+            partition, offset]

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit_layer_schemas import CHAINED_EVENT, AvroCodec, DecodeError, Topics
+from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from audit_layer_sinks.rows import INSERT_COLUMNS, row_from_chained
+from audit_layer_sinks.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_sinks.store import ClickHouseStore
 
 log = logging.getLogger("audit_layer.sink")
@@ -47,6 +48,16 @@ class SinkStopped(RuntimeError):
     """A chained event could not be loaded: stop rather than leave an audit gap."""
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where one topic's messages go: its codec, its table and how a message becomes a row."""
+
+    codec: AvroCodec
+    table: str
+    columns: tuple[str, ...]
+    to_row: Callable[[dict[str, Any], int, int], list[Any]]
+
+
 @dataclass
 class _Batch:
     first: int
@@ -59,8 +70,12 @@ class ClickHouseSink:
     def __init__(self, config: SinkConfig, store: ClickHouseStore) -> None:
         self.config = config
         self.store = store
-        self._codec = AvroCodec(CHAINED_EVENT)
-        self._batches: dict[int, _Batch] = {}
+        self._targets = {
+            config.topics.chained: _Target(AvroCodec(CHAINED_EVENT), "events", INSERT_COLUMNS, row_from_chained),
+            config.topics.checkpoints: _Target(AvroCodec(CHECKPOINT), "checkpoints", CHECKPOINT_COLUMNS,
+                                               row_from_checkpoint),
+        }
+        self._batches: dict[tuple[str, int], _Batch] = {}
         self._stop = threading.Event()
         self.rows_loaded = 0
         self.batches_loaded = 0
@@ -83,9 +98,9 @@ class ClickHouseSink:
 
     def run(self) -> None:
         self.store.migrate()
-        self._consumer.subscribe([self.config.topics.chained], on_assign=self._on_assign,
+        self._consumer.subscribe(list(self._targets), on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
-        log.info("sink consuming %s into %s (%s)", self.config.topics.chained, self.store.database,
+        log.info("sink consuming %s into %s (%s)", ", ".join(self._targets), self.store.database,
                  self.store.dsn)
         try:
             while not self._stop.is_set():
@@ -103,37 +118,37 @@ class ClickHouseSink:
                 raise SinkStopped(f"consumer error: {err}")
             log.warning("consumer: %s", err)
             return
-        partition, offset = msg.partition(), msg.offset()
-        assert partition is not None and offset is not None
+        topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
         row = self._row(msg)
-        batch = self._batches.get(partition)
+        batch = self._batches.get((topic, partition))
         if batch is None:
-            batch = self._batches[partition] = _Batch(offset, offset, time.monotonic())
+            batch = self._batches[(topic, partition)] = _Batch(offset, offset, time.monotonic())
         batch.last = offset
         batch.rows.append(row)
 
     def _row(self, msg: Message) -> list[Any]:
+        target = self._targets[msg.topic() or ""]
         try:
-            chained = self._codec.decode(msg.value())  # type: ignore[arg-type]
+            record = target.codec.decode(msg.value())  # type: ignore[arg-type]
         except DecodeError as exc:
             raise SinkStopped(
-                f"undecodable chained event at {msg.topic()}:{msg.partition()}:{msg.offset()}: {exc}"
+                f"undecodable message at {msg.topic()}:{msg.partition()}:{msg.offset()}: {exc}"
             ) from exc
-        return row_from_chained(chained, msg.partition() or 0, msg.offset() or 0)
+        return target.to_row(record, msg.partition() or 0, msg.offset() or 0)
 
     def _flush_due(self, force: bool = False) -> None:
         now = time.monotonic()
         policy = self.config.batch
-        for partition, batch in list(self._batches.items()):
+        for (topic, partition), batch in list(self._batches.items()):
             if force or len(batch.rows) >= policy.max_rows or now - batch.started >= policy.max_age:
-                self._load(partition, batch)
-                del self._batches[partition]
+                self._load(topic, partition, batch)
+                del self._batches[(topic, partition)]
 
-    def _load(self, partition: int, batch: _Batch) -> None:
-        topic = self.config.topics.chained
+    def _load(self, topic: str, partition: int, batch: _Batch) -> None:
+        target = self._targets[topic]
         self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.first,
                                                       f"{PENDING}{batch.last}")], asynchronous=False)
-        self.store.insert("events", batch.rows, INSERT_COLUMNS,
+        self.store.insert(target.table, batch.rows, target.columns,
                           dedup_token=f"{topic}:{partition}:{batch.first}-{batch.last}")
         self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.last + 1)], asynchronous=False)
         self.rows_loaded += len(batch.rows)
@@ -147,17 +162,16 @@ class ClickHouseSink:
         for tp in consumer.committed(partitions, timeout=60):
             metadata = tp.metadata or ""
             if metadata.startswith(PENDING):
-                self._recover(tp.partition, tp.offset, int(metadata[len(PENDING):]))
-        log.info("assigned partitions %s", [p.partition for p in partitions])
+                self._recover(tp.topic, tp.partition, tp.offset, int(metadata[len(PENDING):]))
+        log.info("assigned %s", [f"{p.topic}:{p.partition}" for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # unloaded rows are not committed: the next owner reads them again
         for tp in partitions:
-            self._batches.pop(tp.partition, None)
+            self._batches.pop((tp.topic, tp.partition), None)
 
-    def _recover(self, partition: int, first: int, last: int) -> None:
+    def _recover(self, topic: str, partition: int, first: int, last: int) -> None:
         """Re-form exactly the pending range [first, last] and load it with the same token."""
-        topic = self.config.topics.chained
         log.info("recovering pending batch %s:%d:%d-%d", topic, partition, first, last)
         reader = Consumer({**self._consumer_settings(f"{self.config.group_id}-recover"),
                            "enable.partition.eof": True})
@@ -191,4 +205,4 @@ class ClickHouseSink:
             reader.close()
         if batch is None or batch.first != first or batch.last != last:
             raise SinkStopped(f"pending range {topic}:{partition}:{first}-{last} could not be re-formed")
-        self._load(partition, batch)
+        self._load(topic, partition, batch)

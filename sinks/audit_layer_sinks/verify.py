@@ -11,8 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
+from audit_layer_schemas.checkpoint import CheckpointStatement
+from audit_layer_schemas.merkle import Frontier, leaf_hash
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit_layer_sinks.rows import SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_sinks.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
 from audit_layer_sinks.store import ClickHouseStore
 
 
@@ -31,6 +35,8 @@ class TenantResult:
     last_seq: int = 0
     head: bytes = GENESIS_HASH
     first_finding: Finding | None = None
+    frontier: Frontier = field(default_factory=Frontier)
+    checkpoints_verified: int = 0
 
 
 @dataclass
@@ -49,11 +55,74 @@ class VerifyReport:
     def links(self) -> int:
         return sum(t.links for t in self.tenants.values())
 
+    @property
+    def checkpoints(self) -> int:
+        return sum(t.checkpoints_verified for t in self.tenants.values())
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tenant_id: str
+    first_seq: int
+    last_seq: int
+    head_hash: bytes
+    merkle_root: bytes
+    created_at_us: int
+    key_id: str
+    signature: bytes
+
+    def statement(self) -> CheckpointStatement:
+        return CheckpointStatement(self.tenant_id, self.first_seq, self.last_seq, self.head_hash,
+                                   self.merkle_root, self.created_at_us, self.key_id)
+
 
 class ChainVerifier:
-    def __init__(self) -> None:
+    """Checks links in (tenant, seq) order, and each tenant's checkpoints as its chain passes them."""
+
+    def __init__(self, checkpoints: Iterable[StoredCheckpoint] = (),
+                 public_keys: dict[str, bytes] | None = None) -> None:
         self._encoders: dict[str, LinkEncoder] = {}
         self.report = VerifyReport()
+        self._keys = public_keys or {}
+        self._pending: dict[str, dict[int, StoredCheckpoint]] = {}
+        for cp in checkpoints:
+            self._pending.setdefault(cp.tenant_id, {})[cp.last_seq] = cp
+
+    def _result(self, tenant: str) -> TenantResult:
+        result = self.report.tenants.get(tenant)
+        if result is None:
+            result = self.report.tenants[tenant] = TenantResult(tenant)
+        return result
+
+    def _check_checkpoint(self, result: TenantResult, cp: StoredCheckpoint) -> Finding | None:
+        key = self._keys.get(cp.key_id)
+        if key is None:
+            return Finding(cp.tenant_id, cp.last_seq, "unknown_checkpoint_key",
+                           f"checkpoint at seq {cp.last_seq} is signed by key {cp.key_id}, not a trusted key")
+        try:
+            Ed25519PublicKey.from_public_bytes(key).verify(cp.signature, cp.statement().encode())
+        except (InvalidSignature, ValueError):
+            return Finding(cp.tenant_id, cp.last_seq, "checkpoint_signature_invalid",
+                           f"the checkpoint at seq {cp.last_seq} does not carry a valid signature (altered)")
+        if cp.head_hash != result.head:
+            return Finding(cp.tenant_id, cp.last_seq, "checkpoint_head_mismatch",
+                           f"the signed head at seq {cp.last_seq} differs from the stored chain "
+                           "(the chain was rewritten after it was signed)")
+        if cp.merkle_root != result.frontier.root():
+            return Finding(cp.tenant_id, cp.last_seq, "checkpoint_root_mismatch",
+                           f"the signed Merkle root at seq {cp.last_seq} differs from the stored links")
+        return None
+
+    def finish(self) -> VerifyReport:
+        """Checkpoints beyond the stored chain mean the log was cut short after they were signed."""
+        for tenant, pending in self._pending.items():
+            result = self._result(tenant)
+            if result.first_finding is None and pending:
+                highest = max(pending)
+                result.first_finding = Finding(
+                    tenant, result.last_seq + 1, "truncated",
+                    f"a signed checkpoint covers seq {highest} but the stored chain ends at seq {result.last_seq}")
+        return self.report
 
     def _encoder(self, link_schema: str) -> LinkEncoder | None:
         """The encoder for the EnrichedEvent version a link was hashed with (one version so far)."""
@@ -67,9 +136,7 @@ class ChainVerifier:
 
     def add(self, tenant: str, seq: int, prev_hash: bytes, digest: bytes, link_schema: str,
             enriched: dict[str, Any]) -> None:
-        result = self.report.tenants.get(tenant)
-        if result is None:
-            result = self.report.tenants[tenant] = TenantResult(tenant)
+        result = self._result(tenant)
         if result.first_finding is not None:
             return  # a broken chain is reported at its first bad link
         result.links += 1
@@ -93,15 +160,32 @@ class ChainVerifier:
             return fail("hash_mismatch", "the stored fields do not hash to the stored hash "
                         "(this row was altered)")
         result.last_seq, result.head = seq, digest
+        result.frontier = result.frontier.append(leaf_hash(digest))
+        checkpoint = self._pending.get(tenant, {}).pop(seq, None)
+        if checkpoint is not None:
+            finding = self._check_checkpoint(result, checkpoint)
+            if finding is not None:
+                result.first_finding = finding
+            else:
+                result.checkpoints_verified += 1
 
     def add_rows(self, rows: Iterable[tuple[Any, ...]]) -> None:
         for row in rows:
             self.add(*chain_fields_from_row(row))
 
 
+def load_checkpoints(store: ClickHouseStore, tenant: str | None = None) -> list[StoredCheckpoint]:
+    where = "WHERE tenant_id = {tenant:String}" if tenant else ""
+    rows = store.query(f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {store.database}.checkpoints FINAL {where}",
+                       parameters={"tenant": tenant} if tenant else None).result_rows
+    return [StoredCheckpoint(r[0], int(r[1]), int(r[2]), bytes(r[3]), bytes(r[4]), int(r[5]), r[6], bytes(r[7]))
+            for r in rows]
+
+
 def verify_store(store: ClickHouseStore, tenant: str | None = None,
-                 progress: Callable[[int], None] | None = None) -> VerifyReport:
-    verifier = ChainVerifier()
+                 progress: Callable[[int], None] | None = None,
+                 public_keys: dict[str, bytes] | None = None) -> VerifyReport:
+    verifier = ChainVerifier(load_checkpoints(store, tenant), public_keys)
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
     sql = (f"SELECT {', '.join(SELECT_COLUMNS)} FROM {store.database}.events FINAL {where} "
            "ORDER BY tenant_id, seq")
@@ -112,7 +196,7 @@ def verify_store(store: ClickHouseStore, tenant: str | None = None,
             verifier.add_rows(block)
             if progress is not None:
                 progress(len(block))
-    return verifier.report
+    return verifier.finish()
 
 
 __all__ = ["ChainVerifier", "Finding", "VerifyReport", "verify_store"]

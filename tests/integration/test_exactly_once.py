@@ -10,10 +10,9 @@ import pytest
 from audit_layer_schemas import CHAINED_EVENT, AvroCodec, Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from audit_layer_sinks.rows import INSERT_COLUMNS, row_from_chained
-from audit_layer_sinks.verify import verify_store
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.conftest import SinkThread, Worker, wait_for_rows
+from tests.conftest import SinkThread, Worker, verify, wait_for_rows
 from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
@@ -56,7 +55,7 @@ def test_sequencer_restart_and_kill_continue_the_chain_and_drop_duplicates(
         maxima = dict(store.query(f"SELECT tenant_id, max(seq) FROM {store.database}.events GROUP BY 1")
                       .result_rows)
         assert maxima == {f"tenant-{i}": 475 for i in range(4)}
-        report = verify_store(store)
+        report = verify(store)
         assert report.ok, report.findings
     finally:
         sink.stop()
@@ -114,7 +113,7 @@ def test_sink_recovers_a_pending_batch_exactly_once(
             time.sleep(2)
             # no FINAL: the dedup token, not the ReplacingMergeTree backstop, prevented the double
             assert _totals(store) == (300, 300)
-            assert verify_store(store).ok
+            assert verify(store).ok
         finally:
             sink.stop()
     finally:

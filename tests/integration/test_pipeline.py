@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec
 from audit_layer_sdk import AuditConfig, AuditPublisher
-from audit_layer_sinks.verify import verify_store
 from confluent_kafka import Consumer, Producer
 
-from tests.conftest import wait_for_rows
+from tests.conftest import verify, wait_for_rows
 from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
@@ -55,7 +54,7 @@ def test_n_events_in_gives_n_rows_and_every_chain_verifies(pipeline: dict[str, A
     assert per_tenant == {"acme-bank": 300, "northwind-health": 300, "globex-hr": 300}
     stored = {r[0] for r in store.query(f"SELECT toString(event_id) FROM {store.database}.events").result_rows}
     assert stored == {e.event_id for e in events}
-    report = verify_store(store)
+    report = verify(store)
     assert report.ok and report.links == 900 and len(report.tenants) == 3
     # enrichment landed with the row
     tags = store.query(f"SELECT compliance_tags, risk_reasons FROM {store.database}.events "
@@ -90,17 +89,17 @@ def test_poison_messages_go_to_the_dlq_with_reasons_while_the_rest_flows(pipelin
                               "invalid_event", "key_tenant_mismatch"])
     assert {m.value() for m in letters} == {v for _, v in poison}  # the original bytes, for replay
     assert all(w.alive() for w in pipeline["workers"])
-    assert verify_store(store).ok
+    assert verify(store).ok
 
 
 def test_a_row_altered_in_clickhouse_fails_verify_at_that_seq(pipeline: dict[str, Any]) -> None:
     store, topics = pipeline["store"], pipeline["topics"]
     _publish(pipeline["bootstrap"], topics.events, [make_event(TENANTS[i % 3]) for i in range(60)])
     assert wait_for_rows(store, 60, workers=pipeline["workers"], sink=pipeline["sink"]) == 60
-    assert verify_store(store).ok
+    assert verify(store).ok
     store.command(f"ALTER TABLE {store.database}.events UPDATE output_tokens = 999 "
                   "WHERE tenant_id = 'globex-hr' AND seq = 7 SETTINGS mutations_sync = 2")
-    report = verify_store(store)
+    report = verify(store)
     assert not report.ok
     [finding] = report.findings
     assert (finding.tenant_id, finding.seq, finding.problem) == ("globex-hr", 7, "hash_mismatch")

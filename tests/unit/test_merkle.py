@@ -72,5 +72,5 @@ def test_consistency_between_every_pair_of_sizes() -> None:
             r1, r2 = root(leaves[:first]), root(leaves[:second])
             assert verify_consistency(first, second, r1, r2, path), (first, second)
             if 0 < first < second:
-                assert not verify_consistency(first, second, r1, root(leaves[: second - 1] + [b"x" * 32]), path)
+                assert not verify_consistency(first, second, r1, root([*leaves[:second - 1], b"x" * 32]), path)
                 assert not verify_consistency(first, second, leaf_hash(b"fork"), r2, path)

@@ -1,9 +1,10 @@
 import pytest
-from audit_layer_schemas import AuditEvent, ChainedEvent, ChainHead, EnrichedEvent
+from audit_layer_schemas import AuditEvent, ChainedEvent, ChainHead, Checkpoint, EnrichedEvent
 from audit_layer_schemas.registry import (
     AUDIT_EVENT,
     CHAIN_HEAD,
     CHAINED_EVENT,
+    CHECKPOINT,
     ENRICHED_EVENT,
     default_registry,
 )
@@ -15,7 +16,7 @@ from tests.factories import make_event
 @pytest.mark.parametrize(
     ("model", "name"),
     [(AuditEvent, AUDIT_EVENT), (EnrichedEvent, ENRICHED_EVENT), (ChainedEvent, CHAINED_EVENT),
-     (ChainHead, CHAIN_HEAD)],
+     (ChainHead, CHAIN_HEAD), (Checkpoint, CHECKPOINT)],
 )
 def test_model_fields_are_the_schema_fields(model: type, name: str) -> None:
     schema = default_registry().current(name).parsed

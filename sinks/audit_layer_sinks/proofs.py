@@ -1,0 +1,89 @@
+"""Inclusion proofs for one record, built from ClickHouse, and the trusted public keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from pathlib import Path
+from typing import Any
+
+from audit_layer_schemas.chain import LinkEncoder
+from audit_layer_schemas.merkle import inclusion_proof, leaf_hash
+
+from audit_layer_sinks.offline_proof import FORMAT
+from audit_layer_sinks.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_sinks.store import ClickHouseStore
+
+
+class ProofError(RuntimeError):
+    pass
+
+
+def load_public_keys(path: Path) -> dict[str, bytes]:
+    """key id -> raw Ed25519 public key, from a .pub file (base64) or a folder of them."""
+    files = sorted(path.glob("*.pub")) if path.is_dir() else [path] if path.exists() else []
+    keys = {}
+    for file in files:
+        raw = base64.b64decode(file.read_text().strip())
+        keys[hashlib.sha256(raw).digest()[:8].hex()] = raw
+    return keys
+
+
+def checkpoint_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    tenant, first, last, head, root, created, key, signature = row
+    return {"tenant_id": tenant, "first_seq": int(first), "last_seq": int(last), "head_hash": bytes(head).hex(),
+            "merkle_root": bytes(root).hex(), "created_at_us": int(created), "key_id": key,
+            "signature": base64.b64encode(bytes(signature)).decode()}
+
+
+def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes]) -> dict[str, Any]:
+    db = store.database
+    try:
+        event_id = str(uuid.UUID(event_id))
+    except ValueError:
+        raise ProofError(f"{event_id!r} is not an event id (a UUID)") from None
+    # the SELECT aliases event_id to its text form, so the filter compares text
+    found = store.query(f"SELECT {', '.join(SELECT_COLUMNS)} FROM {db}.events FINAL "
+                        "WHERE event_id = {id:String} LIMIT 1", parameters={"id": event_id}).result_rows
+    if not found:
+        raise ProofError(f"no event {event_id} is stored")
+    tenant, seq, prev_hash, digest, link_schema, enriched = chain_fields_from_row(found[0])
+    checkpoints = store.query(
+        f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {db}.checkpoints FINAL "
+        "WHERE tenant_id = {t:String} AND last_seq >= {s:UInt64} ORDER BY last_seq LIMIT 1",
+        parameters={"t": tenant, "s": seq}).result_rows
+    if not checkpoints:
+        raise ProofError(f"event {event_id} (tenant {tenant}, seq {seq}) is not yet covered by a signed "
+                         "checkpoint; try again after the next one")
+    checkpoint = checkpoint_dict(checkpoints[0])
+    size = checkpoint["last_seq"]
+    hashes = [bytes(r[0]) for r in store.query(
+        f"SELECT hash FROM {db}.events FINAL WHERE tenant_id = {{t:String}} AND seq <= {{n:UInt64}} ORDER BY seq",
+        parameters={"t": tenant, "n": size}).result_rows]
+    if len(hashes) != size:
+        raise ProofError(f"tenant {tenant} has {len(hashes)} stored links up to seq {size}: the log is damaged; "
+                         "run `audit-layer verify`")
+    encoder = LinkEncoder()
+    if encoder.schema_hex != link_schema:
+        raise ProofError(f"link schema {link_schema} is not known to this version")
+    public = public_keys.get(checkpoint["key_id"])
+    if public is None:
+        raise ProofError(f"the public key {checkpoint['key_id']} that signed the checkpoint is not among the "
+                         "trusted keys (--public-keys)")
+    path = inclusion_proof(seq - 1, [leaf_hash(h) for h in hashes])
+    record = {k: v for k, v in enriched["event"].items() if k not in ("prompt", "response")}
+    return {
+        "format": FORMAT,
+        "event_id": event_id,
+        "tenant_id": tenant,
+        "seq": seq,
+        "prev_hash": prev_hash.hex(),
+        "hash": digest.hex(),
+        "link_bytes": encoder.link_bytes(enriched, seq).hex(),
+        "audit_path": [p.hex() for p in path],
+        "checkpoint": checkpoint,
+        "public_key": base64.b64encode(public).decode(),
+        "record": {"event": record, "risk_level": enriched["risk_level"], "risk_reasons": enriched["risk_reasons"],
+                   "compliance_tags": enriched["compliance_tags"]},
+    }

@@ -1,0 +1,112 @@
+"""Signed checkpoints end to end: stored, verified, proofs checked offline, truncation caught."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_layer_schemas import Topics
+from audit_layer_sdk import AuditConfig, AuditPublisher
+from audit_layer_sinks.proofs import build_proof
+
+from tests.conftest import SinkThread, Worker, trusted_keys, verify, wait_for_rows
+from tests.factories import make_event
+
+pytestmark = pytest.mark.integration
+
+
+def _offline(proof: dict[str, Any], tmp_path: Path) -> tuple[int, str]:
+    path = tmp_path / f"proof-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(proof))
+    out = subprocess.run([sys.executable, "-m", "audit_layer_sinks.offline_proof", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    return out.returncode, out.stdout + out.stderr
+
+
+@pytest.fixture
+def chained_store(kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path) -> Any:
+    workers = [Worker("enricher", kafka_bootstrap, topics, tmp_path),
+               Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--checkpoint-every", "100",
+                      "--checkpoint-seconds", "2")]
+    sink = SinkThread(kafka_bootstrap, topics, store)
+    try:
+        publisher = AuditPublisher(AuditConfig(bootstrap_servers=kafka_bootstrap, topic=topics.events))
+        events = [make_event("acme-bank") for _ in range(250)]
+        for event in events:
+            publisher.publish(event)
+        assert publisher.flush(30) == 0
+        assert wait_for_rows(store, 250, workers=workers, sink=sink) == 250
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = store.query(f"SELECT max(last_seq) FROM {store.database}.checkpoints").result_rows[0][0]
+            if done == 250:
+                break
+            time.sleep(0.5)
+        store.events = events  # type: ignore[attr-defined]
+        yield store
+    finally:
+        sink.stop()
+        for worker in workers:
+            worker.stop()
+
+
+def test_checkpoints_every_n_and_after_t_seconds_verify(chained_store: Any) -> None:
+    store = chained_store
+    rows = store.query(f"SELECT first_seq, last_seq FROM {store.database}.checkpoints FINAL "
+                       "ORDER BY last_seq").result_rows
+    assert rows == [(1, 100), (101, 200), (201, 250)]  # two by count, the last by time
+    report = verify(store)
+    assert report.ok and report.checkpoints == 3
+
+
+def test_inclusion_proof_verifies_offline_and_doctored_proofs_fail(chained_store: Any, tmp_path: Path) -> None:
+    store = chained_store
+    event = store.events[149]
+    proof = build_proof(store, event.event_id, trusted_keys())
+    assert proof["seq"] == 150 and proof["checkpoint"]["last_seq"] == 200
+    code, out = _offline(proof, tmp_path)
+    assert code == 0 and "VALID" in out, out
+
+    flipped = bytearray(bytes.fromhex(proof["link_bytes"]))
+    flipped[-5] ^= 1
+    doctored = {
+        "record altered": ({**proof, "link_bytes": flipped.hex()}, "does not hash to its chain hash"),
+        "path altered": ({**proof, "audit_path": [("00" * 32), *proof["audit_path"][1:]]},
+                         "does not lead to the checkpoint's Merkle root"),
+        "root altered": ({**proof, "checkpoint": {**proof["checkpoint"], "merkle_root": "11" * 32}},
+                         "does not lead to the checkpoint's Merkle root"),
+        "checkpoint re-dated": ({**proof, "checkpoint": {**proof["checkpoint"], "created_at_us": 1}},
+                                "signature does not verify"),
+        "other seq": ({**proof, "seq": 151}, "link bytes are for seq 150"),
+    }
+    for name, (bad, reason) in doctored.items():
+        code, out = _offline(bad, tmp_path)
+        assert code == 1 and reason in out, (name, out)
+
+
+def test_log_cut_short_after_its_last_checkpoint_is_detected(chained_store: Any) -> None:
+    store = chained_store
+    store.command(f"ALTER TABLE {store.database}.events DELETE WHERE seq > 230 SETTINGS mutations_sync = 2")
+    report = verify(store)
+    [finding] = report.findings
+    assert (finding.problem, finding.seq) == ("truncated", 231)
+
+
+def test_altered_checkpoint_is_detected(chained_store: Any) -> None:
+    store = chained_store
+    store.command(f"ALTER TABLE {store.database}.checkpoints UPDATE created_at = created_at + 1 "
+                  "WHERE last_seq = 200 SETTINGS mutations_sync = 2")
+    [finding] = verify(store).findings
+    assert (finding.problem, finding.seq) == ("checkpoint_signature_invalid", 200)
+
+
+def test_checkpoints_need_a_trusted_key(chained_store: Any) -> None:
+    from audit_layer_sinks.verify import verify_store
+
+    [finding] = verify_store(chained_store, public_keys={}).findings
+    assert finding.problem == "unknown_checkpoint_key"
