@@ -150,22 +150,25 @@ def print_verify(report: Any, as_json: bool) -> None:
         print(dumps({
             "ok": report.ok,
             "links": report.links,
+            "checkpoints": report.checkpoints,
             "tenants": [{"tenant_id": t.tenant_id, "links": t.links, "last_seq": t.last_seq,
+                         "checkpoints_verified": t.checkpoints_verified,
                          "head": t.head.hex(),
                          "finding": None if t.first_finding is None else vars(t.first_finding)}
                         for t in report.tenants.values()],
         }))
         return
     table = Table(title="chain verification")
-    for column in ("tenant", "links", "verified to seq", "result"):
+    for column in ("tenant", "links", "verified to seq", "signed checkpoints", "result"):
         table.add_column(column)
     for t in report.tenants.values():
         f = t.first_finding
         result = "[green]ok[/]" if f is None else f"[red]{f.problem} at seq {f.seq}[/]: {f.detail}"
-        table.add_row(t.tenant_id, str(t.links), str(t.last_seq), result)
+        table.add_row(t.tenant_id, str(t.links), str(t.last_seq), str(t.checkpoints_verified), result)
     console.print(table)
     if report.ok:
-        console.print(f"[green]verified {report.links} links in {len(report.tenants)} chains[/]")
+        console.print(f"[green]verified {report.links} links and {report.checkpoints} signed checkpoints "
+                      f"in {len(report.tenants)} chains[/]")
     else:
         for f in report.findings:
             console.print(f"[red]FAILED[/] tenant {f.tenant_id} seq {f.seq}: {f.problem}")

@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from audit_layer_processors.signing import load_signer
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics, list_topics
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditOpenAI, AuditPublisher
+from audit_layer_sinks.offline_proof import ProofInvalid
+from audit_layer_sinks.offline_proof import verify as offline_verify
+from audit_layer_sinks.proofs import build_proof, load_public_keys
 from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
 from audit_layer_sinks.verify import verify_store
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,6 +33,8 @@ from rich.table import Table
 from audit_layer_cli.commands import console, open_store, print_verify
 
 log = logging.getLogger("audit_layer.demo")
+KEY_DIR = Path("data/keys")
+KEY_FILE = KEY_DIR / "checkpoint-ed25519.pem"
 
 TENANTS = [
     ("acme-bank", "loan_underwriting", ["approved", "denied", "referred"]),
@@ -61,6 +67,8 @@ def _start_worker(name: str, args: argparse.Namespace, prefix: str, logs: Path) 
     cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "INFO", name,
            "--bootstrap-servers", args.bootstrap_servers, "--topic-prefix", prefix,
            "--group", f"{prefix}{name}"]
+    if name == "sequencer":  # a short checkpoint interval, so the demo's last events get signed quickly
+        cmd += ["--signing-key", str(KEY_FILE), "--checkpoint-seconds", "2"]
     out = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
     return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
 
@@ -135,6 +143,8 @@ def run_demo(args: argparse.Namespace) -> int:
     store.migrate()
     console.print(f"ClickHouse: {store.dsn} database {store.database} (reset for this run)")
 
+    signer = load_signer(KEY_FILE if KEY_FILE.exists() else None, create=True)
+    console.print(f"checkpoint signing key {signer.key_id} ({KEY_FILE}; public key beside it)")
     workers = [_start_worker(name, args, prefix, logs) for name in ("enricher", "sequencer")]
     sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics, group_id=f"{prefix}sink"), store)
     sink_error: list[BaseException] = []
@@ -154,19 +164,22 @@ def run_demo(args: argparse.Namespace) -> int:
         console.print(f"SDK: emitted {stats.emitted}, delivered {stats.delivered}, failed {stats.failed}, "
                       f"dropped {stats.dropped}")
         loaded = _wait_loaded(args, store, workers, sink_error)
+        _wait_signed(store, loaded)
         _summary(store)
-        report = verify_store(store)
+        report = verify_store(store, public_keys=load_public_keys(KEY_DIR))
         print_verify(report, as_json=False)
+        proof_ok = _show_proof(store)
         distinct = store.query(f"SELECT uniqExact(event_id) FROM {store.database}.events FINAL").result_rows[0][0]
         if loaded != args.events or distinct != args.events:
             console.print(f"[red]FAILED: sent {args.events}, stored {loaded} rows, {distinct} distinct events[/]")
             return 1
-        if not report.ok:
+        if not report.ok or not proof_ok:
             return 1
         console.print(f"[green]demo OK: {args.events} events from {args.tenants} tenants are in ClickHouse "
                       "and every chain verifies[/]")
-        console.print(f"try: audit-layer verify --database {store.database}    "
-                      f"audit-layer query \"SELECT risk_level, count() FROM events GROUP BY 1\"")
+        console.print("try: .venv/bin/audit-layer verify    .venv/bin/audit-layer query "
+                      "\"SELECT risk_level, count() FROM events GROUP BY 1\"    "
+                      ".venv/bin/audit-layer proof EVENT_ID --out proof.json")
         return 0
     finally:
         sink.stop()
@@ -179,6 +192,36 @@ def run_demo(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
         store.close()
+
+
+def _wait_signed(store: Any, loaded: int, timeout: float = 30.0) -> None:
+    """Until the last checkpoint of every tenant covers its last event (the sequencer signs every 2 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        covered = store.query(f"SELECT sum(m) FROM (SELECT max(last_seq) AS m FROM {store.database}.checkpoints "
+                              "FINAL GROUP BY tenant_id)").result_rows[0][0]
+        if int(covered or 0) >= loaded:
+            return
+        time.sleep(0.5)
+    console.print("[yellow]not every event is covered by a signed checkpoint yet[/]")
+
+
+def _show_proof(store: Any) -> bool:
+    """One record's inclusion proof, checked the way an auditor would: offline, from the JSON alone."""
+    event_id = store.query(f"SELECT toString(event_id) FROM {store.database}.events FINAL "
+                           "WHERE tenant_id = 'acme-bank' AND seq = 42").result_rows
+    if not event_id:
+        return True
+    proof = build_proof(store, event_id[0][0], load_public_keys(KEY_DIR))
+    try:
+        offline_verify(json.loads(json.dumps(proof)))
+    except ProofInvalid as exc:
+        console.print(f"[red]inclusion proof of {event_id[0][0]} failed: {exc}[/]")
+        return False
+    console.print(f"inclusion proof of acme-bank seq 42 ({event_id[0][0]}): {len(proof['audit_path'])} hashes "
+                  f"to the Merkle root signed at seq {proof['checkpoint']['last_seq']} by key "
+                  f"{proof['checkpoint']['key_id']}: [green]valid offline[/]")
+    return True
 
 
 def _wait_loaded(args: argparse.Namespace, store: Any, workers: list[subprocess.Popen[bytes]],
