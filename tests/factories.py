@@ -10,6 +10,7 @@ from audit_layer_schemas.ids import uuid7
 
 
 def make_event(tenant: str = "acme", **overrides: Any) -> AuditEvent:
+    salt = overrides.pop("content_salt", "5a" * 16)
     prompt = overrides.pop("prompt", "Should loan 42 be approved?")
     response = overrides.pop("response", "Approve: income covers repayments.")
     fields: dict[str, Any] = {
@@ -24,9 +25,10 @@ def make_event(tenant: str = "acme", **overrides: Any) -> AuditEvent:
         "model": "gpt-4o-mini",
         "model_parameters": {"temperature": "0.2", "max_tokens": "200"},
         "prompt": prompt,
-        "prompt_sha256": sha256_hex(prompt),
+        "content_salt": salt,
+        "prompt_sha256": sha256_hex(prompt, salt),
         "response": response,
-        "response_sha256": sha256_hex(response),
+        "response_sha256": sha256_hex(response, salt),
         "input_tokens": 10,
         "output_tokens": 20,
         "total_tokens": 30,

@@ -212,6 +212,40 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from audit_layer_sdk import AuditConfig, AuditPublisher
+    from audit_layer_sinks.erasure import ErasureError, ErasureRequest, erase_content
+
+    check_kafka(args.bootstrap_servers)
+    try:
+        request = ErasureRequest(args.tenant, args.user, args.session)
+    except ErasureError as exc:
+        raise UserError(str(exc)) from None
+    store = open_store(args)
+    erased = erase_content(store, request)
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap_servers,
+                                           topic=topics_of(args).events))
+    record_erasure(publisher, request, erased, args.requested_by, args.reason)
+    if publisher.flush(30) != 0:
+        raise UserError("content erased, but its audit event was not acknowledged by Kafka; run again to record it")
+    console.print(f"erased the content of {erased} records of {request.subject} (tenant {request.tenant_id}); "
+                  "the erasure is recorded as an audit event")
+    return 0
+
+
+def record_erasure(publisher: Any, request: Any, erased: int, requested_by: str, reason: str) -> None:
+    """The erasure is itself an audit event in the tenant's chain: who erased whose content, and why."""
+    from audit_layer_sdk import AuditCollector
+
+    collector = AuditCollector(publisher, tenant_id=request.tenant_id, user_id=requested_by,
+                               operation="erasure", sdk_name="audit-layer-cli")
+    collector.set_decision("data_erasure", outcome="erased", reasoning=reason,
+                           metadata={"subject_user_id": request.user_id, "subject_session_id": request.session_id,
+                                     "records_erased": erased})
+    collector.set_action("ALLOW", ["gdpr_erasure"])
+    collector.emit()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from audit_layer_cli.demo import run_demo
 

@@ -125,6 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the checkpoint public keys are (default: data/keys)")
     p.add_argument("--out", type=Path, default=None, help="write the proof here (default: stdout)")
 
+    p = sub.add_parser("erase", help="erase a data subject's prompts and responses (chains stay valid)",
+                       description="Removes the prompt, response and content salt of every record of a user or "
+                                   "a session of one tenant, and records the erasure itself as an audit event. "
+                                   "Chains, checkpoints and proofs still verify. Content in Kafka topics is "
+                                   "gone when their retention passes (7 days by default).")
+    _add_kafka(p)
+    _add_clickhouse(p)
+    p.add_argument("--tenant", required=True, help="the tenant (organization) id")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the data subject's user id")
+    who.add_argument("--session", help="a session id")
+    p.add_argument("--requested-by", default=os.environ.get("USER", "unknown"),
+                   help="who asked for the erasure, recorded in its audit event (default: $USER)")
+    p.add_argument("--reason", default="data subject request", help="recorded in the audit event")
+
     p = sub.add_parser("query", help="run SQL against ClickHouse and print a table")
     _add_clickhouse(p)
     p.add_argument("sql", help="the SQL to run, e.g. \"SELECT tenant_id, count() FROM events GROUP BY 1\"")

@@ -14,6 +14,7 @@ out with what was valid, or (if nothing valid remains) is counted as an error.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -57,7 +58,9 @@ class AuditCollector:
         self._perf_start = time.perf_counter()
         self._duration_ms: float | None = None
         self._emitted = False
+        self._salt = os.urandom(16).hex()
         self.fields: dict[str, Any] = {
+            "content_salt": self._salt,
             "tenant_id": tenant_id,
             "user_id": user_id,
             "session_id": session_id,
@@ -80,7 +83,7 @@ class AuditCollector:
         parameters: Mapping[str, Any] | None = None,
     ) -> AuditCollector:
         self.fields["prompt"] = prompt
-        self.fields["prompt_sha256"] = sha256_hex(prompt)
+        self.fields["prompt_sha256"] = sha256_hex(prompt, self._salt)
         if model is not None:
             self.fields["model"] = model
         if provider is not None:
@@ -101,7 +104,7 @@ class AuditCollector:
     ) -> AuditCollector:
         self._duration_ms = (time.perf_counter() - self._perf_start) * 1000.0
         self.fields["response"] = response
-        self.fields["response_sha256"] = sha256_hex(response)
+        self.fields["response_sha256"] = sha256_hex(response, self._salt)
         self.fields["finish_reason"] = finish_reason
         self.fields["input_tokens"] = input_tokens
         self.fields["output_tokens"] = output_tokens

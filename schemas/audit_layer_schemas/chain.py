@@ -19,14 +19,15 @@ from audit_layer_schemas.codec import AvroCodec
 from audit_layer_schemas.registry import ENRICHED_EVENT, SchemaRegistry
 
 GENESIS_HASH = bytes(32)
-CONTENT_FIELDS = ("prompt", "response")
+# erasable: outside the hashed bytes (their salted digests are inside)
+CONTENT_FIELDS = ("prompt", "response", "content_salt")
 
 
 class LinkEncoder:
-    """Computes link bytes and hashes for one version of the EnrichedEvent schema."""
+    """Computes link bytes and hashes for one version of the EnrichedEvent schema (the current one by default)."""
 
-    def __init__(self, registry: SchemaRegistry | None = None) -> None:
-        self._codec = AvroCodec(ENRICHED_EVENT, registry)
+    def __init__(self, registry: SchemaRegistry | None = None, fingerprint: bytes | None = None) -> None:
+        self._codec = AvroCodec(ENRICHED_EVENT, registry, writer_fingerprint=fingerprint)
         self.schema_fingerprint = self._codec.schema.fingerprint
 
     @property
@@ -36,7 +37,8 @@ class LinkEncoder:
     def link_bytes(self, enriched: dict[str, Any], seq: int) -> bytes:
         event = dict(enriched["event"])
         for field in CONTENT_FIELDS:
-            event[field] = None
+            if field in event:
+                event[field] = None
         body = self._codec.encode_body({**enriched, "event": event})
         return seq.to_bytes(8, "big") + self.schema_fingerprint + body
 

@@ -59,9 +59,15 @@ def _sorted_at(record: Any, path: tuple[str, ...]) -> Any:
 class AvroCodec:
     """Writes one schema; reads any registered version of it, resolved to that schema."""
 
-    def __init__(self, schema_name: str, registry: SchemaRegistry | None = None) -> None:
+    def __init__(self, schema_name: str, registry: SchemaRegistry | None = None,
+                 writer_fingerprint: bytes | None = None) -> None:
         self.registry = registry or default_registry()
         self.schema: RegisteredSchema = self.registry.current(schema_name)
+        if writer_fingerprint is not None and writer_fingerprint != self.schema.fingerprint:
+            older = self.registry.by_fingerprint(writer_fingerprint)
+            if older is None or older.name != schema_name:
+                raise KeyError(f"no {schema_name} version with fingerprint {writer_fingerprint.hex()}")
+            self.schema = older  # writes that version (verifying links hashed with it)
         self._header = MAGIC + self.schema.fingerprint
         self._map_paths = _map_paths(self.schema.parsed)
 

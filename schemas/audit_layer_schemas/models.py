@@ -28,8 +28,12 @@ class RiskLevel(StrEnum):
     CRITICAL = "CRITICAL"
 
 
-def sha256_hex(text: str | None) -> str | None:
-    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+def sha256_hex(text: str | None, salt_hex: str | None = None) -> str | None:
+    """The content digest: SHA-256 of salt || UTF-8 text (the salt makes erased text unguessable)."""
+    if text is None:
+        return None
+    salt = bytes.fromhex(salt_hex) if salt_hex else b""
+    return hashlib.sha256(salt + text.encode("utf-8")).hexdigest()
 
 
 _Id = Field(default=None, max_length=MAX_ID_CHARS)
@@ -70,6 +74,7 @@ class AuditEvent(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     sdk_name: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     sdk_version: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    content_salt: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
 
     @field_validator("event_id")
     @classmethod
@@ -90,7 +95,7 @@ class AuditEvent(BaseModel):
     def content_digests_match(self) -> bool:
         """True when each captured content matches the digest sent beside it."""
         return all(
-            text is None or digest is None or sha256_hex(text) == digest
+            text is None or digest is None or sha256_hex(text, self.content_salt) == digest
             for text, digest in ((self.prompt, self.prompt_sha256), (self.response, self.response_sha256))
         )
 

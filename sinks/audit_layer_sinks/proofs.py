@@ -64,15 +64,16 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
     if len(hashes) != size:
         raise ProofError(f"tenant {tenant} has {len(hashes)} stored links up to seq {size}: the log is damaged; "
                          "run `audit-layer verify`")
-    encoder = LinkEncoder()
-    if encoder.schema_hex != link_schema:
-        raise ProofError(f"link schema {link_schema} is not known to this version")
+    try:
+        encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
+    except (KeyError, ValueError):
+        raise ProofError(f"link schema {link_schema} is not known to this version") from None
     public = public_keys.get(checkpoint["key_id"])
     if public is None:
         raise ProofError(f"the public key {checkpoint['key_id']} that signed the checkpoint is not among the "
                          "trusted keys (--public-keys)")
     path = inclusion_proof(seq - 1, [leaf_hash(h) for h in hashes])
-    record = {k: v for k, v in enriched["event"].items() if k not in ("prompt", "response")}
+    record = {k: v for k, v in enriched["event"].items() if k not in ("prompt", "response", "content_salt")}
     return {
         "format": FORMAT,
         "event_id": event_id,

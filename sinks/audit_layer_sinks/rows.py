@@ -13,7 +13,7 @@ _EVENT_FIELDS = (
     "response_model", "model_parameters", "prompt", "prompt_sha256", "response", "response_sha256",
     "input_tokens", "output_tokens", "total_tokens", "finish_reason", "action", "reason_codes",
     "error_type", "decision_type", "decision_outcome", "confidence", "reasoning", "metadata",
-    "sdk_name", "sdk_version",
+    "sdk_name", "sdk_version", "content_salt",
 )
 _ENRICHED_FIELDS = ("risk_level", "risk_reasons", "compliance_tags", "enricher_version")
 

@@ -125,13 +125,14 @@ class ChainVerifier:
         return self.report
 
     def _encoder(self, link_schema: str) -> LinkEncoder | None:
-        """The encoder for the EnrichedEvent version a link was hashed with (one version so far)."""
+        """The encoder for the EnrichedEvent version a link was hashed with (older ones from avro/history)."""
         encoder = self._encoders.get(link_schema)
         if encoder is None:
-            current = LinkEncoder()
-            if current.schema_hex != link_schema:
+            try:
+                encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
+            except (KeyError, ValueError):
                 return None
-            encoder = self._encoders[link_schema] = current
+            self._encoders[link_schema] = encoder
         return encoder
 
     def add(self, tenant: str, seq: int, prev_hash: bytes, digest: bytes, link_schema: str,

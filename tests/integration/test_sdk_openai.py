@@ -88,9 +88,11 @@ def test_chat_completion_is_recorded_field_by_field(kafka_bootstrap: str, topics
     assert event["provider"] == "openai" and event["operation"] == "chat"
     assert event["model"] == "gpt-4o-mini" and event["response_model"] == "gpt-4o-mini-2024-07-18"
     assert event["model_parameters"] == {"temperature": "0.3"}
-    assert event["prompt"] == expected_prompt and event["prompt_sha256"] == sha256_hex(expected_prompt)
+    salt = event["content_salt"]
+    assert len(salt) == 32 and event["prompt"] == expected_prompt
+    assert event["prompt_sha256"] == sha256_hex(expected_prompt, salt) != sha256_hex(expected_prompt)
     assert event["response"] == "Denied: debt ratio too high."
-    assert event["response_sha256"] == sha256_hex("Denied: debt ratio too high.")
+    assert event["response_sha256"] == sha256_hex("Denied: debt ratio too high.", salt)
     assert (event["input_tokens"], event["output_tokens"], event["total_tokens"]) == (21, 7, 28)
     assert event["finish_reason"] == "stop" and event["action"] == "ALLOW" and event["reason_codes"] == []
     assert event["decision_type"] == "loan_underwriting" and event["decision_outcome"] == "denied"

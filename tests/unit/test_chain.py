@@ -54,11 +54,40 @@ def test_batch_links_per_tenant_from_genesis() -> None:
 
 
 def test_batch_continues_from_heads_and_leaves_them_untouched() -> None:
-    heads = {"a": Head(41, b"\x07" * 32)}
+    first = ChainBatch({}, LinkEncoder(), DedupPolicy())
+    for _ in range(41):
+        first.link(enriched_record(make_event("a")))
+    heads = first.staged()
     batch = ChainBatch(heads, LinkEncoder(), DedupPolicy())
     link = batch.link(enriched_record(make_event("a")))
-    assert link is not None and link.seq == 42 and link.prev_hash == b"\x07" * 32
+    assert link is not None and link.seq == 42 and link.prev_hash == heads["a"].hash
     assert heads["a"].seq == 41  # applied by the worker only after the transaction commits
+
+
+def test_checkpoints_every_n_events_sign_the_merkle_root() -> None:
+    from audit_layer_processors.chain_state import CheckpointPolicy, Signer
+    from audit_layer_schemas.checkpoint import CheckpointStatement
+    from audit_layer_schemas.merkle import leaf_hash, root
+
+    signed: list[CheckpointStatement] = []
+
+    def sign(statement: CheckpointStatement) -> bytes:
+        signed.append(statement)
+        return b"s" * 64
+
+    batch = ChainBatch({}, LinkEncoder(), DedupPolicy(), CheckpointPolicy(every_events=10),
+                       Signer("k1", sign), now_us=5)
+    links = [batch.link(enriched_record(make_event("a"))) for _ in range(25)]
+    leaves = [leaf_hash(link.hash) for link in links if link is not None]
+    assert [(c["first_seq"], c["last_seq"]) for c in batch.checkpoints] == [(1, 10), (11, 20)]
+    assert batch.checkpoints[1]["merkle_root"] == root(leaves[:20])
+    assert batch.checkpoints[1]["head_hash"] == links[19].hash  # type: ignore[union-attr]
+    assert signed[1].encode().startswith(b"audit-layer checkpoint v1\ntenant=a\nfirst_seq=11\n")
+    restored = ChainBatch(batch.staged(), LinkEncoder(), DedupPolicy(), CheckpointPolicy(every_events=10),
+                          Signer("k1", sign), now_us=6)
+    record = restored.checkpoint("a")  # e.g. due by time: covers 21..25, root over all 25
+    assert record is not None and (record["first_seq"], record["last_seq"]) == (21, 25)
+    assert record["merkle_root"] == root(leaves)
 
 
 def test_duplicates_dropped_within_the_window_and_across_restarts() -> None:
