@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit_layer_schemas import sha256_hex
 from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
 from audit_layer_schemas.checkpoint import CheckpointStatement
 from audit_layer_schemas.merkle import Frontier, leaf_hash
@@ -156,10 +157,21 @@ class ChainVerifier:
         encoder = self._encoder(link_schema)
         if encoder is None:
             return fail("unknown_link_schema", f"link schema {link_schema} is not known to this verifier")
-        recomputed = encoder.link_hash(prev_hash, enriched, seq)
+        try:
+            recomputed = encoder.link_hash(prev_hash, enriched, seq)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            return fail("malformed_row", f"the stored fields do not fit the schema they were hashed with: {exc}")
         if recomputed != digest:
             return fail("hash_mismatch", "the stored fields do not hash to the stored hash "
                         "(this row was altered)")
+        # content is outside the chain (erasable); its salted digest is inside, so check the text against it
+        event = enriched["event"]
+        salt = event.get("content_salt")
+        for text_field, digest_field in (("prompt", "prompt_sha256"), ("response", "response_sha256")):
+            text = event.get(text_field)
+            if text is not None and sha256_hex(text, salt) != event.get(digest_field):
+                return fail("content_mismatch", f"the stored {text_field} does not match its digest "
+                            "(the text was altered)")
         result.last_seq, result.head = seq, digest
         result.frontier = result.frontier.append(leaf_hash(digest))
         checkpoint = self._pending.get(tenant, {}).pop(seq, None)

@@ -63,6 +63,20 @@ def test_sequencer_restart_and_kill_continue_the_chain_and_drop_duplicates(
         sequencer.stop()
 
 
+def _partition_with_data(bootstrap: str, topic: str, timeout: float = 60) -> int:
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-probe"})
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in range(3):
+                if probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] > 0:
+                    return p
+            time.sleep(0.3)
+    finally:
+        probe.close()
+    raise AssertionError(f"nothing was written to {topic}")
+
+
 def _chained_offsets(bootstrap: str, topic: str, partition: int, expected: int) -> list[tuple[int, bytes]]:
     reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-peek",
                        "isolation.level": "read_committed", "enable.auto.commit": False})
@@ -83,14 +97,9 @@ def test_sink_recovers_a_pending_batch_exactly_once(
     try:
         tenant = "solo"  # one tenant: every event on one partition
         _publish(kafka_bootstrap, topics, [make_event(tenant) for _ in range(300)])
-        partition = None
-        messages: list[tuple[int, bytes]] = []
-        for p in range(3):
-            messages = _chained_offsets(kafka_bootstrap, topics.chained, p, 300)
-            if messages:
-                partition = p
-                break
-        assert partition is not None and len(messages) == 300, "the sequencer did not chain the events"
+        partition = _partition_with_data(kafka_bootstrap, topics.chained)
+        messages = _chained_offsets(kafka_bootstrap, topics.chained, partition, 300)
+        assert len(messages) == 300, "the sequencer did not chain the events"
         first, last = messages[0][0], messages[119][0]
 
         # the state a sink leaves when it dies between "commit pending" and "commit done"

@@ -90,3 +90,14 @@ def test_links_hashed_with_an_older_schema_version_still_verify() -> None:
         assert link is not None
         verifier.add("acme", link.seq, link.prev_hash, link.hash, old_encoder.schema_hex, record)
     assert verifier.finish().ok and old_encoder.schema_hex != SCHEMA
+
+
+def test_altered_content_is_found_through_its_salted_digest() -> None:
+    rows = _chain(6)
+    tenant, seq, prev, digest, schema, record = rows[2]
+    rows[2] = (tenant, seq, prev, digest, schema, {**record, "event": {**record["event"], "response": "Deny."}})
+    ok, finding = _verify(rows)
+    assert not ok and (finding.seq, finding.problem) == (3, "content_mismatch")
+    erased = {**record, "event": {**record["event"], "prompt": None, "response": None, "content_salt": None}}
+    rows[2] = (tenant, seq, prev, digest, schema, erased)
+    assert _verify(rows)[0]  # erased content is not an alteration
