@@ -38,6 +38,7 @@ class TenantResult:
     first_finding: Finding | None = None
     frontier: Frontier = field(default_factory=Frontier)
     checkpoints_verified: int = 0
+    event_ids: set[str] = field(default_factory=set, repr=False)
 
 
 @dataclass
@@ -172,6 +173,10 @@ class ChainVerifier:
             if text is not None and sha256_hex(text, salt) != event.get(digest_field):
                 return fail("content_mismatch", f"the stored {text_field} does not match its digest "
                             "(the text was altered)")
+        event_id = event.get("event_id")
+        if event_id in result.event_ids:
+            return fail("duplicate_event_id", f"event {event_id} is chained twice (a replayed event)")
+        result.event_ids.add(event_id)
         result.last_seq, result.head = seq, digest
         result.frontier = result.frontier.append(leaf_hash(digest))
         checkpoint = self._pending.get(tenant, {}).pop(seq, None)

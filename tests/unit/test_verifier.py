@@ -101,3 +101,15 @@ def test_altered_content_is_found_through_its_salted_digest() -> None:
     erased = {**record, "event": {**record["event"], "prompt": None, "response": None, "content_salt": None}}
     rows[2] = (tenant, seq, prev, digest, schema, erased)
     assert _verify(rows)[0]  # erased content is not an alteration
+
+
+def test_an_event_chained_twice_is_found() -> None:
+    batch = ChainBatch({}, LinkEncoder(), DedupPolicy(window=1))  # a window too small to drop the replay
+    record = enriched_record(make_event())
+    rows = []
+    for r in (record, enriched_record(make_event()), record):
+        link = batch.link(r)
+        assert link is not None
+        rows.append(("acme", link.seq, link.prev_hash, link.hash, SCHEMA, r))
+    ok, finding = _verify(rows)
+    assert not ok and (finding.seq, finding.problem) == (3, "duplicate_event_id")
