@@ -246,6 +246,57 @@ def record_erasure(publisher: Any, request: Any, erased: int, requested_by: str,
     collector.emit()
 
 
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.proofs import tenant_checkpoints
+
+    from audit_layer_cli.main import dumps
+
+    for checkpoint in tenant_checkpoints(open_store(args), args.tenant, args.after_seq):
+        print(dumps(checkpoint))
+    return 0
+
+
+def cmd_consistency(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.proofs import ProofError, build_consistency
+
+    from audit_layer_cli.main import dumps
+
+    try:
+        print(dumps(build_consistency(open_store(args), args.tenant, args.first, args.second)))
+    except ProofError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def cmd_witness(args: argparse.Namespace) -> int:
+    from audit_layer_processors.signing import SigningKeyError, load_signer
+    from audit_layer_sinks.proofs import build_consistency, load_public_keys, tenant_checkpoints
+    from audit_layer_sinks.witness import Witness, WitnessAlarm
+
+    try:
+        key = load_signer(args.key)
+    except SigningKeyError as exc:
+        raise UserError(str(exc)) from None
+    operator_keys = load_public_keys(args.operator_keys)
+    if not operator_keys:
+        raise UserError(f"no operator public keys in {args.operator_keys}")
+    witness = Witness(args.state, key.private_key, operator_keys)
+    store = open_store(args)
+    seen = witness.seen(args.tenant)
+    checkpoints = tenant_checkpoints(store, args.tenant, max(seen.size - 1, 0))
+    try:
+        signed = witness.observe(args.tenant, checkpoints,
+                                 lambda a, b: build_consistency(store, args.tenant, a, b)["proof"])
+    except WitnessAlarm as alarm:
+        path = witness.raise_alarm(args.tenant, alarm)
+        console.print(f"[red]ALARM[/] tenant {args.tenant}: {alarm} (evidence: {path})")
+        return 3
+    now = witness.seen(args.tenant)
+    console.print(f"witness {witness.key_id}: countersigned {signed} new checkpoints of {args.tenant}; "
+                  f"log consistent up to size {now.size}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from audit_layer_cli.demo import run_demo
 

@@ -140,6 +140,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="who asked for the erasure, recorded in its audit event (default: $USER)")
     p.add_argument("--reason", default="data subject request", help="recorded in the audit event")
 
+    p = sub.add_parser("checkpoints", help="hand a tenant its signed checkpoints (JSON lines)",
+                       description="Every signed checkpoint of one tenant, newest last, as JSON lines; give them "
+                                   "to the tenant or a witness so they leave the operator's hands.")
+    _add_clickhouse(p)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--after-seq", type=int, default=0, help="only checkpoints beyond this seq")
+
+    p = sub.add_parser("consistency", help="RFC 6962 consistency proof between two tree sizes of a tenant",
+                       description="Proves the tenant's log at size FIRST is a prefix of the log at size SECOND.")
+    _add_clickhouse(p)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("first", type=int)
+    p.add_argument("second", type=int)
+
+    p = sub.add_parser("witness", help="check, countersign and keep a tenant's new checkpoints; alarm on a fork",
+                       description="Run by a tenant or a third party with its own key: fetches new checkpoints, "
+                                   "checks each extends the last one seen (consistency proof), countersigns it and "
+                                   "keeps it in --state. Exit 3 and ALARM-<tenant>.json when the log was rewritten.")
+    _add_clickhouse(p)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--key", type=Path, required=True, help="the witness's own Ed25519 private key (PEM); "
+                   "make one with `audit-layer keys generate --key FILE`")
+    p.add_argument("--operator-keys", type=Path, default=Path("data/keys"),
+                   help="the operator's checkpoint public keys (.pub file or folder; default: data/keys)")
+    p.add_argument("--state", type=Path, default=Path("data/witness"), help="the witness's own store")
+
     p = sub.add_parser("query", help="run SQL against ClickHouse and print a table")
     _add_clickhouse(p)
     p.add_argument("sql", help="the SQL to run, e.g. \"SELECT tenant_id, count() FROM events GROUP BY 1\"")

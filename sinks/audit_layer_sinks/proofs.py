@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_layer_schemas.chain import LinkEncoder
-from audit_layer_schemas.merkle import inclusion_proof, leaf_hash
+from audit_layer_schemas.merkle import consistency_proof, inclusion_proof, leaf_hash, root
 
 from audit_layer_sinks.offline_proof import FORMAT
 from audit_layer_sinks.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
@@ -57,13 +57,7 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         raise ProofError(f"event {event_id} (tenant {tenant}, seq {seq}) is not yet covered by a signed "
                          "checkpoint; try again after the next one")
     checkpoint = checkpoint_dict(checkpoints[0])
-    size = checkpoint["last_seq"]
-    hashes = [bytes(r[0]) for r in store.query(
-        f"SELECT hash FROM {db}.events FINAL WHERE tenant_id = {{t:String}} AND seq <= {{n:UInt64}} ORDER BY seq",
-        parameters={"t": tenant, "n": size}).result_rows]
-    if len(hashes) != size:
-        raise ProofError(f"tenant {tenant} has {len(hashes)} stored links up to seq {size}: the log is damaged; "
-                         "run `audit-layer verify`")
+    leaves = tenant_leaves(store, tenant, checkpoint["last_seq"])
     try:
         encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
     except (KeyError, ValueError):
@@ -72,7 +66,7 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
     if public is None:
         raise ProofError(f"the public key {checkpoint['key_id']} that signed the checkpoint is not among the "
                          "trusted keys (--public-keys)")
-    path = inclusion_proof(seq - 1, [leaf_hash(h) for h in hashes])
+    path = inclusion_proof(seq - 1, leaves)
     record = {k: v for k, v in enriched["event"].items() if k not in ("prompt", "response", "content_salt")}
     return {
         "format": FORMAT,
@@ -88,3 +82,31 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         "record": {"event": record, "risk_level": enriched["risk_level"], "risk_reasons": enriched["risk_reasons"],
                    "compliance_tags": enriched["compliance_tags"]},
     }
+
+
+def tenant_leaves(store: ClickHouseStore, tenant: str, size: int) -> list[bytes]:
+    hashes = [bytes(r[0]) for r in store.query(
+        f"SELECT hash FROM {store.database}.events FINAL WHERE tenant_id = {{t:String}} AND seq <= {{n:UInt64}} "
+        "ORDER BY seq", parameters={"t": tenant, "n": size}).result_rows]
+    if len(hashes) != size:
+        raise ProofError(f"tenant {tenant} has {len(hashes)} stored links up to seq {size}: the log is damaged; "
+                         "run `audit-layer verify`")
+    return [leaf_hash(h) for h in hashes]
+
+
+def build_consistency(store: ClickHouseStore, tenant: str, first: int, second: int) -> dict[str, Any]:
+    """RFC 6962 proof that the tenant's tree at size `first` is a prefix of the tree at size `second`."""
+    if not 0 <= first <= second:
+        raise ProofError(f"need 0 <= first <= second, got {first} and {second}")
+    leaves = tenant_leaves(store, tenant, second)
+    return {"format": "audit-layer-consistency-proof/v1", "tenant_id": tenant, "first_size": first,
+            "second_size": second, "first_root": root(leaves[:first]).hex(), "second_root": root(leaves).hex(),
+            "proof": [p.hex() for p in consistency_proof(first, leaves)]}
+
+
+def tenant_checkpoints(store: ClickHouseStore, tenant: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    rows = store.query(
+        f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {store.database}.checkpoints FINAL "
+        "WHERE tenant_id = {t:String} AND last_seq > {s:UInt64} ORDER BY last_seq",
+        parameters={"t": tenant, "s": after_seq}).result_rows
+    return [checkpoint_dict(r) for r in rows]

@@ -110,3 +110,29 @@ def test_checkpoints_need_a_trusted_key(chained_store: Any) -> None:
 
     [finding] = verify_store(chained_store, public_keys={}).findings
     assert finding.problem == "unknown_checkpoint_key"
+
+
+def test_witness_countersigns_the_stored_checkpoints_and_catches_a_rewrite(chained_store: Any,
+                                                                          tmp_path: Path) -> None:
+    from audit_layer_sinks.proofs import build_consistency, tenant_checkpoints
+    from audit_layer_sinks.witness import Witness, WitnessAlarm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    store = chained_store
+    witness = Witness(tmp_path / "witness", Ed25519PrivateKey.generate(), trusted_keys())
+
+    def consistency(a: int, b: int) -> list[str]:
+        return build_consistency(store, "acme-bank", a, b)["proof"]
+
+    assert witness.observe("acme-bank", tenant_checkpoints(store, "acme-bank")[:1], consistency) == 1
+    assert witness.observe("acme-bank", tenant_checkpoints(store, "acme-bank"), consistency) == 2
+    assert witness.seen("acme-bank").size == 250
+    # the operator rewrites one early link and re-signs nothing: the next proof no longer matches
+    store.command(f"ALTER TABLE {store.database}.events UPDATE hash = unhex(repeat('ab', 32)) "
+                  "WHERE tenant_id = 'acme-bank' AND seq = 5 SETTINGS mutations_sync = 2")
+    proof = build_consistency(store, "acme-bank", 100, 250)
+    assert proof["first_root"] != tenant_checkpoints(store, "acme-bank")[0]["merkle_root"]
+    forged = {**tenant_checkpoints(store, "acme-bank")[-1], "last_seq": 250}
+    with pytest.raises(WitnessAlarm):
+        Witness(tmp_path / "w2", Ed25519PrivateKey.generate(), trusted_keys()).observe(
+            "acme-bank", [{**forged, "merkle_root": proof["second_root"]}], consistency)

@@ -3,7 +3,8 @@ import sys
 
 import pytest
 
-COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof", "erase"]
+COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof",
+            "erase", "checkpoints", "consistency", "witness"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,117 @@
+"""A witness: a tenant or third party that keeps the operator honest.
+
+It fetches the operator's new signed checkpoints, checks each against the last one it saw with
+an RFC 6962 consistency proof (the new log must extend the old one), countersigns it with its
+own Ed25519 key and keeps it in its own store. A checkpoint that does not extend what the
+witness saw (a rewritten or forked log) raises an alarm with the evidence; the operator
+cannot rewrite a chain unseen once a witness holds a countersigned checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit_layer_schemas.checkpoint import CheckpointStatement, key_id
+from audit_layer_schemas.merkle import verify_consistency
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+COSIGN_HEADER = b"audit-layer witness cosignature v1\n"
+
+
+class WitnessAlarm(Exception):
+    """The operator's log does not extend what this witness saw before, or is not validly signed."""
+
+    def __init__(self, reason: str, evidence: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.evidence = evidence
+
+
+@dataclass(frozen=True)
+class Seen:
+    size: int
+    root: str
+
+
+def statement_of(cp: dict[str, Any]) -> CheckpointStatement:
+    return CheckpointStatement(cp["tenant_id"], cp["first_seq"], cp["last_seq"], bytes.fromhex(cp["head_hash"]),
+                               bytes.fromhex(cp["merkle_root"]), cp["created_at_us"], cp["key_id"])
+
+
+class Witness:
+    """State in a folder: state-<tenant>.json (the last size and root seen), cosigned-<tenant>.jsonl."""
+
+    def __init__(self, folder: Path, key: Ed25519PrivateKey, operator_keys: dict[str, bytes]) -> None:
+        self.folder = folder
+        self.key = key
+        self.operator_keys = operator_keys
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    def seen(self, tenant: str) -> Seen:
+        path = self.folder / f"state-{tenant}.json"
+        if not path.exists():
+            return Seen(0, "")
+        data = json.loads(path.read_text())
+        return Seen(data["size"], data["root"])
+
+    def observe(self, tenant: str, checkpoints: list[dict[str, Any]],
+                consistency: Callable[[int, int], list[str]]) -> int:
+        """Check and countersign new checkpoints in order; returns how many were countersigned."""
+        seen = self.seen(tenant)
+        signed = 0
+        for cp in sorted(checkpoints, key=lambda c: c["last_seq"]):
+            if cp["tenant_id"] != tenant:
+                raise WitnessAlarm("checkpoint of another tenant", {"checkpoint": cp})
+            self._check_signature(cp)
+            size, new_root = cp["last_seq"], cp["merkle_root"]
+            if size < seen.size:
+                continue  # older than what was witnessed: already covered
+            if size == seen.size:
+                if new_root != seen.root:
+                    raise WitnessAlarm(f"fork: two different roots for size {size}",
+                                       {"seen": seen.__dict__, "checkpoint": cp})
+                continue
+            if seen.size:
+                proof = consistency(seen.size, size)
+                ok = verify_consistency(seen.size, size, bytes.fromhex(seen.root), bytes.fromhex(new_root),
+                                        [bytes.fromhex(p) for p in proof])
+                if not ok:
+                    raise WitnessAlarm(
+                        f"the log at size {size} does not extend the log witnessed at size {seen.size}: "
+                        "history was rewritten", {"seen": seen.__dict__, "checkpoint": cp, "proof": proof})
+            self._cosign(tenant, cp)
+            seen = Seen(size, new_root)
+            (self.folder / f"state-{tenant}.json").write_text(json.dumps(seen.__dict__))
+            signed += 1
+        return signed
+
+    def _check_signature(self, cp: dict[str, Any]) -> None:
+        public = self.operator_keys.get(cp["key_id"])
+        if public is None:
+            raise WitnessAlarm(f"checkpoint signed by unknown key {cp['key_id']}", {"checkpoint": cp})
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(base64.b64decode(cp["signature"]),
+                                                              statement_of(cp).encode())
+        except InvalidSignature:
+            raise WitnessAlarm("checkpoint signature invalid", {"checkpoint": cp}) from None
+
+    def _cosign(self, tenant: str, cp: dict[str, Any]) -> None:
+        signature = self.key.sign(COSIGN_HEADER + statement_of(cp).encode())
+        entry = {**cp, "witness_key_id": self.key_id, "witness_signature": base64.b64encode(signature).decode()}
+        with (self.folder / f"cosigned-{tenant}.jsonl").open("a") as out:
+            out.write(json.dumps(entry) + "\n")
+
+    def raise_alarm(self, tenant: str, alarm: WitnessAlarm) -> Path:
+        path = self.folder / f"ALARM-{tenant}.json"
+        path.write_text(json.dumps({"reason": str(alarm), **alarm.evidence}, indent=2))
+        return path
