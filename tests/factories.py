@@ -48,5 +48,6 @@ def make_event(tenant: str = "acme", **overrides: Any) -> AuditEvent:
 
 def enriched_record(event: AuditEvent, ingested_at_us: int = 1_700_000_000_000_000) -> dict[str, Any]:
     from audit_layer_processors.enrichment import enrich
+    from audit_layer_processors.policy import load_policy
 
-    return enrich(event, ingested_at_us)
+    return enrich(event, ingested_at_us, load_policy())

@@ -62,10 +62,15 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def cmd_enricher(args: argparse.Namespace) -> int:
     from audit_layer_processors.dlq import DlqPolicy
     from audit_layer_processors.enricher import run
+    from audit_layer_processors.policy import PolicyError, load_policy
 
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError as exc:
+        raise UserError(str(exc)) from None
     check_kafka(args.bootstrap_servers)
     return run(args.bootstrap_servers, topics_of(args), group_id=args.group,
-               dlq_policy=DlqPolicy(args.dlq_max, args.dlq_window), loglevel=args.log_level)
+               dlq_policy=DlqPolicy(args.dlq_max, args.dlq_window), policy=policy, loglevel=args.log_level)
 
 
 def cmd_sequencer(args: argparse.Namespace) -> int:

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dlq-max", type=_positive, default=1000,
                    help="stop when more than this many messages are dead-lettered in the window (default: 1000)")
     p.add_argument("--dlq-window", type=float, default=60.0, help="DLQ limit window in seconds (default: 60)")
+    p.add_argument("--policy", type=Path, default=None,
+                   help="enrichment policy YAML (default: the shipped default_policy.yaml; see processors/README.md)")
 
     p = sub.add_parser("sequencer", help="run the sequencer worker (Kafka transactions)",
                        description="Chain enriched events per tenant, exactly once.")

@@ -17,6 +17,7 @@ from audit_layer_schemas import ENRICHED_EVENT, AvroCodec, Topics
 
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrichment import enrich
+from audit_layer_processors.policy import Policy
 from audit_layer_processors.validation import EventValidator, Rejection
 
 log = logging.getLogger("audit_layer.enricher")
@@ -28,6 +29,7 @@ def build_app(
     *,
     group_id: str = "audit-enricher",
     dlq_policy: DlqPolicy | None = None,
+    policy: Policy,
     commit_interval: float = 0.5,
 ) -> faust.App:
     app = faust.App(
@@ -75,7 +77,7 @@ def build_app(
                     await app.crash(exc)  # type: ignore[arg-type]
                     return
                 continue
-            record = enrich(result, time.time_ns() // 1000)
+            record = enrich(result, time.time_ns() // 1000, policy)
             await enriched_topic.send(key=message.key, value=codec.encode(record),
                                       partition=message.partition)
             counts["enriched"] += 1
@@ -87,9 +89,10 @@ def build_app(
     return app
 
 
-def run(bootstrap_servers: str, topics: Topics, *, group_id: str, dlq_policy: DlqPolicy,
+def run(bootstrap_servers: str, topics: Topics, *, group_id: str, dlq_policy: DlqPolicy, policy: Policy,
         loglevel: str = "INFO") -> int:
-    app = build_app(bootstrap_servers, topics, group_id=group_id, dlq_policy=dlq_policy)
+    log.info("enrichment policy %s", policy.version)
+    app = build_app(bootstrap_servers, topics, group_id=group_id, dlq_policy=dlq_policy, policy=policy)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     try:
         worker.execute_from_commandline()

@@ -103,6 +103,12 @@ class AuditEvent(BaseModel):
         return self.model_dump(mode="json")
 
 
+class ContentAction(StrEnum):
+    KEEP = "KEEP"
+    MASK = "MASK"
+    DROP = "DROP"
+
+
 class EnrichedEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -112,6 +118,11 @@ class EnrichedEvent(BaseModel):
     risk_reasons: list[str] = Field(default_factory=list)
     compliance_tags: list[str] = Field(default_factory=list)
     enricher_version: str
+    pii_found: list[str] = Field(default_factory=list)
+    content_action: ContentAction = ContentAction.KEEP
+    masked_prompt_sha256: str | None = None
+    masked_response_sha256: str | None = None
+    policy_version: str = ""
 
     def to_avro(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

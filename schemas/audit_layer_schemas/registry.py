@@ -81,7 +81,8 @@ def load_directory(registry: SchemaRegistry, directory: Path, *, current: bool) 
 def default_registry() -> SchemaRegistry:
     registry = SchemaRegistry()
     history = AVRO_DIR / "history"
-    if history.is_dir():
-        load_directory(registry, history, current=False)
+    for version in sorted(history.iterdir()) if history.is_dir() else []:
+        if version.is_dir():  # one folder per earlier version, so named types resolve within it
+            load_directory(registry, version, current=False)
     load_directory(registry, AVRO_DIR, current=True)
     return registry

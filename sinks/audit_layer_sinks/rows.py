@@ -15,7 +15,8 @@ _EVENT_FIELDS = (
     "error_type", "decision_type", "decision_outcome", "confidence", "reasoning", "metadata",
     "sdk_name", "sdk_version", "content_salt",
 )
-_ENRICHED_FIELDS = ("risk_level", "risk_reasons", "compliance_tags", "enricher_version")
+_ENRICHED_FIELDS = ("risk_level", "risk_reasons", "compliance_tags", "enricher_version", "pii_found",
+                    "content_action", "masked_prompt_sha256", "masked_response_sha256", "policy_version")
 
 INSERT_COLUMNS = (
     "tenant_id", "seq", "event_id", "timestamp", *_EVENT_FIELDS, "declared_tags", "ingested_at",
@@ -29,6 +30,7 @@ _READ_AS = {
     "ingested_at": "toUnixTimestamp64Micro(ingested_at)",
     "action": "toString(action)",
     "risk_level": "toString(risk_level)",
+    "content_action": "toString(content_action)",
 }
 _SELECTED = tuple(c for c in INSERT_COLUMNS if c not in ("kafka_partition", "kafka_offset"))
 SELECT_COLUMNS = tuple(f"{_READ_AS[c]} AS {c}" if c in _READ_AS else c for c in _SELECTED)
@@ -58,10 +60,7 @@ def chain_fields_from_row(row: tuple[Any, ...]) -> tuple[str, int, bytes, bytes,
     enriched = {
         "event": event,
         "ingested_at_us": values["ingested_at"],
-        "risk_level": values["risk_level"],
-        "risk_reasons": values["risk_reasons"],
-        "compliance_tags": values["compliance_tags"],
-        "enricher_version": values["enricher_version"],
+        **{f: values[f] for f in _ENRICHED_FIELDS},
     }
     return (values["tenant_id"], values["seq"], bytes(values["prev_hash"]), bytes(values["hash"]),
             values["link_schema"], enriched)

@@ -168,9 +168,13 @@ class ChainVerifier:
         # content is outside the chain (erasable); its salted digest is inside, so check the text against it
         event = enriched["event"]
         salt = event.get("content_salt")
+        masked = enriched.get("content_action") == "MASK"
         for text_field, digest_field in (("prompt", "prompt_sha256"), ("response", "response_sha256")):
+            if masked:  # the stored text is the masked one; its own digest is in the chain
+                digest_field = f"masked_{digest_field}"
             text = event.get(text_field)
-            if text is not None and sha256_hex(text, salt) != event.get(digest_field):
+            expected = enriched.get(digest_field) if masked else event.get(digest_field)
+            if text is not None and sha256_hex(text, salt) != expected:
                 return fail("content_mismatch", f"the stored {text_field} does not match its digest "
                             "(the text was altered)")
         event_id = event.get("event_id")
