@@ -92,7 +92,9 @@ def _send(args: argparse.Namespace, topics: Topics) -> AuditPublisher:
             client.chat.completions.create(
                 model="gpt-4o-mini",
                 messages=[{"role": "system", "content": "You assist a regulated decision."},
-                          {"role": "user", "content": f"Case {n}: please assess."}],
+                          {"role": "user", "content": f"Case {n}: please assess."
+                           + (f" Contact: applicant{n}@example.com, +1 415-555-{n % 10000:04d}."
+                              if n % 25 == 0 else "")}],
                 temperature=0.2, seed=n,
                 user_id=f"user-{n % 97}", session_id=f"case-{n // 10}",
                 decision_type=decision, decision_outcome=outcomes[(n // len(clients)) % len(outcomes)],
@@ -138,8 +140,8 @@ def run_demo(args: argparse.Namespace) -> int:
     console.print(f"topics: {prefix}* ({args.partitions} partitions); worker logs: {logs}")
 
     store = open_store(args)
-    store.command(f"DROP TABLE IF EXISTS {store.database}.events")
-    store.command(f"DROP TABLE IF EXISTS {store.database}.schema_migrations")
+    for table in ("events", "checkpoints", "schema_migrations"):
+        store.command(f"DROP TABLE IF EXISTS {store.database}.{table}")
     store.migrate()
     console.print(f"ClickHouse: {store.dsn} database {store.database} (reset for this run)")
 
