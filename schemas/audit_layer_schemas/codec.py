@@ -1,7 +1,7 @@
 """Avro single-object encoding: C3 01, the writer schema's CRC-64-AVRO fingerprint, the datum.
 
-Encoding is deterministic: map entries are written in sorted key order (fastavro writes
-them in dict order), so the same record always gives the same bytes in any process.
+Encoding is deterministic: the compiled writer (avro_writer.py) writes map entries in sorted
+key order, so the same record always gives the same bytes in any process.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 import fastavro
 
+from audit_layer_schemas.avro_writer import writer_for
 from audit_layer_schemas.registry import RegisteredSchema, SchemaRegistry, default_registry
 
 MAGIC = b"\xc3\x01"
@@ -23,37 +24,6 @@ class DecodeError(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def _map_paths(schema: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Paths (field names through nested records) to every map field, found once per schema."""
-    paths: list[tuple[str, ...]] = []
-    if isinstance(schema, list):
-        for branch in schema:
-            paths.extend(_map_paths(branch, prefix))
-    elif isinstance(schema, dict):
-        kind = schema.get("type")
-        if kind == "map":
-            paths.append(prefix)
-        elif kind == "record":
-            for field in schema["fields"]:
-                paths.extend(_map_paths(field["type"], (*prefix, field["name"])))
-        elif kind == "array" and _map_paths(schema["items"]):
-            raise NotImplementedError("maps inside arrays are not normalised")
-    return paths
-
-
-def _sorted_at(record: Any, path: tuple[str, ...]) -> Any:
-    if record is None:
-        return None
-    if not path:
-        return dict(sorted(record.items())) if record else record
-    head, rest = path[0], path[1:]
-    if head not in record:
-        return record
-    copy = dict(record)
-    copy[head] = _sorted_at(record[head], rest)
-    return copy
 
 
 class AvroCodec:
@@ -69,17 +39,11 @@ class AvroCodec:
                 raise KeyError(f"no {schema_name} version with fingerprint {writer_fingerprint.hex()}")
             self.schema = older  # writes that version (verifying links hashed with it)
         self._header = MAGIC + self.schema.fingerprint
-        self._map_paths = _map_paths(self.schema.parsed)
-
-    def normalise(self, record: dict[str, Any]) -> dict[str, Any]:
-        for path in self._map_paths:
-            record = _sorted_at(record, path)
-        return record
+        self._write = writer_for(self.schema.parsed)
 
     def encode_body(self, record: dict[str, Any]) -> bytes:
-        buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, self.schema.parsed, self.normalise(record))
-        return buf.getvalue()
+        """The datum alone; maps sorted by key (the compiled writer sorts them)."""
+        return self._write(record)
 
     def encode(self, record: dict[str, Any]) -> bytes:
         return self._header + self.encode_body(record)
