@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export KAFKA_PORT ?= 9092
 
-.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify clean
+.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify bench clean
 
 help:
 	@echo "make demo        run the whole pipeline end to end (10,000 audited calls, 3 tenants)"
@@ -15,6 +15,7 @@ help:
 	@echo "make kafka       start (or reuse) the local Kafka broker on 127.0.0.1:$(KAFKA_PORT)"
 	@echo "make kafka-stop  stop it"
 	@echo "make verify      verify every chain stored in ./data/clickhouse"
+	@echo "make bench       verify throughput and the 10,000-case tamper drill (figures in bench-results/)"
 
 $(BIN)/.installed: pyproject.toml producer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,10 @@ test-unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/verify_bench.py --links 200000
+	$(BIN)/python benchmarks/tamper_drill.py --trials 10000
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -63,19 +63,13 @@ class VerifyReport:
 
 
 @dataclass(frozen=True)
-class StoredCheckpoint:
-    tenant_id: str
-    first_seq: int
-    last_seq: int
-    head_hash: bytes
-    merkle_root: bytes
-    created_at_us: int
-    key_id: str
-    signature: bytes
+class StoredCheckpoint(CheckpointStatement):
+    """A checkpoint as stored: the signed statement and its signature."""
+
+    signature: bytes = b""
 
     def statement(self) -> CheckpointStatement:
-        return CheckpointStatement(self.tenant_id, self.first_seq, self.last_seq, self.head_hash,
-                                   self.merkle_root, self.created_at_us, self.key_id)
+        return self
 
 
 class ChainVerifier:
