@@ -24,6 +24,8 @@ from audit_layer_processors.topics_admin import ensure_topics
 from audit_layer_schemas import Topics
 
 REPO = Path(__file__).resolve().parents[1]
+# the SDK's default spool lives under $HOME; tests never write into the developer's home
+os.environ["HOME"] = tempfile.mkdtemp(prefix="audit-layer-home-")
 PARTITIONS = 3
 # one checkpoint signing key for the test session; never the developer's data/keys
 KEY_DIR = Path(tempfile.mkdtemp(prefix="audit-layer-keys-"))

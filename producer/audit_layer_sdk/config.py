@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
@@ -31,6 +32,10 @@ class AuditConfig:
     compression: str = "lz4"
     queue_max_messages: int = 100_000
     kafka_overrides: dict[str, str] = field(default_factory=dict)
+    # where events go while Kafka is unreachable; None disables the spool
+    spool_dir: str | None = field(default_factory=lambda: str(Path.home() / ".cache" / "audit-layer" / "spool"))
+    spool_max_records: int = 1_000_000
+    spool_max_bytes: int = 1024 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AuditConfig:
@@ -53,4 +58,9 @@ class AuditConfig:
             queue_max_messages=_positive_int(
                 "AUDIT_LAYER_QUEUE_MAX_MESSAGES", env.get("AUDIT_LAYER_QUEUE_MAX_MESSAGES", "100000")
             ),
+            spool_dir=env.get("AUDIT_LAYER_SPOOL_DIR") or cls().spool_dir,
+            spool_max_records=_positive_int("AUDIT_LAYER_SPOOL_MAX_RECORDS",
+                                            env.get("AUDIT_LAYER_SPOOL_MAX_RECORDS", "1000000")),
+            spool_max_bytes=_positive_int("AUDIT_LAYER_SPOOL_MAX_BYTES",
+                                          env.get("AUDIT_LAYER_SPOOL_MAX_BYTES", str(1024 ** 3))),
         )

@@ -3,13 +3,23 @@
 confluent-kafka's produce() only enqueues; a background thread serves delivery reports.
 Settings follow ARCHITECTURE.md: idempotent, acks=all, murmur2_random (a tenant lands on the
 same partition number as with the Java client), compression, a bounded queue.
+
+While Kafka is unreachable (or the in-memory queue is full, or a delivery times out), events go
+to a bounded, fsync'd disk spool (spool.py) and are replayed in order when the broker answers
+again, also after the application restarts. While the spool holds anything, new events join it
+behind the older ones, so the order is kept. Spool writes and replays run in a background
+thread; the caller only enqueues. An event is lost only if the process dies in the milliseconds
+between the call and the spool's fsync, or when the spool is full (counted as dropped).
 """
 
 from __future__ import annotations
 
 import atexit
 import threading
+import time
 import weakref
+from collections import deque
+from pathlib import Path
 from typing import Any
 
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
@@ -17,9 +27,12 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from audit_layer_sdk._log import KafkaLogBridge, log, logger
 from audit_layer_sdk.config import AuditConfig
+from audit_layer_sdk.spool import DiskSpool, SpoolLimits
 from audit_layer_sdk.stats import PublisherStats, StatsSnapshot
 
 EXIT_FLUSH_SECONDS = 5.0
+SPOOL_QUEUE_MAX = 100_000
+REPLAY_PROBE_SECONDS = 1.0
 
 
 def producer_settings(config: AuditConfig) -> dict[str, Any]:
@@ -33,8 +46,8 @@ def producer_settings(config: AuditConfig) -> dict[str, Any]:
         "linger.ms": config.linger_ms,
         "queue.buffering.max.messages": config.queue_max_messages,
         "message.max.bytes": 4 * 1024 * 1024,
-        # keep retrying through a broker outage; delivery fails only after this long
-        "message.timeout.ms": 300_000,
+        # an undeliverable event moves to the disk spool after this long instead of waiting in memory
+        "message.timeout.ms": 15_000,
     }
     settings.update(config.kafka_overrides)
     return settings
@@ -48,12 +61,32 @@ class AuditPublisher:
         self._producer = Producer({**producer_settings(self.config), "error_cb": self._on_error,
                                    "logger": KafkaLogBridge()})
         self._closed = threading.Event()
+        self._broker_down = threading.Event()
+        self._purge_requested = threading.Event()
+        self._spool: DiskSpool | None = None
+        if self.config.spool_dir:
+            directory = Path(self.config.spool_dir) / self.config.topic
+            self._spool = DiskSpool(directory, SpoolLimits(self.config.spool_max_records,
+                                                           self.config.spool_max_bytes))
+            if len(self._spool):
+                logger.info("audit spool %s holds %d events from before; replaying", directory, len(self._spool))
+        self._to_spool: deque[tuple[bytes, bytes]] = deque()
+        self._spool_wakeup = threading.Condition()
         self._poller = threading.Thread(target=self._poll_loop, name="audit-layer-poller", daemon=True)
         self._poller.start()
+        self._spooler: threading.Thread | None = None
+        if self._spool is not None:
+            # two threads: the writer only moves events to disk (a probe of a dead broker never delays
+            # the fsync), the replayer probes the broker and replays
+            self._spooler = threading.Thread(target=self._spool_loop, name="audit-layer-spool", daemon=True)
+            self._spooler.start()
+            threading.Thread(target=self._replay_loop, name="audit-layer-replay", daemon=True).start()
         atexit.register(_close_at_exit, weakref.ref(self))
 
+    # -- the caller's path: encode and enqueue, nothing else -------------------------------
+
     def publish(self, event: AuditEvent) -> bool:
-        """Enqueue one event; False (counted and logged) when it could not be enqueued."""
+        """Enqueue one event; False (counted and logged) when it could be neither sent nor spooled."""
         if self._closed.is_set():
             self.stats.add("dropped")
             log.warning("closed", "audit publisher is closed; event %s dropped", event.event_id)
@@ -65,14 +98,14 @@ class AuditPublisher:
             self.stats.add("errors")
             log.warning("encode", "audit event %s could not be encoded: %s", event.event_id, exc)
             return False
+        key = event.tenant_id.encode("utf-8")
+        if self._spool is not None and (self._broker_down.is_set() or self._to_spool or len(self._spool)):
+            return self._enqueue_spool(key, value)
         try:
-            self._producer.produce(
-                self.config.topic,
-                key=event.tenant_id.encode("utf-8"),
-                value=value,
-                on_delivery=self._on_delivery,
-            )
+            self._producer.produce(self.config.topic, key=key, value=value, on_delivery=self._on_delivery)
         except BufferError:
+            if self._spool is not None:
+                return self._enqueue_spool(key, value)
             self.stats.add("dropped")
             log.warning("queue-full", "audit queue full (%d messages); event dropped",
                         self.config.queue_max_messages)
@@ -83,24 +116,17 @@ class AuditPublisher:
             return False
         return True
 
-    def flush(self, timeout: float = 10.0) -> int:
-        """Wait up to `timeout` seconds for delivery; returns how many are still undelivered."""
-        try:
-            return int(self._producer.flush(timeout))
-        except Exception as exc:
-            log.warning("flush", "audit flush failed: %s", exc)
-            return -1
+    def _enqueue_spool(self, key: bytes, value: bytes) -> bool:
+        if len(self._to_spool) >= SPOOL_QUEUE_MAX:
+            self.stats.add("dropped")
+            log.warning("spool-queue-full", "audit spool queue full; event dropped")
+            return False
+        self._to_spool.append((key, value))
+        with self._spool_wakeup:
+            self._spool_wakeup.notify()
+        return True
 
-    def snapshot(self) -> StatsSnapshot:
-        return self.stats.snapshot()
-
-    def close(self, timeout: float = EXIT_FLUSH_SECONDS) -> None:
-        if self._closed.is_set():
-            return
-        remaining = self.flush(timeout)
-        self._closed.set()
-        if remaining > 0:
-            logger.warning("audit publisher closed with %d events undelivered", remaining)
+    # -- background ------------------------------------------------------------------------
 
     def _poll_loop(self) -> None:
         while not self._closed.is_set():
@@ -109,15 +135,151 @@ class AuditPublisher:
             except Exception as exc:  # a callback bug must not kill delivery reports
                 log.warning("poll", "audit delivery poll failed: %s", exc)
 
+    def _spool_loop(self) -> None:
+        while not self._closed.is_set():
+            with self._spool_wakeup:
+                if not self._to_spool:
+                    self._spool_wakeup.wait(0.2)
+            try:
+                if self._purge_requested.is_set():
+                    self._purge_requested.clear()
+                    self._producer.purge(in_queue=True, in_flight=False)  # reports arrive as spool entries
+                self._drain_to_spool()
+            except Exception as exc:  # the spool thread must outlive any single failure
+                log.warning("spool", "audit spool: %s", exc)
+        self._drain_to_spool()
+
+    def _replay_loop(self) -> None:
+        assert self._spool is not None
+        while not self._closed.wait(REPLAY_PROBE_SECONDS):
+            try:
+                while len(self._spool) and not self._closed.is_set():
+                    if not self._replay_one_segment():
+                        break
+            except Exception as exc:
+                log.warning("replay", "audit spool replay: %s", exc)
+
+    def _drain_to_spool(self) -> None:
+        assert self._spool is not None
+        batch = []
+        while self._to_spool:
+            batch.append(self._to_spool.popleft())
+        if not batch:
+            return
+        accepted = self._spool.append_many(batch)
+        self.stats.add("spooled", accepted)
+        if accepted < len(batch):
+            self.stats.add("dropped", len(batch) - accepted)
+            log.warning("spool-full", "audit spool full (%d events, %d bytes); %d events dropped",
+                        len(self._spool), self._spool.bytes, len(batch) - accepted)
+
+    def _replay_one_segment(self) -> bool:
+        """Replays the oldest segment; True when it was delivered whole and removed."""
+        assert self._spool is not None
+        try:
+            self._producer.list_topics(self.config.topic, timeout=2)
+        except Exception:
+            self._broker_down.set()
+            return False
+        segment = self._spool.oldest()
+        if segment is None:
+            return False
+        path, records = segment
+        outcome = {"ok": 0, "failed": 0}
+
+        def on_replayed(err: KafkaError | None, msg: Message) -> None:
+            outcome["failed" if err is not None else "ok"] += 1
+
+        for key, value in records:
+            while True:
+                try:
+                    self._producer.produce(self.config.topic, key=key, value=value, on_delivery=on_replayed)
+                    break
+                except BufferError:
+                    self._producer.flush(1)
+        self._producer.flush(30)
+        if outcome["ok"] == len(records):
+            self._spool.remove(path, len(records))
+            self.stats.add("replayed", len(records))
+            self.stats.add("delivered", len(records))
+            self._broker_down.clear()
+            logger.info("audit spool: replayed %d events (%d left)", len(records), len(self._spool))
+            return True
+        # the segment stays and is replayed again later; the sequencer drops what arrived twice
+        self._broker_down.set()
+        return False
+
+    # -- delivery reports ------------------------------------------------------------------
+
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             self.stats.add("delivered")
-        else:
-            self.stats.add("failed")
-            log.warning("delivery", "audit event delivery failed: %s", err)
+            self._broker_down.clear()
+            return
+        key, value = msg.key(), msg.value()
+        if self._spool is not None and key is not None and value is not None and not self._closed.is_set():
+            self._broker_down.set()
+            self._enqueue_spool(key, value)
+            return
+        self.stats.add("failed")
+        log.warning("delivery", "audit event delivery failed: %s", err)
 
     def _on_error(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._broker_down.set()
+            self._purge_requested.set()  # move what waits in memory to disk now, not at message timeout
         log.warning(f"kafka-{err.code()}", "audit Kafka client: %s", err)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait up to `timeout` s for delivery, spool included; returns how many are still pending."""
+        deadline = time.monotonic() + timeout
+        try:
+            remaining = int(self._producer.flush(timeout))
+        except Exception as exc:
+            log.warning("flush", "audit flush failed: %s", exc)
+            return -1
+        while self._spool is not None and (len(self._spool) or self._to_spool) and time.monotonic() < deadline:
+            with self._spool_wakeup:
+                self._spool_wakeup.notify()
+            time.sleep(0.05)
+        spooled = (len(self._spool) + len(self._to_spool)) if self._spool is not None else 0
+        return remaining + spooled
+
+    def snapshot(self) -> StatsSnapshot:
+        return self.stats.snapshot()
+
+    @property
+    def spooled_now(self) -> int:
+        """Events waiting in the spool: on disk, plus the few not yet written."""
+        return len(self._spool) + len(self._to_spool) if self._spool is not None else 0
+
+    @property
+    def spooled_on_disk(self) -> int:
+        return len(self._spool) if self._spool is not None else 0
+
+    def close(self, timeout: float = EXIT_FLUSH_SECONDS) -> None:
+        """Bounded: deliver what can be delivered in `timeout`, spool the rest (kept for the next start)."""
+        if self._closed.is_set():
+            return
+        remaining = int(self._producer.flush(timeout))
+        if remaining and self._spool is not None:
+            # still queued in memory: move it to disk rather than lose it at exit
+            self._producer.purge(in_queue=True, in_flight=False)
+            self._producer.poll(0)
+        self._closed.set()
+        if self._spooler is not None:
+            with self._spool_wakeup:
+                self._spool_wakeup.notify()
+            self._spooler.join(timeout)
+        if self._spool is not None:
+            self._drain_to_spool()
+        if remaining and self._spool is None:
+            logger.warning("audit publisher closed with %d events undelivered", remaining)
+        elif self._spool is not None and len(self._spool):
+            logger.warning("audit publisher closed with %d events in the spool %s; they are replayed at the "
+                           "next start", len(self._spool), self._spool.directory)
 
 
 def _close_at_exit(ref: weakref.ref[AuditPublisher]) -> None:
