@@ -14,6 +14,9 @@ from audit_layer_sdk.publisher import AuditPublisher, default_publisher
 
 __all__ = [
     "Action",
+    "AuditAnthropic",
+    "AuditAsyncAnthropic",
+    "AuditAsyncOpenAI",
     "AuditCollector",
     "AuditConfig",
     "AuditConfigError",
@@ -24,8 +27,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "AuditOpenAI":
-        from audit_layer_sdk.openai_wrapper import AuditOpenAI
+    if name in ("AuditOpenAI", "AuditAsyncOpenAI"):
+        from audit_layer_sdk import openai_wrapper
 
-        return AuditOpenAI
+        return getattr(openai_wrapper, name)
+    if name in ("AuditAnthropic", "AuditAsyncAnthropic"):
+        from audit_layer_sdk import anthropic_wrapper
+
+        return getattr(anthropic_wrapper, name)
     raise AttributeError(name)

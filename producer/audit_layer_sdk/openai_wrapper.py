@@ -1,11 +1,11 @@
-"""`AuditOpenAI`: the OpenAI client, with every chat completion recorded as an audit event.
+"""`AuditOpenAI` / `AuditAsyncOpenAI`: the OpenAI clients, with every chat completion recorded.
 
     client = AuditOpenAI(tenant_id="acme", user_id="u-1", session_id="loan-42")
     client.chat.completions.create(model=..., messages=[...], decision_type="loan_underwriting",
                                    decision_outcome="denied", compliance_tags=["FCRA"])
 
 The audit keyword arguments are taken out before the provider sees the request; the
-provider's own response object (or exception) reaches the caller unchanged.
+provider's own response object, stream (chunk by chunk) or exception reaches the caller unchanged.
 """
 
 from __future__ import annotations
@@ -17,34 +17,20 @@ from typing import Any
 import openai
 from audit_layer_schemas import Action
 
-from audit_layer_sdk._log import log
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfigError
 from audit_layer_sdk.publisher import AuditPublisher
+from audit_layer_sdk.recording import (
+    RecordedAsyncStream,
+    RecordedStream,
+    record_error,
+    record_response,
+    split_audit_kwargs,
+    start,
+)
 
-AUDIT_KWARGS = (
-    "decision_type",
-    "decision_outcome",
-    "compliance_tags",
-    "metadata",
-    "confidence",
-    "reasoning",
-    "user_id",
-    "session_id",
-)
-REQUEST_PARAMETERS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
-    "frequency_penalty",
-    "presence_penalty",
-    "seed",
-    "n",
-    "stop",
-    "response_format",
-    "tool_choice",
-)
+REQUEST_PARAMETERS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "frequency_penalty",
+                      "presence_penalty", "seed", "n", "stop", "response_format", "tool_choice")
 
 
 def finish_reason_action(finish_reason: str | None) -> tuple[Action, list[str]]:
@@ -55,17 +41,81 @@ def finish_reason_action(finish_reason: str | None) -> tuple[Action, list[str]]:
     return Action.ALLOW, []
 
 
-def _prompt_text(messages: Any) -> str | None:
-    if messages is None:
-        return None
-    try:
-        return json.dumps(messages, ensure_ascii=False, sort_keys=True, default=str)
-    except Exception:
-        return str(messages)
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-class _AuditedCompletions:
-    def __init__(self, inner: Any, owner: AuditOpenAI) -> None:
+class _ChatStreamAccumulator:
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: Any = None
+        self.model: str | None = None
+
+    def add(self, chunk: Any) -> None:
+        self.model = getattr(chunk, "model", None) or self.model
+        if getattr(chunk, "usage", None) is not None:
+            self.usage = chunk.usage
+        for choice in getattr(chunk, "choices", None) or []:
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            if getattr(delta, "content", None):
+                self.text.append(delta.content)
+            for call in getattr(delta, "tool_calls", None) or []:
+                entry = self.tool_calls.setdefault(call.index, {"id": None, "name": "", "arguments": ""})
+                entry["id"] = call.id or entry["id"]
+                if call.function is not None:
+                    entry["name"] += call.function.name or ""
+                    entry["arguments"] += call.function.arguments or ""
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+
+    def apply(self, collector: AuditCollector) -> None:
+        text = "".join(self.text) if self.text else None
+        if text is None and self.tool_calls:
+            text = _json([self.tool_calls[i] for i in sorted(self.tool_calls)])
+        usage = self.usage
+        collector.set_output(text, finish_reason=self.finish_reason,
+                             input_tokens=getattr(usage, "prompt_tokens", None),
+                             output_tokens=getattr(usage, "completion_tokens", None),
+                             total_tokens=getattr(usage, "total_tokens", None), response_model=self.model)
+        action, codes = finish_reason_action(self.finish_reason)
+        collector.set_action(action, codes)
+
+
+class OpenAIChatAdapter:
+    provider = "openai"
+
+    def record_input(self, collector: AuditCollector, kwargs: dict[str, Any]) -> None:
+        messages = kwargs.get("messages")
+        collector.set_input(None if messages is None else _json(messages), model=kwargs.get("model"),
+                            parameters={k: kwargs[k] for k in REQUEST_PARAMETERS if k in kwargs})
+
+    def record_output(self, collector: AuditCollector, response: Any) -> None:
+        choice = response.choices[0] if response.choices else None
+        message = choice.message if choice is not None else None
+        text = getattr(message, "content", None)
+        if text is None and message is not None and getattr(message, "tool_calls", None):
+            text = _json([c.model_dump() for c in message.tool_calls])
+        collector.set_output(text, finish_reason=getattr(choice, "finish_reason", None),
+                             input_tokens=getattr(response.usage, "prompt_tokens", None),
+                             output_tokens=getattr(response.usage, "completion_tokens", None),
+                             total_tokens=getattr(response.usage, "total_tokens", None),
+                             response_model=getattr(response, "model", None))
+        action, codes = finish_reason_action(getattr(choice, "finish_reason", None))
+        collector.set_action(action, codes)
+
+    def accumulator(self) -> _ChatStreamAccumulator:
+        return _ChatStreamAccumulator()
+
+
+_ADAPTER = OpenAIChatAdapter()
+
+
+class _Completions:
+    def __init__(self, inner: Any, owner: _AuditClient) -> None:
         self._inner = inner
         self._owner = owner
 
@@ -73,105 +123,87 @@ class _AuditedCompletions:
         return getattr(self._inner, name)
 
     def create(self, **kwargs: Any) -> Any:
-        audit = {k: kwargs.pop(k) for k in AUDIT_KWARGS if k in kwargs}
-        if kwargs.get("stream"):
-            # streamed calls are recorded by the streaming wrapper of the SDK issue; until then
-            # the stream passes through untouched rather than being half-recorded
-            return self._inner.create(**kwargs)
-        collector = self._owner._collector(audit)
-        try:
-            collector.set_input(
-                _prompt_text(kwargs.get("messages")),
-                model=kwargs.get("model"),
-                parameters={k: kwargs[k] for k in REQUEST_PARAMETERS if k in kwargs},
-            )
-            collector.set_decision(
-                audit.get("decision_type"),
-                outcome=audit.get("decision_outcome"),
-                confidence=audit.get("confidence"),
-                reasoning=audit.get("reasoning"),
-                compliance_tags=audit.get("compliance_tags"),
-                metadata=audit.get("metadata"),
-            )
-        except Exception as exc:
-            log.warning("openai-input", "audit input not captured: %s", exc)
+        audit, kwargs = split_audit_kwargs(kwargs)
+        collector = start(self._owner._collector, _ADAPTER, audit, kwargs)
         try:
             response = self._inner.create(**kwargs)
-        except Exception as exc:
-            status = getattr(exc, "status_code", None)
-            codes = ["provider_error"] + ([f"http_status_{status}"] if status is not None else [])
-            collector.set_action(Action.FAIL_RETRY, codes, error_type=type(exc).__name__)
-            collector.emit()
+        except BaseException as exc:
+            record_error(collector, exc)
             raise
-        self._record(collector, response)
+        if kwargs.get("stream"):
+            return RecordedStream(response, collector, _ADAPTER.accumulator())
+        record_response(collector, _ADAPTER, response)
         return response
 
-    @staticmethod
-    def _record(collector: AuditCollector, response: Any) -> None:
+
+class _AsyncCompletions(_Completions):
+    async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        audit, kwargs = split_audit_kwargs(kwargs)
+        collector = start(self._owner._collector, _ADAPTER, audit, kwargs)
         try:
-            choice = response.choices[0] if response.choices else None
-            message = choice.message if choice is not None else None
-            text = getattr(message, "content", None)
-            if text is None and message is not None and getattr(message, "tool_calls", None):
-                text = json.dumps([c.model_dump() for c in message.tool_calls], sort_keys=True)
-            finish = getattr(choice, "finish_reason", None)
-            usage = response.usage
-            collector.set_output(
-                text,
-                finish_reason=finish,
-                input_tokens=getattr(usage, "prompt_tokens", None),
-                output_tokens=getattr(usage, "completion_tokens", None),
-                total_tokens=getattr(usage, "total_tokens", None),
-                response_model=getattr(response, "model", None),
-            )
-            action, codes = finish_reason_action(finish)
-            collector.set_action(action, codes)
-        except Exception as exc:
-            log.warning("openai-output", "audit output not captured: %s", exc)
-        collector.emit()
+            response = await self._inner.create(**kwargs)
+        except BaseException as exc:
+            record_error(collector, exc)
+            raise
+        if kwargs.get("stream"):
+            return RecordedAsyncStream(response, collector, _ADAPTER.accumulator())
+        record_response(collector, _ADAPTER, response)
+        return response
 
 
-class _AuditedChat:
-    def __init__(self, inner: Any, owner: AuditOpenAI) -> None:
+class _Chat:
+    def __init__(self, inner: Any, completions: _Completions) -> None:
         self._inner = inner
-        self.completions = _AuditedCompletions(inner.completions, owner)
+        self.completions = completions
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
-class AuditOpenAI:
-    """Drop-in for `openai.OpenAI`; attributes other than `chat` pass through to the real client."""
+class _AuditClient:
+    """Audit context of a wrapped client: tenant, user and session, overridable per call."""
 
-    def __init__(
-        self,
-        *,
-        tenant_id: str | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        publisher: AuditPublisher | None = None,
-        client: openai.OpenAI | None = None,
-        **openai_kwargs: Any,
-    ) -> None:
+    _provider = "openai"
+
+    def __init__(self, client: Any, tenant_id: str | None, user_id: str | None, session_id: str | None,
+                 publisher: AuditPublisher | None) -> None:
         tenant = tenant_id or os.environ.get("AUDIT_LAYER_ORG_ID")
         if not tenant:
-            raise AuditConfigError("AuditOpenAI needs tenant_id=... or AUDIT_LAYER_ORG_ID in the environment")
-        self._client = client if client is not None else openai.OpenAI(**openai_kwargs)
+            raise AuditConfigError(f"{type(self).__name__} needs tenant_id=... or AUDIT_LAYER_ORG_ID in the "
+                                   "environment")
+        self._client = client
         self._tenant_id = tenant
         self._user_id = user_id
         self._session_id = session_id
         self._publisher = publisher
-        self.chat = _AuditedChat(self._client.chat, self)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def _collector(self, audit: dict[str, Any]) -> AuditCollector:
-        return AuditCollector(
-            self._publisher,
-            tenant_id=self._tenant_id,
-            user_id=audit.get("user_id", self._user_id),
-            session_id=audit.get("session_id", self._session_id),
-            provider="openai",
-            operation="chat",
-        )
+        return AuditCollector(self._publisher, tenant_id=self._tenant_id,
+                              user_id=audit.get("user_id", self._user_id),
+                              session_id=audit.get("session_id", self._session_id),
+                              provider=self._provider, operation="chat")
+
+
+class AuditOpenAI(_AuditClient):
+    """Drop-in for `openai.OpenAI`; attributes other than `chat` pass through to the real client."""
+
+    def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
+                 publisher: AuditPublisher | None = None, client: openai.OpenAI | None = None,
+                 **openai_kwargs: Any) -> None:
+        super().__init__(client if client is not None else openai.OpenAI(**openai_kwargs), tenant_id, user_id,
+                         session_id, publisher)
+        self.chat = _Chat(self._client.chat, _Completions(self._client.chat.completions, self))
+
+
+class AuditAsyncOpenAI(_AuditClient):
+    """Drop-in for `openai.AsyncOpenAI`."""
+
+    def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
+                 publisher: AuditPublisher | None = None, client: openai.AsyncOpenAI | None = None,
+                 **openai_kwargs: Any) -> None:
+        super().__init__(client if client is not None else openai.AsyncOpenAI(**openai_kwargs), tenant_id, user_id,
+                         session_id, publisher)
+        self.chat = _Chat(self._client.chat, _AsyncCompletions(self._client.chat.completions, self))

@@ -1,0 +1,202 @@
+"""What every drop-in wrapper shares: take the audit keyword arguments out of a call, record the
+request, the response or the error, and pass streams through chunk by chunk while recording
+them when they end, fail, or are abandoned (a stream never leaves no record).
+
+A provider adapter says how its requests, responses and stream chunks map onto the event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Protocol
+
+from audit_layer_schemas import Action
+
+from audit_layer_sdk._log import log
+from audit_layer_sdk.collector import AuditCollector
+
+AUDIT_KWARGS = ("decision_type", "decision_outcome", "compliance_tags", "metadata", "confidence", "reasoning",
+                "user_id", "session_id")
+
+
+class StreamAccumulator(Protocol):
+    def add(self, chunk: Any) -> None: ...
+
+    def apply(self, collector: AuditCollector) -> None: ...
+
+
+class ProviderAdapter(Protocol):
+    provider: str
+
+    def record_input(self, collector: AuditCollector, kwargs: dict[str, Any]) -> None: ...
+
+    def record_output(self, collector: AuditCollector, response: Any) -> None: ...
+
+    def accumulator(self) -> StreamAccumulator: ...
+
+
+def split_audit_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    audit = {k: kwargs[k] for k in AUDIT_KWARGS if k in kwargs}
+    return audit, {k: v for k, v in kwargs.items() if k not in AUDIT_KWARGS}
+
+
+def start(make_collector: Callable[[dict[str, Any]], AuditCollector], adapter: ProviderAdapter,
+          audit: dict[str, Any], kwargs: dict[str, Any]) -> AuditCollector:
+    collector = make_collector(audit)
+    try:
+        adapter.record_input(collector, kwargs)
+        collector.set_decision(audit.get("decision_type"), outcome=audit.get("decision_outcome"),
+                               confidence=audit.get("confidence"), reasoning=audit.get("reasoning"),
+                               compliance_tags=audit.get("compliance_tags"), metadata=audit.get("metadata"))
+    except Exception as exc:
+        log.warning(f"{adapter.provider}-input", "audit input not captured: %s", exc)
+    return collector
+
+
+def record_error(collector: AuditCollector, exc: BaseException) -> None:
+    status = getattr(exc, "status_code", None)
+    codes = ["provider_error"] + ([f"http_status_{status}"] if status is not None else [])
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)) or type(exc).__name__ == "CancelledError":
+        codes = ["cancelled"]
+    collector.set_action(Action.FAIL_RETRY, codes, error_type=type(exc).__name__)
+    collector.emit()
+
+
+def record_response(collector: AuditCollector, adapter: ProviderAdapter, response: Any) -> None:
+    try:
+        adapter.record_output(collector, response)
+    except Exception as exc:
+        log.warning(f"{adapter.provider}-output", "audit output not captured: %s", exc)
+    collector.emit()
+
+
+class _StreamRecord:
+    def __init__(self, collector: AuditCollector, accumulator: StreamAccumulator) -> None:
+        self.collector = collector
+        self.accumulator = accumulator
+        self.started = time.perf_counter()
+        self.first_chunk_ms: float | None = None
+        self.done = False
+
+    def chunk(self, chunk: Any) -> None:
+        if self.first_chunk_ms is None:
+            self.first_chunk_ms = (time.perf_counter() - self.started) * 1000.0
+        try:
+            self.accumulator.add(chunk)
+        except Exception as exc:
+            log.warning("stream-chunk", "audit stream chunk not captured: %s", exc)
+
+    def finish(self, how: str, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            self.accumulator.apply(self.collector)
+            if self.first_chunk_ms is not None:
+                self.collector.fields.setdefault("metadata", {})
+                self.collector.fields["metadata"] = {**self.collector.fields["metadata"],
+                                                     "gen_ai.response.time_to_first_chunk_ms":
+                                                     f"{self.first_chunk_ms:.3f}"}
+            if how == "abandoned":
+                action = self.collector.fields.get("action", Action.ALLOW)
+                codes = [*self.collector.fields.get("reason_codes", []), "stream_abandoned"]
+                self.collector.set_action(action, codes)
+        except Exception as error:
+            log.warning("stream-finish", "audit stream not captured: %s", error)
+        if exc is not None:
+            record_error(self.collector, exc)
+        else:
+            self.collector.emit()
+
+
+class RecordedStream:
+    """A provider stream, passed through unchanged, recorded at its end."""
+
+    def __init__(self, inner: Any, collector: AuditCollector, accumulator: StreamAccumulator) -> None:
+        self._inner = inner
+        self._iterator: Iterator[Any] | None = None
+        self._record = _StreamRecord(collector, accumulator)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __iter__(self) -> RecordedStream:
+        return self
+
+    def __next__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = iter(self._inner)
+        try:
+            chunk = next(self._iterator)
+        except StopIteration:
+            self._record.finish("complete")
+            raise
+        except BaseException as exc:
+            self._record.finish("failed", exc)
+            raise
+        self._record.chunk(chunk)
+        return chunk
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._record.finish("abandoned")
+
+    def __enter__(self) -> RecordedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        record = self.__dict__.get("_record")
+        if record is not None and not record.done:
+            record.finish("abandoned")
+
+
+class RecordedAsyncStream:
+    """An async provider stream, passed through unchanged, recorded at its end."""
+
+    def __init__(self, inner: Any, collector: AuditCollector, accumulator: StreamAccumulator) -> None:
+        self._inner = inner
+        self._iterator: AsyncIterator[Any] | None = None
+        self._record = _StreamRecord(collector, accumulator)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __aiter__(self) -> RecordedAsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._iterator is None:
+            self._iterator = self._inner.__aiter__()
+        try:
+            chunk = await self._iterator.__anext__()
+        except StopAsyncIteration:
+            self._record.finish("complete")
+            raise
+        except BaseException as exc:
+            self._record.finish("failed", exc)
+            raise
+        self._record.chunk(chunk)
+        return chunk
+
+    async def close(self) -> None:
+        try:
+            await self._inner.close()
+        finally:
+            self._record.finish("abandoned")
+
+    async def __aenter__(self) -> RecordedAsyncStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        record = self.__dict__.get("_record")
+        if record is not None and not record.done:
+            record.finish("abandoned")
