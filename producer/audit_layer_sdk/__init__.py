@@ -10,6 +10,7 @@ from audit_layer_schemas import Action
 
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfig, AuditConfigError
+from audit_layer_sdk.context import audit_context
 from audit_layer_sdk.publisher import AuditPublisher, default_publisher
 
 __all__ = [
@@ -22,12 +23,14 @@ __all__ = [
     "AuditConfigError",
     "AuditOpenAI",
     "AuditPublisher",
+    "audit_context",
     "default_publisher",
+    "emit_chat_completion_receipt",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("AuditOpenAI", "AuditAsyncOpenAI"):
+    if name in ("AuditOpenAI", "AuditAsyncOpenAI", "emit_chat_completion_receipt"):
         from audit_layer_sdk import openai_wrapper
 
         return getattr(openai_wrapper, name)

@@ -25,6 +25,7 @@ from audit_layer_schemas.ids import uuid7
 from pydantic import ValidationError
 
 from audit_layer_sdk._log import log
+from audit_layer_sdk.context import current_context, otel_ids
 from audit_layer_sdk.publisher import AuditPublisher, default_publisher
 from audit_layer_sdk.version import SDK_NAME, SDK_VERSION
 
@@ -54,6 +55,13 @@ class AuditCollector:
         sdk_name: str = SDK_NAME,
     ) -> None:
         self._publisher = publisher
+        context = current_context()
+        ids = otel_ids() if trace_id is None and context.trace_id is None else None
+        tenant_id = context.tenant_id or tenant_id
+        user_id = user_id or context.user_id
+        session_id = session_id or context.session_id
+        trace_id = trace_id or context.trace_id or (ids[0] if ids else None)
+        span_id = span_id or context.span_id or (ids[1] if ids else None)
         self._started_ns = time.time_ns()
         self._perf_start = time.perf_counter()
         self._duration_ms: float | None = None

@@ -19,6 +19,7 @@ from audit_layer_schemas import Action
 
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfigError
+from audit_layer_sdk.context import current_context
 from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import (
     RecordedAsyncStream,
@@ -181,9 +182,11 @@ class _AuditClient:
         return getattr(self._client, name)
 
     def _collector(self, audit: dict[str, Any]) -> AuditCollector:
+        # the call's own arguments win; the collector fills the rest from audit_context, then the client's
+        context = current_context()
         return AuditCollector(self._publisher, tenant_id=self._tenant_id,
-                              user_id=audit.get("user_id", self._user_id),
-                              session_id=audit.get("session_id", self._session_id),
+                              user_id=audit.get("user_id") or context.user_id or self._user_id,
+                              session_id=audit.get("session_id") or context.session_id or self._session_id,
                               provider=self._provider, operation="chat")
 
 
@@ -196,6 +199,24 @@ class AuditOpenAI(_AuditClient):
         super().__init__(client if client is not None else openai.OpenAI(**openai_kwargs), tenant_id, user_id,
                          session_id, publisher)
         self.chat = _Chat(self._client.chat, _Completions(self._client.chat.completions, self))
+
+
+def emit_chat_completion_receipt(
+    completion: Any, *, messages: Any, tenant_id: str | None = None, user_id: str | None = None,
+    session_id: str | None = None, publisher: AuditPublisher | None = None, model: str | None = None,
+    **audit: Any,
+) -> None:
+    """Records a chat completion obtained elsewhere (another client, a proxy, a batch job). Never raises."""
+    try:
+        owner = _AuditClient(None, tenant_id, user_id, session_id, publisher)
+        split, _ = split_audit_kwargs(audit)
+        collector = start(owner._collector, _ADAPTER, split, {"messages": messages,
+                                                              "model": model or getattr(completion, "model", None)})
+        record_response(collector, _ADAPTER, completion)
+    except Exception as exc:
+        from audit_layer_sdk._log import log
+
+        log.warning("receipt", "audit receipt not recorded: %s", exc)
 
 
 class AuditAsyncOpenAI(_AuditClient):

@@ -143,3 +143,20 @@ def test_unreachable_kafka_never_raises_or_blocks() -> None:
     with AuditCollector(publisher, tenant_id="") as bad:  # invalid tenant: logged, not raised
         bad.set_input("x")
     assert publisher.snapshot().emitted == 200
+
+
+def test_receipt_for_a_completion_obtained_elsewhere(kafka_bootstrap: str, topics: Topics,
+                                                      publisher: AuditPublisher) -> None:
+    from audit_layer_sdk import emit_chat_completion_receipt
+
+    completion = openai.types.chat.ChatCompletion.model_validate({
+        "id": "c9", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "content_filter", "message": {"role": "assistant",
+                                                                                 "content": None}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5}})
+    emit_chat_completion_receipt(completion, messages=[{"role": "user", "content": "x"}], tenant_id="acme-bank",
+                                 publisher=publisher, decision_type="support_reply", user_id="u-9")
+    publisher.flush(10)
+    [(_, event)] = _read(kafka_bootstrap, topics.events, 1)
+    assert (event["action"], event["reason_codes"], event["user_id"]) == ("REJECT", ["content_filter"], "u-9")
+    assert event["model"] == "gpt-4o" and event["decision_type"] == "support_reply"
