@@ -18,9 +18,11 @@ __all__ = [
     "AuditAnthropic",
     "AuditAsyncAnthropic",
     "AuditAsyncOpenAI",
+    "AuditCallbackHandler",
     "AuditCollector",
     "AuditConfig",
     "AuditConfigError",
+    "AuditMiddleware",
     "AuditOpenAI",
     "AuditPublisher",
     "audit_context",
@@ -38,4 +40,12 @@ def __getattr__(name: str) -> Any:
         from audit_layer_sdk import anthropic_wrapper
 
         return getattr(anthropic_wrapper, name)
+    if name == "AuditCallbackHandler":
+        from audit_layer_sdk.langchain_handler import AuditCallbackHandler
+
+        return AuditCallbackHandler
+    if name == "AuditMiddleware":
+        from audit_layer_sdk.fastapi_middleware import AuditMiddleware
+
+        return AuditMiddleware
     raise AttributeError(name)
