@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from audit_layer_schemas import AuditEvent, sha256_hex
+from audit_layer_schemas.pii import detect, mask
 
-from audit_layer_processors.pii import detect, mask
 from audit_layer_processors.policy import Policy
 
 ENRICHER_VERSION = "enricher-0.2.0"

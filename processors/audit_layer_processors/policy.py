@@ -13,9 +13,8 @@ from typing import Any, Literal
 
 import yaml
 from audit_layer_schemas import Action, AuditEvent, RiskLevel
+from audit_layer_schemas.pii import KINDS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from audit_layer_processors.pii import KINDS
 
 MIN_RETENTION_DAYS = 180
 _ORDER = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.CRITICAL]

@@ -22,6 +22,7 @@ from typing import Any
 
 from audit_layer_schemas import Action, AuditEvent, sha256_hex
 from audit_layer_schemas.ids import uuid7
+from audit_layer_schemas.pii import detect, mask
 from pydantic import ValidationError
 
 from audit_layer_sdk._log import log
@@ -91,7 +92,6 @@ class AuditCollector:
         parameters: Mapping[str, Any] | None = None,
     ) -> AuditCollector:
         self.fields["prompt"] = prompt
-        self.fields["prompt_sha256"] = sha256_hex(prompt, self._salt)
         if model is not None:
             self.fields["model"] = model
         if provider is not None:
@@ -112,7 +112,6 @@ class AuditCollector:
     ) -> AuditCollector:
         self._duration_ms = (time.perf_counter() - self._perf_start) * 1000.0
         self.fields["response"] = response
-        self.fields["response_sha256"] = sha256_hex(response, self._salt)
         self.fields["finish_reason"] = finish_reason
         self.fields["input_tokens"] = input_tokens
         self.fields["output_tokens"] = output_tokens
@@ -156,6 +155,7 @@ class AuditCollector:
         duration = self._duration_ms
         if duration is None:
             duration = (time.perf_counter() - self._perf_start) * 1000.0
+        self._apply_capture()
         values = {k: v for k, v in self.fields.items() if v is not None}
         values.update(event_id=str(uuid7()), timestamp_us=self._started_ns // 1000, duration_ms=duration)
         try:
@@ -170,6 +170,20 @@ class AuditCollector:
         except Exception as exc:
             log.warning("build-event", "audit event not emitted: %s", exc)
             return None
+
+    def _apply_capture(self) -> None:
+        """Digests of what is sent; in `hashes_only` the text itself stays in the process."""
+        config = getattr(self._publisher or default_publisher(), "config", None)
+        mode = getattr(config, "capture", "full")
+        for text_field in ("prompt", "response"):
+            text = self.fields.get(text_field)
+            if text is None:
+                continue
+            if mode == "redacted":
+                text = self.fields[text_field] = mask(text, detect(text))
+            self.fields[f"{text_field}_sha256"] = sha256_hex(text, self._salt)
+            if mode == "hashes_only":
+                self.fields[text_field] = None
 
     def emit(self) -> AuditEvent | None:
         """Build and publish once; later calls are no-ops. Returns the event sent, if any."""

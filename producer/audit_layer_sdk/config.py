@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+CAPTURE_MODES = ("full", "hashes_only", "redacted")
 
 
 class AuditConfigError(ValueError):
@@ -36,6 +37,12 @@ class AuditConfig:
     spool_dir: str | None = field(default_factory=lambda: str(Path.home() / ".cache" / "audit-layer" / "spool"))
     spool_max_records: int = 1_000_000
     spool_max_bytes: int = 1024 * 1024 * 1024
+    # what leaves the process: full text, only its salted digests, or text with personal data masked
+    capture: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.capture not in CAPTURE_MODES:
+            raise AuditConfigError(f"capture={self.capture!r}: use one of {', '.join(CAPTURE_MODES)}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AuditConfig:
@@ -45,6 +52,9 @@ class AuditConfig:
         )
         prefix = env.get("AUDIT_LAYER_TOPIC_PREFIX", "")
         compression = env.get("AUDIT_LAYER_COMPRESSION", "lz4")
+        capture = env.get("AUDIT_LAYER_CAPTURE", "full")
+        if capture not in CAPTURE_MODES:
+            raise AuditConfigError(f"AUDIT_LAYER_CAPTURE={capture!r}: use one of {', '.join(CAPTURE_MODES)}")
         if compression not in {"none", "gzip", "snappy", "lz4", "zstd"}:
             raise AuditConfigError(
                 f"AUDIT_LAYER_COMPRESSION={compression!r}: use one of none, gzip, snappy, lz4, zstd"
@@ -59,6 +69,7 @@ class AuditConfig:
                 "AUDIT_LAYER_QUEUE_MAX_MESSAGES", env.get("AUDIT_LAYER_QUEUE_MAX_MESSAGES", "100000")
             ),
             spool_dir=env.get("AUDIT_LAYER_SPOOL_DIR") or cls().spool_dir,
+            capture=capture,
             spool_max_records=_positive_int("AUDIT_LAYER_SPOOL_MAX_RECORDS",
                                             env.get("AUDIT_LAYER_SPOOL_MAX_RECORDS", "1000000")),
             spool_max_bytes=_positive_int("AUDIT_LAYER_SPOOL_MAX_BYTES",

@@ -1,5 +1,5 @@
 import pytest
-from audit_layer_processors.pii import detect, iban_ok, luhn_ok, mask
+from audit_layer_schemas.pii import detect, iban_ok, luhn_ok, mask
 
 
 @pytest.mark.parametrize(("text", "kind"), [

@@ -38,3 +38,42 @@ def test_opentelemetry_span_ids_are_used() -> None:
 def test_unknown_context_field_is_refused() -> None:
     with pytest.raises(TypeError), audit_context(tenant="x"):
         pass
+
+
+class _Configured:
+    def __init__(self, capture: str) -> None:
+        from audit_layer_sdk import AuditConfig
+
+        self.config = AuditConfig(capture=capture, spool_dir=None)
+
+
+def test_capture_modes() -> None:
+    from audit_layer_schemas import sha256_hex
+
+    def build(mode: str):  # type: ignore[no-untyped-def]
+        collector = AuditCollector(_Configured(mode), tenant_id="t")  # type: ignore[arg-type]
+        collector.set_input("mail jane@example.com please")
+        collector.set_output("done")
+        return collector.build()
+
+    full = build("full")
+    assert full.prompt == "mail jane@example.com please"
+    assert full.prompt_sha256 == sha256_hex(full.prompt, full.content_salt)
+    hashed = build("hashes_only")
+    assert hashed.prompt is None and hashed.response is None and hashed.prompt_sha256 is not None
+    redacted = build("redacted")
+    assert redacted.prompt == "mail [EMAIL] please"
+    assert redacted.prompt_sha256 == sha256_hex("mail [EMAIL] please", redacted.content_salt)
+
+
+def test_wrong_settings_fail_at_start_naming_the_variable() -> None:
+    from audit_layer_sdk import AuditConfig, AuditConfigError
+
+    with pytest.raises(AuditConfigError, match="AUDIT_LAYER_CAPTURE"):
+        AuditConfig.from_env({"AUDIT_LAYER_CAPTURE": "everything"})
+    with pytest.raises(AuditConfigError, match="AUDIT_LAYER_SPOOL_MAX_RECORDS"):
+        AuditConfig.from_env({"AUDIT_LAYER_SPOOL_MAX_RECORDS": "-1"})
+    config = AuditConfig.from_env({"AUDIT_LAYER_ORG_ID": "acme", "AUDIT_LAYER_BOOTSTRAP_SERVERS": "h:1",
+                                   "AUDIT_LAYER_TOPIC_PREFIX": "p.", "AUDIT_LAYER_CAPTURE": "hashes_only"})
+    assert (config.tenant_id, config.bootstrap_servers, config.topic, config.capture) == (
+        "acme", "h:1", "p.audit.events", "hashes_only")

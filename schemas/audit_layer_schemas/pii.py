@@ -1,5 +1,7 @@
 """Detectors of personal data in prompts and responses, with checks that keep false alarms down
-(Luhn for card numbers, ISO 13616 mod-97 for IBANs, octet ranges for IP addresses)."""
+(Luhn for card numbers, ISO 13616 mod-97 for IBANs, octet ranges for IP addresses).
+
+Shared by the enricher (tenant policy: tag, mask, drop) and the SDK (capture mode `redacted`)."""
 
 from __future__ import annotations
 
