@@ -23,6 +23,7 @@ from audit_layer_sdk.recording import (
     RecordedStream,
     record_error,
     record_response,
+    snapshot,
     split_audit_kwargs,
     start,
 )
@@ -81,9 +82,9 @@ class AnthropicMessagesAdapter:
     provider = "anthropic"
 
     def record_input(self, collector: AuditCollector, kwargs: dict[str, Any]) -> None:
-        prompt = {"system": kwargs.get("system"), "messages": kwargs.get("messages")}
-        collector.set_input(_json(prompt), model=kwargs.get("model"),
-                            parameters={k: kwargs[k] for k in REQUEST_PARAMETERS if k in kwargs})
+        prompt = {"system": snapshot(kwargs, "system"), "messages": snapshot(kwargs, "messages")}
+        collector.set_input_json(prompt, model=kwargs.get("model"),
+                                 parameters={k: kwargs[k] for k in REQUEST_PARAMETERS if k in kwargs})
 
     def record_output(self, collector: AuditCollector, response: Any) -> None:
         usage = response.usage

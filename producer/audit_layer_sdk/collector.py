@@ -9,6 +9,9 @@
 
 Nothing here raises into the caller: a bad value is logged and counted, the event still goes
 out with what was valid, or (if nothing valid remains) is counted as an error.
+
+The caller's thread only captures (references, shallow copies, clocks, context); JSON, digests,
+validation and Avro happen in `build()`, which the publisher runs on its builder thread.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -29,6 +32,20 @@ from audit_layer_sdk._log import log
 from audit_layer_sdk.context import current_context, otel_ids
 from audit_layer_sdk.publisher import AuditPublisher, default_publisher
 from audit_layer_sdk.version import SDK_NAME, SDK_VERSION
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class _Deferred:
+    """A field made at build time from what was captured at call time."""
+
+    __slots__ = ("make", "value")
+
+    def __init__(self, make: Callable[[Any], Any], value: Any) -> None:
+        self.make = make
+        self.value = value
 
 
 def json_values(values: Mapping[str, Any] | None) -> dict[str, str]:
@@ -67,9 +84,7 @@ class AuditCollector:
         self._perf_start = time.perf_counter()
         self._duration_ms: float | None = None
         self._emitted = False
-        self._salt = os.urandom(16).hex()
         self.fields: dict[str, Any] = {
-            "content_salt": self._salt,
             "tenant_id": tenant_id,
             "user_id": user_id,
             "session_id": session_id,
@@ -97,7 +112,21 @@ class AuditCollector:
         if provider is not None:
             self.fields["provider"] = provider
         if parameters:
-            self.fields["model_parameters"] = json_values(parameters)
+            self.fields["model_parameters"] = _Deferred(json_values, dict(parameters))
+        return self
+
+    def set_input_json(
+        self,
+        prompt: Any,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> AuditCollector:
+        """A structured prompt (chat messages, a system prompt...), stored as JSON made at build time.
+        Pass a copy of any list the caller may append to later (see `snapshot`)."""
+        self.set_input(None, model=model, provider=provider, parameters=parameters)
+        self.fields["prompt"] = None if prompt is None else _Deferred(_json, prompt)
         return self
 
     def set_output(
@@ -147,7 +176,15 @@ class AuditCollector:
         if compliance_tags is not None:
             self.fields["compliance_tags"] = sorted(set(compliance_tags))
         if metadata is not None:
-            self.fields["metadata"] = json_values(metadata)
+            self.fields["metadata"] = _Deferred(json_values, dict(metadata))
+        return self
+
+    def add_metadata(self, key: str, value: Any) -> AuditCollector:
+        metadata = self.fields.get("metadata")
+        if isinstance(metadata, _Deferred):
+            metadata.value[key] = value
+        else:
+            self.fields["metadata"] = _Deferred(json_values, {**(metadata or {}), key: value})
         return self
 
     def build(self) -> AuditEvent | None:
@@ -155,6 +192,13 @@ class AuditCollector:
         duration = self._duration_ms
         if duration is None:
             duration = (time.perf_counter() - self._perf_start) * 1000.0
+        try:
+            for name, value in self.fields.items():
+                if isinstance(value, _Deferred):
+                    self.fields[name] = value.make(value.value)
+        except Exception as exc:
+            log.warning("build-event", "audit event not emitted: %s", exc)
+            return None
         self._apply_capture()
         values = {k: v for k, v in self.fields.items() if v is not None}
         values.update(event_id=str(uuid7()), timestamp_us=self._started_ns // 1000, duration_ms=duration)
@@ -175,6 +219,7 @@ class AuditCollector:
         """Digests of what is sent; in `hashes_only` the text itself stays in the process."""
         config = getattr(self._publisher or default_publisher(), "config", None)
         mode = getattr(config, "capture", "full")
+        self._salt = self.fields["content_salt"] = os.urandom(16).hex()
         for text_field in ("prompt", "response"):
             text = self.fields.get(text_field)
             if text is None:
@@ -185,20 +230,18 @@ class AuditCollector:
             if mode == "hashes_only":
                 self.fields[text_field] = None
 
-    def emit(self) -> AuditEvent | None:
-        """Build and publish once; later calls are no-ops. Returns the event sent, if any."""
+    def emit(self) -> bool:
+        """Hand the event to the publisher once (later calls are no-ops); it is built off this thread."""
         if self._emitted:
-            return None
+            return False
         self._emitted = True
+        if self._duration_ms is None:
+            self._duration_ms = (time.perf_counter() - self._perf_start) * 1000.0
         try:
-            event = self.build()
-            if event is None:
-                return None
-            (self._publisher or default_publisher()).publish(event)
-            return event
+            return (self._publisher or default_publisher()).submit(self)
         except Exception as exc:  # the SDK never raises into the application
             log.warning("emit", "audit event not emitted: %s", exc)
-            return None
+            return False
 
     def __enter__(self) -> AuditCollector:
         return self

@@ -48,13 +48,17 @@ def current_context() -> AuditContext:
     return _current.get()
 
 
+try:
+    from opentelemetry import trace as _otel_trace
+except ImportError:  # OpenTelemetry is optional
+    _otel_trace = None  # type: ignore[assignment]
+
+
 def otel_ids() -> tuple[str, str] | None:
     """(trace id, span id) of the active OpenTelemetry span, as W3C hex, or None."""
-    try:
-        from opentelemetry import trace
-    except ImportError:
+    if _otel_trace is None:
         return None
-    span_context = trace.get_current_span().get_span_context()
+    span_context = _otel_trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")

@@ -26,6 +26,7 @@ from audit_layer_sdk.recording import (
     RecordedStream,
     record_error,
     record_response,
+    snapshot,
     split_audit_kwargs,
     start,
 )
@@ -90,9 +91,8 @@ class OpenAIChatAdapter:
     provider = "openai"
 
     def record_input(self, collector: AuditCollector, kwargs: dict[str, Any]) -> None:
-        messages = kwargs.get("messages")
-        collector.set_input(None if messages is None else _json(messages), model=kwargs.get("model"),
-                            parameters={k: kwargs[k] for k in REQUEST_PARAMETERS if k in kwargs})
+        collector.set_input_json(snapshot(kwargs, "messages"), model=kwargs.get("model"),
+                                 parameters={k: kwargs[k] for k in REQUEST_PARAMETERS if k in kwargs})
 
     def record_output(self, collector: AuditCollector, response: Any) -> None:
         choice = response.choices[0] if response.choices else None

@@ -10,17 +10,23 @@ again, also after the application restarts. While the spool holds anything, new 
 behind the older ones, so the order is kept. Spool writes and replays run in a background
 thread; the caller only enqueues. An event is lost only if the process dies in the milliseconds
 between the call and the spool's fsync, or when the spool is full (counted as dropped).
+
+Building an event (validation, digests, Avro) costs more than the caller should pay, so the
+wrappers `submit()` what they captured and a builder thread finishes the work, in order, in
+short slices that hand the GIL back to the application in between. When the builder falls
+BUILD_QUEUE_MAX behind, the caller builds inline: slower calls, never unbounded memory.
 """
 
 from __future__ import annotations
 
 import atexit
+import queue
 import threading
 import time
 import weakref
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
 from confluent_kafka import KafkaError, Message, Producer
@@ -33,6 +39,18 @@ from audit_layer_sdk.stats import PublisherStats, StatsSnapshot
 EXIT_FLUSH_SECONDS = 5.0
 SPOOL_QUEUE_MAX = 100_000
 REPLAY_PROBE_SECONDS = 1.0
+BUILD_QUEUE_MAX = 10_000
+# how long the builder holds the GIL before yielding to the application's threads
+BUILD_SLICE_SECONDS = 0.0002
+
+
+class Buildable(Protocol):
+    """What the caller captured; `build()` makes the event (or None, already logged) off its thread."""
+
+    def build(self) -> AuditEvent | None: ...
+
+
+_STOP = object()
 
 
 def producer_settings(config: AuditConfig) -> dict[str, Any]:
@@ -70,6 +88,12 @@ class AuditPublisher:
                                                            self.config.spool_max_bytes))
             if len(self._spool):
                 logger.info("audit spool %s holds %d events from before; replaying", directory, len(self._spool))
+        self._builds: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queued = 0  # written under _queue_lock by callers
+        self._queue_lock = threading.Lock()
+        self._built = 0  # written by the builder thread only
+        self._builder = threading.Thread(target=self._build_loop, name="audit-layer-builder", daemon=True)
+        self._builder.start()
         self._to_spool: deque[tuple[bytes, bytes]] = deque()
         self._spool_wakeup = threading.Condition()
         self._poller = threading.Thread(target=self._poll_loop, name="audit-layer-poller", daemon=True)
@@ -83,15 +107,39 @@ class AuditPublisher:
             threading.Thread(target=self._replay_loop, name="audit-layer-replay", daemon=True).start()
         atexit.register(_close_at_exit, weakref.ref(self))
 
-    # -- the caller's path: encode and enqueue, nothing else -------------------------------
+    # -- the caller's path: enqueue, nothing else -------------------------------------------
+
+    def submit(self, item: Buildable) -> bool:
+        """Queue a captured call; the builder thread makes and publishes its event."""
+        self.stats.add("emitted")
+        if self._closed.is_set() or self._builds.qsize() >= BUILD_QUEUE_MAX or not self._builder.is_alive():
+            return self._build_and_publish(item)
+        with self._queue_lock:
+            self._queued += 1
+            self._builds.put(item)
+        return True
+
+    def _build_and_publish(self, item: Buildable) -> bool:
+        try:
+            event = item.build()
+        except Exception as exc:  # a bug in building must cost one event, not the builder thread
+            log.warning("build", "audit event not built: %s", exc)
+            event = None
+        if event is None:
+            self.stats.add("errors")
+            return False
+        return self._send(event)
 
     def publish(self, event: AuditEvent) -> bool:
         """Enqueue one event; False (counted and logged) when it could be neither sent nor spooled."""
+        self.stats.add("emitted")
+        return self._send(event)
+
+    def _send(self, event: AuditEvent) -> bool:
         if self._closed.is_set():
             self.stats.add("dropped")
             log.warning("closed", "audit publisher is closed; event %s dropped", event.event_id)
             return False
-        self.stats.add("emitted")
         try:
             value = self._codec.encode(event.to_avro())
         except Exception as exc:
@@ -127,6 +175,41 @@ class AuditPublisher:
         return True
 
     # -- background ------------------------------------------------------------------------
+
+    def _build_loop(self) -> None:
+        while True:
+            item = self._builds.get()
+            if item is _STOP:
+                return
+            slice_end = time.perf_counter() + BUILD_SLICE_SECONDS
+            while item is not None:
+                self._build_and_publish(item)
+                self._built += 1
+                if time.perf_counter() > slice_end:
+                    time.sleep(0)  # releases the GIL: an application thread waiting for it runs now
+                    slice_end = time.perf_counter() + BUILD_SLICE_SECONDS
+                try:
+                    item = self._builds.get_nowait()
+                except queue.Empty:
+                    item = None
+                if item is _STOP:
+                    return
+
+    def _wait_for_builder(self, deadline: float) -> None:
+        while self._built < self._queued and self._builder.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _stop_builder(self, timeout: float) -> None:
+        """Finish what was submitted: by the builder while it lives, then here."""
+        self._builds.put(_STOP)
+        self._builder.join(timeout)
+        while True:
+            try:
+                item = self._builds.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                self._build_and_publish(item)
 
     def _poll_loop(self) -> None:
         while not self._closed.is_set():
@@ -235,8 +318,9 @@ class AuditPublisher:
     def flush(self, timeout: float = 10.0) -> int:
         """Wait up to `timeout` s for delivery, spool included; returns how many are still pending."""
         deadline = time.monotonic() + timeout
+        self._wait_for_builder(deadline)
         try:
-            remaining = int(self._producer.flush(timeout))
+            remaining = int(self._producer.flush(max(0.0, deadline - time.monotonic())))
         except Exception as exc:
             log.warning("flush", "audit flush failed: %s", exc)
             return -1
@@ -263,6 +347,7 @@ class AuditPublisher:
         """Bounded: deliver what can be delivered in `timeout`, spool the rest (kept for the next start)."""
         if self._closed.is_set():
             return
+        self._stop_builder(timeout)
         remaining = int(self._producer.flush(timeout))
         if remaining and self._spool is not None:
             # still queued in memory: move it to disk rather than lose it at exit

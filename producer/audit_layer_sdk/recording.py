@@ -36,6 +36,18 @@ class ProviderAdapter(Protocol):
     def accumulator(self) -> StreamAccumulator: ...
 
 
+def snapshot(kwargs: dict[str, Any], name: str) -> Any:
+    """A shallow copy of a list argument, so the conversation loop's `messages.append(...)` after the
+    call does not change what was recorded; a one-shot iterable is materialised and the provider
+    gets the same items."""
+    value = kwargs.get(name)
+    if value is None or isinstance(value, (str, bytes, dict)):
+        return value
+    if not isinstance(value, (list, tuple)):
+        value = kwargs[name] = list(value)
+    return list(value)
+
+
 def split_audit_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     audit = {k: kwargs[k] for k in AUDIT_KWARGS if k in kwargs}
     return audit, {k: v for k, v in kwargs.items() if k not in AUDIT_KWARGS}
@@ -94,10 +106,7 @@ class _StreamRecord:
         try:
             self.accumulator.apply(self.collector)
             if self.first_chunk_ms is not None:
-                self.collector.fields.setdefault("metadata", {})
-                self.collector.fields["metadata"] = {**self.collector.fields["metadata"],
-                                                     "gen_ai.response.time_to_first_chunk_ms":
-                                                     f"{self.first_chunk_ms:.3f}"}
+                self.collector.add_metadata("gen_ai.response.time_to_first_chunk_ms", round(self.first_chunk_ms, 3))
             if how == "abandoned":
                 action = self.collector.fields.get("action", Action.ALLOW)
                 codes = [*self.collector.fields.get("reason_codes", []), "stream_abandoned"]

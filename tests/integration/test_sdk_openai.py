@@ -140,9 +140,11 @@ def test_unreachable_kafka_never_raises_or_blocks() -> None:
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert time.perf_counter() - started < 10  # generous: proves no per-call wait on the broker
     assert publisher.snapshot().emitted == 200
-    with AuditCollector(publisher, tenant_id="") as bad:  # invalid tenant: logged, not raised
+    with AuditCollector(publisher, tenant_id="") as bad:  # invalid tenant: logged and counted, not raised
         bad.set_input("x")
-    assert publisher.snapshot().emitted == 200
+    publisher.flush(0.5)
+    stats = publisher.snapshot()
+    assert (stats.emitted, stats.errors) == (201, 1)
 
 
 def test_receipt_for_a_completion_obtained_elsewhere(kafka_bootstrap: str, topics: Topics,
