@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace, TracebackType
 from typing import Any
 
 import anthropic
 from audit_layer_schemas import Action
 
+from audit_layer_sdk._log import log
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.openai_wrapper import _AuditClient
 from audit_layer_sdk.publisher import AuditPublisher
@@ -29,6 +31,19 @@ from audit_layer_sdk.recording import (
 )
 
 REQUEST_PARAMETERS = ("max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "tool_choice", "thinking")
+
+
+def message_usage(usage: Any) -> dict[str, Any]:
+    """set_output's token arguments; Anthropic counts cache reads and writes beside `input_tokens`,
+    OpenTelemetry inside it, so they are added in."""
+    if usage is None:
+        return {}
+    read = getattr(usage, "cache_read_input_tokens", None)
+    written = getattr(usage, "cache_creation_input_tokens", None)
+    fresh = getattr(usage, "input_tokens", None)
+    total_input = None if fresh is None else fresh + (read or 0) + (written or 0)
+    return {"input_tokens": total_input, "output_tokens": getattr(usage, "output_tokens", None),
+            "cache_read_input_tokens": read, "cache_creation_input_tokens": written}
 
 
 def stop_reason_action(stop_reason: str | None) -> tuple[Action, list[str]]:
@@ -52,30 +67,63 @@ def _content_text(blocks: list[Any]) -> str | None:
 
 
 class _MessageStreamAccumulator:
+    """Rebuilds the message from stream events: text and tool_use blocks, stop reason, usage."""
+
     def __init__(self) -> None:
-        self.text: list[str] = []
+        self.blocks: dict[int, dict[str, Any]] = {}
         self.stop_reason: str | None = None
-        self.input_tokens: int | None = None
-        self.output_tokens: int | None = None
+        self.usage: dict[str, Any] = {}
         self.model: str | None = None
 
     def add(self, event: Any) -> None:
         kind = getattr(event, "type", None)
         if kind == "message_start":
             self.model = event.message.model
-            self.input_tokens = event.message.usage.input_tokens
-        elif kind == "content_block_delta" and getattr(event.delta, "type", None) == "text_delta":
-            self.text.append(event.delta.text)
+            self._usage(event.message.usage)
+        elif kind == "content_block_start":
+            block = event.content_block
+            self.blocks[event.index] = {"type": block.type, "text": "", "id": getattr(block, "id", None),
+                                        "name": getattr(block, "name", None), "json": ""}
+        elif kind == "content_block_delta":
+            block = self.blocks.setdefault(event.index, {"type": "text", "text": "", "json": ""})
+            delta_type = getattr(event.delta, "type", None)
+            if delta_type == "text_delta":
+                block["text"] += event.delta.text
+            elif delta_type == "input_json_delta":
+                block["json"] += event.delta.partial_json
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason
-            self.output_tokens = getattr(event.usage, "output_tokens", None)
+            self._usage(event.usage)
+
+    def _usage(self, usage: Any) -> None:
+        # message_delta repeats the counts cumulatively; the latest non-null value wins
+        for name in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
+            value = getattr(usage, name, None)
+            if value is not None:
+                self.usage[name] = value
 
     def apply(self, collector: AuditCollector) -> None:
-        collector.set_output("".join(self.text) if self.text else None, finish_reason=self.stop_reason,
-                             input_tokens=self.input_tokens, output_tokens=self.output_tokens,
-                             response_model=self.model)
+        ordered = [self.blocks[i] for i in sorted(self.blocks)]
+        texts = [b["text"] for b in ordered if b["type"] == "text"]
+        tools = [{"id": b["id"], "name": b["name"], "input": _parse_json(b["json"])}
+                 for b in ordered if b["type"] == "tool_use"]
+        if texts and not tools:
+            text: str | None = "".join(texts)
+        elif tools:
+            text = _json({"text": "".join(texts), "tool_use": tools}) if texts else _json(tools)
+        else:
+            text = None
+        collector.set_output(text, finish_reason=self.stop_reason, response_model=self.model,
+                             **message_usage(SimpleNamespace(**self.usage)))
         action, codes = stop_reason_action(self.stop_reason)
         collector.set_action(action, codes)
+
+
+def _parse_json(partial: str) -> Any:
+    try:
+        return json.loads(partial) if partial else {}
+    except json.JSONDecodeError:  # a stream cut inside a tool's arguments: keep what arrived
+        return partial
 
 
 class AnthropicMessagesAdapter:
@@ -87,10 +135,8 @@ class AnthropicMessagesAdapter:
                                  parameters={k: kwargs[k] for k in REQUEST_PARAMETERS if k in kwargs})
 
     def record_output(self, collector: AuditCollector, response: Any) -> None:
-        usage = response.usage
         collector.set_output(_content_text(response.content), finish_reason=response.stop_reason,
-                             input_tokens=getattr(usage, "input_tokens", None),
-                             output_tokens=getattr(usage, "output_tokens", None), response_model=response.model)
+                             response_model=response.model, **message_usage(response.usage))
         action, codes = stop_reason_action(response.stop_reason)
         collector.set_action(action, codes)
 
@@ -121,6 +167,91 @@ class _Messages:
             return RecordedStream(response, collector, _ADAPTER.accumulator())
         record_response(collector, _ADAPTER, response)
         return response
+
+
+    def stream(self, **kwargs: Any) -> Any:
+        audit, kwargs = split_audit_kwargs(kwargs)
+        collector = start(self._owner._collector, _ADAPTER, audit, kwargs)
+        try:
+            manager = self._inner.stream(**kwargs)
+        except BaseException as exc:
+            record_error(collector, exc)
+            raise
+        return _RecordedStreamManager(manager, collector)
+
+
+class _StreamHelperRecord:
+    """Records a `messages.stream(...)` block when it exits, from the SDK's own message snapshot;
+    the caller gets the SDK's MessageStream object itself."""
+
+    def __init__(self, collector: AuditCollector) -> None:
+        self.collector = collector
+        self.stream: Any = None
+        self.done = False
+
+    def entered(self, stream: Any) -> Any:
+        self.stream = stream
+        return stream
+
+    def exited(self, exc: BaseException | None) -> None:
+        if self.done:
+            return
+        self.done = True
+        snapshot = None
+        try:
+            snapshot_or_none = getattr(self.stream, "_current_snapshot_or_none", None)
+            snapshot = snapshot_or_none() if snapshot_or_none is not None else self.stream.current_message_snapshot
+        except Exception:  # no message_start arrived
+            snapshot = None
+        if isinstance(exc, anthropic.APIError):
+            record_error(self.collector, exc)
+            return
+        try:
+            if snapshot is not None:
+                _ADAPTER.record_output(self.collector, snapshot)
+            if snapshot is None or snapshot.stop_reason is None:  # left before the message ended
+                codes = [*self.collector.fields.get("reason_codes", []), "stream_abandoned"]
+                self.collector.set_action(self.collector.fields.get("action", Action.ALLOW), codes)
+        except Exception as error:
+            log.warning("anthropic-stream", "audit stream not captured: %s", error)
+        self.collector.emit()
+
+
+class _RecordedStreamManager:
+    def __init__(self, manager: Any, collector: AuditCollector) -> None:
+        self._manager = manager
+        self._record = _StreamHelperRecord(collector)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._manager, name)
+
+    def __enter__(self) -> Any:
+        try:
+            return self._record.entered(self._manager.__enter__())
+        except BaseException as exc:
+            self._record.exited(exc)
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Any:
+        try:
+            return self._manager.__exit__(exc_type, exc, tb)
+        finally:
+            self._record.exited(exc)
+
+    async def __aenter__(self) -> Any:
+        try:
+            return self._record.entered(await self._manager.__aenter__())
+        except BaseException as exc:
+            self._record.exited(exc)
+            raise
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> Any:
+        try:
+            return await self._manager.__aexit__(exc_type, exc, tb)
+        finally:
+            self._record.exited(exc)
 
 
 class _AsyncMessages(_Messages):

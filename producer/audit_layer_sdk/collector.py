@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from audit_layer_sdk._log import log
 from audit_layer_sdk.context import current_context, otel_ids
 from audit_layer_sdk.publisher import AuditPublisher, default_publisher
+from audit_layer_sdk.usage import COST, Usage
 from audit_layer_sdk.version import SDK_NAME, SDK_VERSION
 
 
@@ -84,6 +85,7 @@ class AuditCollector:
         self._perf_start = time.perf_counter()
         self._duration_ms: float | None = None
         self._emitted = False
+        self._usage: Usage | None = None
         self.fields: dict[str, Any] = {
             "tenant_id": tenant_id,
             "user_id": user_id,
@@ -138,8 +140,15 @@ class AuditCollector:
         output_tokens: int | None = None,
         total_tokens: int | None = None,
         response_model: str | None = None,
+        cache_read_input_tokens: int | None = None,
+        cache_creation_input_tokens: int | None = None,
+        reasoning_output_tokens: int | None = None,
     ) -> AuditCollector:
+        """Token counts as OpenTelemetry defines them: cache tokens are part of `input_tokens`,
+        reasoning tokens part of `output_tokens`."""
         self._duration_ms = (time.perf_counter() - self._perf_start) * 1000.0
+        self._usage = Usage(input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
+                            reasoning_output_tokens)
         self.fields["response"] = response
         self.fields["finish_reason"] = finish_reason
         self.fields["input_tokens"] = input_tokens
@@ -193,6 +202,7 @@ class AuditCollector:
         if duration is None:
             duration = (time.perf_counter() - self._perf_start) * 1000.0
         try:
+            self._add_usage_metadata()
             for name, value in self.fields.items():
                 if isinstance(value, _Deferred):
                     self.fields[name] = value.make(value.value)
@@ -214,6 +224,18 @@ class AuditCollector:
         except Exception as exc:
             log.warning("build-event", "audit event not emitted: %s", exc)
             return None
+
+    def _add_usage_metadata(self) -> None:
+        if self._usage is None:
+            return
+        for key, count in self._usage.metadata().items():
+            self.add_metadata(key, count)
+        config = getattr(self._publisher or default_publisher(), "config", None)
+        prices = getattr(config, "prices", None)
+        if prices is not None:
+            cost = prices.cost(self.fields.get("response_model") or self.fields.get("model"), self._usage)
+            if cost is not None:
+                self.add_metadata(COST, round(float(cost), 10))
 
     def _apply_capture(self) -> None:
         """Digests of what is sent; in `hashes_only` the text itself stays in the process."""

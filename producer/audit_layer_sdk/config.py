@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit_layer_sdk.usage import PriceTable, PriceTableError
+
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 CAPTURE_MODES = ("full", "hashes_only", "redacted")
 
@@ -39,6 +41,8 @@ class AuditConfig:
     spool_max_bytes: int = 1024 * 1024 * 1024
     # what leaves the process: full text, only its salted digests, or text with personal data masked
     capture: str = "full"
+    # per-model prices; when set, each event carries its cost (see usage.py)
+    prices: PriceTable | None = None
 
     def __post_init__(self) -> None:
         if self.capture not in CAPTURE_MODES:
@@ -59,7 +63,14 @@ class AuditConfig:
             raise AuditConfigError(
                 f"AUDIT_LAYER_COMPRESSION={compression!r}: use one of none, gzip, snappy, lz4, zstd"
             )
+        prices = None
+        if env.get("AUDIT_LAYER_PRICES"):
+            try:
+                prices = PriceTable.load(env["AUDIT_LAYER_PRICES"])
+            except PriceTableError as exc:
+                raise AuditConfigError(f"AUDIT_LAYER_PRICES: {exc}") from None
         return cls(
+            prices=prices,
             bootstrap_servers=bootstrap,
             topic=f"{prefix}audit.events",
             tenant_id=env.get("AUDIT_LAYER_ORG_ID") or None,

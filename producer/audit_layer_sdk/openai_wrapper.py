@@ -20,8 +20,10 @@ from audit_layer_schemas import Action
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfigError
 from audit_layer_sdk.context import current_context
+from audit_layer_sdk.openai_responses import OpenAIResponsesAdapter
 from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import (
+    ProviderAdapter,
     RecordedAsyncStream,
     RecordedStream,
     record_error,
@@ -47,11 +49,32 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def chat_usage(usage: Any) -> dict[str, Any]:
+    """set_output's token arguments from a chat completion's usage (None when not sent)."""
+    if usage is None:
+        return {}
+    return {
+        "input_tokens": getattr(usage, "prompt_tokens", None),
+        "output_tokens": getattr(usage, "completion_tokens", None),
+        "total_tokens": getattr(usage, "total_tokens", None),
+        "cache_read_input_tokens": getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None),
+        "reasoning_output_tokens": getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens",
+                                           None),
+    }
+
+
+def chat_action(finish_reason: str | None, refusal: str | None) -> tuple[Action, list[str]]:
+    if refusal:  # the model declined (structured outputs): a rejection whatever the finish reason
+        return Action.REJECT, ["refusal"]
+    return finish_reason_action(finish_reason)
+
+
 class _ChatStreamAccumulator:
     def __init__(self) -> None:
         self.text: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
+        self.refusal: list[str] = []
         self.usage: Any = None
         self.model: str | None = None
 
@@ -65,6 +88,8 @@ class _ChatStreamAccumulator:
             delta = choice.delta
             if getattr(delta, "content", None):
                 self.text.append(delta.content)
+            if getattr(delta, "refusal", None):
+                self.refusal.append(delta.refusal)
             for call in getattr(delta, "tool_calls", None) or []:
                 entry = self.tool_calls.setdefault(call.index, {"id": None, "name": "", "arguments": ""})
                 entry["id"] = call.id or entry["id"]
@@ -75,15 +100,13 @@ class _ChatStreamAccumulator:
                 self.finish_reason = choice.finish_reason
 
     def apply(self, collector: AuditCollector) -> None:
-        text = "".join(self.text) if self.text else None
+        refusal = "".join(self.refusal) or None
+        text = "".join(self.text) if self.text else refusal
         if text is None and self.tool_calls:
             text = _json([self.tool_calls[i] for i in sorted(self.tool_calls)])
-        usage = self.usage
-        collector.set_output(text, finish_reason=self.finish_reason,
-                             input_tokens=getattr(usage, "prompt_tokens", None),
-                             output_tokens=getattr(usage, "completion_tokens", None),
-                             total_tokens=getattr(usage, "total_tokens", None), response_model=self.model)
-        action, codes = finish_reason_action(self.finish_reason)
+        collector.set_output(text, finish_reason=self.finish_reason, response_model=self.model,
+                             **chat_usage(self.usage))
+        action, codes = chat_action(self.finish_reason, refusal)
         collector.set_action(action, codes)
 
 
@@ -97,15 +120,14 @@ class OpenAIChatAdapter:
     def record_output(self, collector: AuditCollector, response: Any) -> None:
         choice = response.choices[0] if response.choices else None
         message = choice.message if choice is not None else None
-        text = getattr(message, "content", None)
+        refusal = getattr(message, "refusal", None)
+        text = getattr(message, "content", None) or refusal
         if text is None and message is not None and getattr(message, "tool_calls", None):
             text = _json([c.model_dump() for c in message.tool_calls])
         collector.set_output(text, finish_reason=getattr(choice, "finish_reason", None),
-                             input_tokens=getattr(response.usage, "prompt_tokens", None),
-                             output_tokens=getattr(response.usage, "completion_tokens", None),
-                             total_tokens=getattr(response.usage, "total_tokens", None),
-                             response_model=getattr(response, "model", None))
-        action, codes = finish_reason_action(getattr(choice, "finish_reason", None))
+                             response_model=getattr(response, "model", None),
+                             **chat_usage(getattr(response, "usage", None)))
+        action, codes = chat_action(getattr(choice, "finish_reason", None), refusal)
         collector.set_action(action, codes)
 
     def accumulator(self) -> _ChatStreamAccumulator:
@@ -113,42 +135,46 @@ class OpenAIChatAdapter:
 
 
 _ADAPTER = OpenAIChatAdapter()
+_RESPONSES = OpenAIResponsesAdapter()
 
 
 class _Completions:
-    def __init__(self, inner: Any, owner: _AuditClient) -> None:
+    """`chat.completions` or `responses`: `create` recorded through its adapter, the rest passed through."""
+
+    def __init__(self, inner: Any, owner: _AuditClient, adapter: ProviderAdapter = _ADAPTER) -> None:
         self._inner = inner
         self._owner = owner
+        self._adapter = adapter
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def create(self, **kwargs: Any) -> Any:
         audit, kwargs = split_audit_kwargs(kwargs)
-        collector = start(self._owner._collector, _ADAPTER, audit, kwargs)
+        collector = start(self._owner._collector, self._adapter, audit, kwargs)
         try:
             response = self._inner.create(**kwargs)
         except BaseException as exc:
             record_error(collector, exc)
             raise
         if kwargs.get("stream"):
-            return RecordedStream(response, collector, _ADAPTER.accumulator())
-        record_response(collector, _ADAPTER, response)
+            return RecordedStream(response, collector, self._adapter.accumulator())
+        record_response(collector, self._adapter, response)
         return response
 
 
 class _AsyncCompletions(_Completions):
     async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
         audit, kwargs = split_audit_kwargs(kwargs)
-        collector = start(self._owner._collector, _ADAPTER, audit, kwargs)
+        collector = start(self._owner._collector, self._adapter, audit, kwargs)
         try:
             response = await self._inner.create(**kwargs)
         except BaseException as exc:
             record_error(collector, exc)
             raise
         if kwargs.get("stream"):
-            return RecordedAsyncStream(response, collector, _ADAPTER.accumulator())
-        record_response(collector, _ADAPTER, response)
+            return RecordedAsyncStream(response, collector, self._adapter.accumulator())
+        record_response(collector, self._adapter, response)
         return response
 
 
@@ -191,7 +217,8 @@ class _AuditClient:
 
 
 class AuditOpenAI(_AuditClient):
-    """Drop-in for `openai.OpenAI`; attributes other than `chat` pass through to the real client."""
+    """Drop-in for `openai.OpenAI`: `chat.completions.create` and `responses.create` are recorded;
+    every other attribute passes through to the real client."""
 
     def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
                  publisher: AuditPublisher | None = None, client: openai.OpenAI | None = None,
@@ -199,6 +226,7 @@ class AuditOpenAI(_AuditClient):
         super().__init__(client if client is not None else openai.OpenAI(**openai_kwargs), tenant_id, user_id,
                          session_id, publisher)
         self.chat = _Chat(self._client.chat, _Completions(self._client.chat.completions, self))
+        self.responses = _Completions(self._client.responses, self, _RESPONSES)
 
 
 def emit_chat_completion_receipt(
@@ -228,3 +256,4 @@ class AuditAsyncOpenAI(_AuditClient):
         super().__init__(client if client is not None else openai.AsyncOpenAI(**openai_kwargs), tenant_id, user_id,
                          session_id, publisher)
         self.chat = _Chat(self._client.chat, _AsyncCompletions(self._client.chat.completions, self))
+        self.responses = _AsyncCompletions(self._client.responses, self, _RESPONSES)

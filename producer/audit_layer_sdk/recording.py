@@ -107,10 +107,12 @@ class _StreamRecord:
             self.accumulator.apply(self.collector)
             if self.first_chunk_ms is not None:
                 self.collector.add_metadata("gen_ai.response.time_to_first_chunk_ms", round(self.first_chunk_ms, 3))
-            if how == "abandoned":
+            cut = "stream_abandoned" if how == "abandoned" else None
+            if how == "complete" and self.collector.fields.get("finish_reason") is None:
+                cut = "stream_incomplete"  # the provider's stream ended without saying why: cut short
+            if cut is not None:
                 action = self.collector.fields.get("action", Action.ALLOW)
-                codes = [*self.collector.fields.get("reason_codes", []), "stream_abandoned"]
-                self.collector.set_action(action, codes)
+                self.collector.set_action(action, [*self.collector.fields.get("reason_codes", []), cut])
         except Exception as error:
             log.warning("stream-finish", "audit stream not captured: %s", error)
         if exc is not None:

@@ -26,6 +26,27 @@ EXAMPLES = re.findall(r"```python\n(.*?)```", (REPO / "producer" / "README.md").
 class _Provider(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if self.path.endswith("/messages") and body.get("stream"):
+            self._sse([("message_start", {"type": "message_start", "message": {
+                           "id": "m", "type": "message", "role": "assistant", "model": body["model"], "content": [],
+                           "stop_reason": None, "stop_sequence": None,
+                           "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+                       ("content_block_start", {"type": "content_block_start", "index": 0,
+                                                "content_block": {"type": "text", "text": ""}}),
+                       ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                "delta": {"type": "text_delta", "text": "Stable at discharge."}}),
+                       ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                       ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                          "usage": {"output_tokens": 4}}),
+                       ("message_stop", {"type": "message_stop"})])
+            return
+        if self.path.endswith("/responses"):
+            self._json({"id": "r", "object": "response", "created_at": 1, "model": body["model"],
+                        "status": "completed", "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+                        "output": [{"type": "message", "id": "m", "role": "assistant", "status": "completed",
+                                    "content": [{"type": "output_text", "text": "Refer.", "annotations": []}]}],
+                        "usage": {"input_tokens": 9, "output_tokens": 2, "total_tokens": 11}})
+            return
         if self.path.endswith("/messages"):
             payload = {"id": "m", "type": "message", "role": "assistant", "model": body["model"],
                        "content": [{"type": "text", "text": "See a doctor today."}], "stop_reason": "end_turn",
@@ -47,6 +68,13 @@ class _Provider(BaseHTTPRequestHandler):
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": "Denied."}}],
                     "usage": {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10}})
+
+    def _sse(self, events: list[tuple[str, dict[str, object]]]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        for name, data in events:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
 
     def _json(self, payload: dict[str, object]) -> None:
         data = json.dumps(payload).encode()
@@ -70,7 +98,8 @@ def provider_url() -> Iterator[str]:
 
 def test_the_readme_has_an_example_per_integration() -> None:
     text = "\n".join(EXAMPLES)
-    for name in ("AuditOpenAI(", "AuditAnthropic(", "AuditCallbackHandler(", "AuditMiddleware", "AuditCollector("):
+    for name in ("AuditOpenAI(", "AuditAnthropic(", "AuditCallbackHandler(", "AuditMiddleware", "AuditCollector(",
+                 "responses.create(", "messages.stream("):
         assert name in text
 
 
