@@ -1,0 +1,8 @@
+export { AvroCodec, crc64Avro } from './codec.js'
+export { type Action, type AuditEvent, contentDigest, InvalidEventError, makeEvent, SDK_NAME, SDK_VERSION } from './event.js'
+export { uuid7 } from './ids.js'
+export { pythonJson } from './json.js'
+export { type AuditConfig, AuditConfigError, AuditLayer, type AuditOptions, type CaptureMode, CallRecord } from './layer.js'
+export { murmur2, partitionFor } from './partition.js'
+export { BatchingTransport, type BufferPolicy, DEFAULT_BUFFER_POLICY, HttpTransport, KafkaTransport, type OutgoingEvent, type Transport, type TransportStats } from './transport.js'
+export { auditLayer, createAuditedAnthropic, createAuditedOpenAI, finishReasonAction, stopReasonAction, wrapWithAudit, type WrapOptions } from './wrappers.js'
