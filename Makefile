@@ -6,11 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export KAFKA_PORT ?= 9092
 
-.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify bench clean
+TS     := producer/typescript
+
+.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify bench clean ts-build ts-test
 
 help:
 	@echo "make demo        run the whole pipeline end to end (10,000 audited calls, 3 tenants)"
 	@echo "make test        run unit and integration tests against the real broker and embedded ClickHouse"
+	@echo "                 (Python, then the TypeScript SDK's; npm dependencies are installed as needed)"
 	@echo "make lint        ruff and mypy"
 	@echo "make kafka       start (or reuse) the local Kafka broker on 127.0.0.1:$(KAFKA_PORT)"
 	@echo "make kafka-stop  stop it"
@@ -24,6 +27,17 @@ $(BIN)/.installed: pyproject.toml producer/pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+$(TS)/node_modules/.installed: $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+	touch $@
+
+ts-build: $(TS)/node_modules/.installed
+	cd $(TS) && npm run --silent build
+
+# the TypeScript SDK's own tests: unit, shared vectors, and the real broker
+ts-test: ts-build kafka
+	cd $(TS) && KAFKA_BOOTSTRAP=$${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$(KAFKA_PORT)} node --test --test-reporter=spec dist/test/
 
 kafka:
 	bash scripts/kafka/kafka.sh start
@@ -40,8 +54,9 @@ demo: install kafka
 verify: install
 	$(BIN)/audit-layer verify
 
-test: install kafka
+test: install kafka ts-build
 	KAFKA_BOOTSTRAP_SERVERS=$${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$(KAFKA_PORT)} $(BIN)/pytest
+	$(MAKE) --no-print-directory ts-test
 
 test-unit: install
 	$(BIN)/pytest tests/unit
@@ -55,4 +70,4 @@ bench: install
 	$(BIN)/python benchmarks/tamper_drill.py --trials 10000
 
 clean:
-	rm -rf data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache $(TS)/dist $(TS)/schema

@@ -41,12 +41,20 @@ export interface AuditOptions {
 
 export class AuditConfigError extends Error {}
 
+// One exit hook for every open layer: when the event loop empties, what is buffered gets flushed.
+const open = new Set<AuditLayer>()
+process.on('beforeExit', () => {
+  for (const layer of open) {
+    open.delete(layer)
+    void layer.close(2_000)
+  }
+})
+
 export class AuditLayer {
   readonly tenantId: string
   readonly capture: CaptureMode
   readonly transport: Transport
   private readonly codec: AvroCodec
-  private readonly onExit = (): void => { void this.transport.flush(2_000) }
 
   constructor(config: AuditConfig = {}, env: NodeJS.ProcessEnv = process.env) {
     const tenant = config.tenantId ?? env.AUDIT_LAYER_ORG_ID
@@ -67,7 +75,7 @@ export class AuditLayer {
         brokers: config.brokers ?? (env.AUDIT_LAYER_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()),
         topic: config.topic ?? `${env.AUDIT_LAYER_TOPIC_PREFIX ?? ''}audit.events`,
       }))
-    process.once('beforeExit', this.onExit)
+    open.add(this)
   }
 
   /** Starts recording one call. */
@@ -103,7 +111,7 @@ export class AuditLayer {
   }
 
   async close(timeoutMs?: number): Promise<void> {
-    process.removeListener('beforeExit', this.onExit)
+    open.delete(this)
     await this.transport.close(timeoutMs)
   }
 }

@@ -106,7 +106,7 @@ test('OpenAI stream: chunks passed through unchanged, recorded at the end; left 
 })
 
 function message(stop: string): unknown {
-  return { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', stop_reason: stop, stop_sequence: null,
+  return { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-test-1', stop_reason: stop, stop_sequence: null,
     content: [{ type: 'text', text: 'Likely viral; refer if fever persists.' }],
     usage: { input_tokens: 31, output_tokens: 12, cache_read_input_tokens: 100, cache_creation_input_tokens: 0 } }
 }
@@ -115,7 +115,7 @@ for (const [stop, action, codes] of [['end_turn', 'ALLOW', []], ['refusal', 'REJ
   test(`Anthropic message, stop_reason ${stop} -> ${action}`, async () => {
     const { transport, layer, sent, fetch } = setup(() => json(message(stop)))
     const client = createAuditedAnthropic(new Anthropic({ apiKey: 'k', baseURL: 'http://llm.test', fetch, maxRetries: 0 }), layer)
-    const result = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 256, system: 'You assist clinicians.',
+    const result = await client.messages.create({ model: 'claude-test-1', max_tokens: 256, system: 'You assist clinicians.',
       messages: [{ role: 'user', content: 'Fever and cough?' }], audit: { userId: 'dr-5', decisionType: 'diagnosis_assist' } } as Anthropic.MessageCreateParamsNonStreaming)
     assert.equal(result.stop_reason, stop)
     assert.equal(sent[0]!.audit, undefined)
@@ -140,7 +140,7 @@ test('Anthropic stream with a tool call', async () => {
     ['message_stop', { type: 'message_stop' }],
   ]))
   const client = createAuditedAnthropic(new Anthropic({ apiKey: 'k', baseURL: 'http://llm.test', fetch, maxRetries: 0 }), layer)
-  const stream = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 99, messages: [], stream: true })
+  const stream = await client.messages.create({ model: 'claude-test-1', max_tokens: 99, messages: [], stream: true })
   const kinds: string[] = []
   for await (const event of stream) kinds.push(event.type)
   assert.equal(kinds[0], 'message_start')
