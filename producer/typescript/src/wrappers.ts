@@ -200,10 +200,90 @@ const openAIChat: Adapter = {
   },
 }
 
-/** `openai` (an OpenAI client instance) with chat completions recorded. */
+const RESPONSES_PARAMETERS = ['temperature', 'top_p', 'max_output_tokens', 'reasoning', 'tool_choice', 'text', 'truncation',
+  'previous_response_id', 'service_tier']
+
+interface ResponseObject {
+  model?: string
+  status?: string
+  incomplete_details?: { reason?: string | null } | null
+  error?: { code?: string | null } | null
+  output?: { type: string; content?: { type: string; text?: string; refusal?: string }[]; call_id?: string; name?: string; arguments?: string }[]
+  usage?: { input_tokens?: number; output_tokens?: number; total_tokens?: number; input_tokens_details?: { cached_tokens?: number };
+    output_tokens_details?: { reasoning_tokens?: number } } | null
+}
+
+// The Responses API has no finish reason; derived as the Python SDK derives it (openai_responses.py)
+function recordResponseObject(record: CallRecord, response: ResponseObject): void {
+  const texts: string[] = []
+  const refusals: string[] = []
+  const calls: { call_id?: string; name?: string; arguments?: string }[] = []
+  for (const item of response.output ?? []) {
+    if (item.type === 'message') {
+      for (const part of item.content ?? []) {
+        if (part.type === 'output_text') texts.push(part.text ?? '')
+        else if (part.type === 'refusal') refusals.push(part.refusal ?? '')
+      }
+    } else if (item.type === 'function_call') {
+      calls.push({ call_id: item.call_id, name: item.name, arguments: item.arguments })
+    }
+  }
+  const refusal = refusals.join('') || null
+  let content: string | null = texts.join('') || refusal
+  if (calls.length) content = content ? pythonJson({ text: content, function_calls: calls }) : pythonJson(calls)
+  const reason = response.incomplete_details?.reason ?? null
+  const finish = response.status === 'incomplete'
+    ? ({ max_output_tokens: 'length', content_filter: 'content_filter' } as Record<string, string>)[reason ?? ''] ?? reason ?? 'length'
+    : response.status === 'failed' ? 'error' : calls.length ? 'tool_calls' : 'stop'
+  const usage = response.usage
+  const extra: Record<string, number> = {}
+  if (usage?.input_tokens_details?.cached_tokens != null) extra['gen_ai.usage.cache_read.input_tokens'] = usage.input_tokens_details.cached_tokens
+  if (usage?.output_tokens_details?.reasoning_tokens != null) extra['gen_ai.usage.reasoning.output_tokens'] = usage.output_tokens_details.reasoning_tokens
+  record.output({ response: content, finishReason: finish, responseModel: response.model ?? null, inputTokens: usage?.input_tokens ?? null,
+    outputTokens: usage?.output_tokens ?? null, totalTokens: usage?.total_tokens ?? null, usageMetadata: extra })
+  if (finish === 'error') {
+    const code = response.error?.code
+    record.action('FAIL_RETRY', ['provider_error', ...(code ? [`error_${code}`] : [])], 'ResponseFailed')
+  } else if (refusal || finish === 'content_filter') {
+    record.action('REJECT', [refusal ? 'refusal' : 'content_filter'])
+  } else {
+    record.action('ALLOW', finish === 'length' ? ['truncated_by_length'] : [])
+  }
+}
+
+const openAIResponses: Adapter = {
+  provider: 'openai',
+  input(record, params) {
+    record.input(pythonJson({ instructions: params.instructions ?? null, input: params.input ?? null }),
+      (params.model as string | undefined) ?? null, pick(params, RESPONSES_PARAMETERS))
+  },
+  output(record, response) {
+    recordResponseObject(record, response as ResponseObject)
+  },
+  accumulator() {
+    let final: ResponseObject | null = null
+    let model: string | null = null
+    const text: string[] = []
+    return {
+      add(event) {
+        const e = event as { type: string; response?: ResponseObject; delta?: string }
+        if (e.type === 'response.completed' || e.type === 'response.incomplete' || e.type === 'response.failed') final = e.response ?? null
+        else if (e.type === 'response.created') model = e.response?.model ?? null
+        else if (e.type === 'response.output_text.delta') text.push(e.delta ?? '')
+      },
+      apply(record) {
+        if (final) recordResponseObject(record, final)
+        else record.output({ response: text.join('') || null, responseModel: model })
+      },
+    }
+  },
+}
+
+/** `openai` (an OpenAI client instance) with `chat.completions.create` and `responses.create` recorded. */
 export function createAuditedOpenAI<T extends object>(openai: T, config: AuditLayer | AuditConfig): T {
   const layer = auditLayer(config)
-  return intercept(openai, ['chat', 'completions', 'create'], (fn, owner) => recordedCreate(fn, owner, layer, openAIChat))
+  const chat = intercept(openai, ['chat', 'completions', 'create'], (fn, owner) => recordedCreate(fn, owner, layer, openAIChat))
+  return intercept(chat, ['responses', 'create'], (fn, owner) => recordedCreate(fn, owner, layer, openAIResponses))
 }
 
 // -- Anthropic ------------------------------------------------------------------------------------

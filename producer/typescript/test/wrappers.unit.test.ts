@@ -105,6 +105,32 @@ test('OpenAI stream: chunks passed through unchanged, recorded at the end; left 
   assert.deepEqual([left!.response, left!.reason_codes], ['Den', ['stream_abandoned']])
 })
 
+test('OpenAI responses.create: plain and streamed, mapped as in Python', async () => {
+  const response = (status = 'completed', incomplete: string | null = null) => ({
+    id: 'resp_1', object: 'response', created_at: 1, model: 'gpt-4o-mini', status, parallel_tool_calls: true, tool_choice: 'auto', tools: [],
+    incomplete_details: incomplete ? { reason: incomplete } : null, error: null,
+    output: [{ type: 'message', id: 'm', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Approve.', annotations: [] }] }],
+    usage: { input_tokens: 100, output_tokens: 20, total_tokens: 120, input_tokens_details: { cached_tokens: 60 }, output_tokens_details: { reasoning_tokens: 5 } },
+  })
+  const { transport, layer, fetch } = setup((body) => body.stream
+    ? sse([['response.created', { type: 'response.created', sequence_number: 0, response: { ...response(), status: 'in_progress', output: [] } }],
+      ['response.output_text.delta', { type: 'response.output_text.delta', sequence_number: 1, item_id: 'm', output_index: 0, content_index: 0, delta: 'Approve.' }],
+      ['response.incomplete', { type: 'response.incomplete', sequence_number: 2, response: response('incomplete', 'max_output_tokens') }]])
+    : json(response()))
+  const client = createAuditedOpenAI(new OpenAI({ apiKey: 'k', baseURL: 'http://llm.test/v1', fetch, maxRetries: 0 }), layer)
+  const result = await client.responses.create({ model: 'gpt-4o-mini', instructions: 'Underwrite.', input: 'Application 42',
+    audit: { decisionType: 'loan_underwriting' } } as OpenAI.Responses.ResponseCreateParamsNonStreaming)
+  assert.equal(result.output_text, 'Approve.')
+  const stream = await client.responses.create({ model: 'gpt-4o-mini', input: 'again', stream: true })
+  for await (const _ of stream) { /* drained */ }
+  const [plain, streamed] = await transport.events(2)
+  assert.equal(plain!.prompt, '{"input": "Application 42", "instructions": "Underwrite."}')
+  assert.deepEqual([plain!.response, plain!.finish_reason, plain!.action, plain!.input_tokens, plain!.decision_type],
+    ['Approve.', 'stop', 'ALLOW', 100, 'loan_underwriting'])
+  assert.equal(plain!.metadata['gen_ai.usage.reasoning.output_tokens'], '5')
+  assert.deepEqual([streamed!.finish_reason, streamed!.reason_codes], ['length', ['truncated_by_length']])
+})
+
 function message(stop: string): unknown {
   return { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-test-1', stop_reason: stop, stop_sequence: null,
     content: [{ type: 'text', text: 'Likely viral; refer if fever persists.' }],
