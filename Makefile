@@ -18,7 +18,7 @@ help:
 	@echo "make kafka       start (or reuse) the local Kafka broker on 127.0.0.1:$(KAFKA_PORT)"
 	@echo "make kafka-stop  stop it"
 	@echo "make verify      verify every chain stored in ./data/clickhouse"
-	@echo "make bench       verify throughput and the 10,000-case tamper drill (figures in bench-results/)"
+	@echo "make bench       SDK added latency, verify throughput, the 10,000-case tamper drill (bench-results/)"
 
 $(BIN)/.installed: pyproject.toml producer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: install
+bench: install kafka
+	$(BIN)/python benchmarks/sdk_latency.py --calls 5000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
 	$(BIN)/python benchmarks/verify_bench.py --links 200000
 	$(BIN)/python benchmarks/tamper_drill.py --trials 10000
 
