@@ -17,7 +17,7 @@ import anthropic
 from audit_layer_schemas import Action
 
 from audit_layer_sdk._log import log
-from audit_layer_sdk.collector import AuditCollector
+from audit_layer_sdk.collector import AuditCollector, prompt_json
 from audit_layer_sdk.openai_wrapper import _AuditClient
 from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import (
@@ -54,16 +54,12 @@ def stop_reason_action(stop_reason: str | None) -> tuple[Action, list[str]]:
     return Action.ALLOW, []
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
 def _content_text(blocks: list[Any]) -> str | None:
     texts = [b.text for b in blocks if getattr(b, "type", None) == "text"]
     tools = [{"id": b.id, "name": b.name, "input": b.input} for b in blocks if getattr(b, "type", None) == "tool_use"]
     if texts:
-        return "".join(texts) if not tools else _json({"text": "".join(texts), "tool_use": tools})
-    return _json(tools) if tools else None
+        return "".join(texts) if not tools else prompt_json({"text": "".join(texts), "tool_use": tools})
+    return prompt_json(tools) if tools else None
 
 
 class _MessageStreamAccumulator:
@@ -110,7 +106,7 @@ class _MessageStreamAccumulator:
         if texts and not tools:
             text: str | None = "".join(texts)
         elif tools:
-            text = _json({"text": "".join(texts), "tool_use": tools}) if texts else _json(tools)
+            text = prompt_json({"text": "".join(texts), "tool_use": tools}) if texts else prompt_json(tools)
         else:
             text = None
         collector.set_output(text, finish_reason=self.stop_reason, response_model=self.model,

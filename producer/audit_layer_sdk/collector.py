@@ -35,7 +35,8 @@ from audit_layer_sdk.usage import COST, Usage
 from audit_layer_sdk.version import SDK_NAME, SDK_VERSION
 
 
-def _json(value: Any) -> str:
+def prompt_json(value: Any) -> str:
+    """Structured content as text, the same in every wrapper and in the TypeScript SDK."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
@@ -128,7 +129,7 @@ class AuditCollector:
         """A structured prompt (chat messages, a system prompt...), stored as JSON made at build time.
         Pass a copy of any list the caller may append to later (see `snapshot`)."""
         self.set_input(None, model=model, provider=provider, parameters=parameters)
-        self.fields["prompt"] = None if prompt is None else _Deferred(_json, prompt)
+        self.fields["prompt"] = None if prompt is None else _Deferred(prompt_json, prompt)
         return self
 
     def set_output(

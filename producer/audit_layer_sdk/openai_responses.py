@@ -8,20 +8,15 @@ The Responses API has no finish reason; it is derived so that both OpenAI APIs r
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from audit_layer_schemas import Action
 
-from audit_layer_sdk.collector import AuditCollector
+from audit_layer_sdk.collector import AuditCollector, prompt_json
 from audit_layer_sdk.recording import snapshot
 
 REQUEST_PARAMETERS = ("temperature", "top_p", "max_output_tokens", "reasoning", "tool_choice", "text", "truncation",
                       "previous_response_id", "service_tier")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def responses_usage(usage: Any) -> dict[str, Any]:
@@ -79,7 +74,7 @@ def record_response_object(collector: AuditCollector, response: Any) -> None:
     text, refusal, calls = _output(response)
     content = text or refusal
     if calls:
-        content = _json({"text": content, "function_calls": calls}) if content else _json(calls)
+        content = prompt_json({"text": content, "function_calls": calls}) if content else prompt_json(calls)
     finish = finish_reason(response, bool(calls))
     collector.set_output(content, finish_reason=finish, response_model=getattr(response, "model", None),
                          **responses_usage(getattr(response, "usage", None)))

@@ -10,14 +10,13 @@ provider's own response object, stream (chunk by chunk) or exception reaches the
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import openai
 from audit_layer_schemas import Action
 
-from audit_layer_sdk.collector import AuditCollector
+from audit_layer_sdk.collector import AuditCollector, prompt_json
 from audit_layer_sdk.config import AuditConfigError
 from audit_layer_sdk.context import current_context
 from audit_layer_sdk.openai_responses import OpenAIResponsesAdapter
@@ -43,10 +42,6 @@ def finish_reason_action(finish_reason: str | None) -> tuple[Action, list[str]]:
     if finish_reason == "length":
         return Action.ALLOW, ["truncated_by_length"]
     return Action.ALLOW, []
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def chat_usage(usage: Any) -> dict[str, Any]:
@@ -103,7 +98,7 @@ class _ChatStreamAccumulator:
         refusal = "".join(self.refusal) or None
         text = "".join(self.text) if self.text else refusal
         if text is None and self.tool_calls:
-            text = _json([self.tool_calls[i] for i in sorted(self.tool_calls)])
+            text = prompt_json([self.tool_calls[i] for i in sorted(self.tool_calls)])
         collector.set_output(text, finish_reason=self.finish_reason, response_model=self.model,
                              **chat_usage(self.usage))
         action, codes = chat_action(self.finish_reason, refusal)
@@ -123,7 +118,7 @@ class OpenAIChatAdapter:
         refusal = getattr(message, "refusal", None)
         text = getattr(message, "content", None) or refusal
         if text is None and message is not None and getattr(message, "tool_calls", None):
-            text = _json([c.model_dump() for c in message.tool_calls])
+            text = prompt_json([c.model_dump() for c in message.tool_calls])
         collector.set_output(text, finish_reason=getattr(choice, "finish_reason", None),
                              response_model=getattr(response, "model", None),
                              **chat_usage(getattr(response, "usage", None)))
