@@ -36,11 +36,12 @@ def check_kafka(bootstrap_servers: str, timeout: float = 10.0) -> None:
         ) from None
 
 
-def open_store(args: argparse.Namespace) -> Any:
+def open_store(args: argparse.Namespace, *, serve: bool = False) -> Any:
+    """`serve`: a long-running owner of an embedded engine serves it to the other commands."""
     from audit_layer_sinks.store import ClickHouseStore, StoreError
 
     try:
-        return ClickHouseStore(args.dsn, args.database)
+        return ClickHouseStore(args.dsn, args.database, serve=serve)
     except StoreError as exc:
         raise UserError(str(exc)) from None
 
@@ -132,12 +133,15 @@ def cmd_sink(args: argparse.Namespace) -> int:
     from audit_layer_sinks.sink import BatchPolicy, ClickHouseSink, SinkConfig
 
     check_kafka(args.bootstrap_servers)
-    store = open_store(args)
+    store = open_store(args, serve=True)
     sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                                      batch=BatchPolicy(args.batch_rows, args.batch_seconds)), store)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
-    sink.run()
+    try:
+        sink.run()
+    finally:
+        store.close()
     return 0
 
 

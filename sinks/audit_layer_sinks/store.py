@@ -1,7 +1,9 @@
 """ClickHouse access through clickhouse-connect: `chdb:///path` (embedded engine) or `http://host:8123`.
 
 In the embedded mode one process owns the engine; every caller in that process shares this
-store, whose lock serialises statements on the engine.
+store, whose lock serialises statements on the engine. A long-running owner (`serve=True`)
+serves the engine to other processes (see engine_server.py); a store opened on a path that
+another process serves connects to it instead of opening the engine.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from urllib.parse import urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from audit_layer_sinks.engine_server import EngineServer, read_owner
+
 DEFAULT_DATABASE = "audit"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -33,26 +37,41 @@ class StoreError(RuntimeError):
 
 
 class ClickHouseStore:
-    def __init__(self, dsn: str | None = None, database: str = DEFAULT_DATABASE) -> None:
+    def __init__(self, dsn: str | None = None, database: str = DEFAULT_DATABASE, *, serve: bool = False) -> None:
         if not _IDENTIFIER.match(database):
             raise StoreError(f"database name {database!r} is not a plain identifier")
         self.dsn = dsn or default_dsn()
         self.database = database
         scheme = urlparse(self.dsn).scheme
+        self.data_path: Path | None = None
+        owner = None
         if scheme == "chdb":
             path = self.dsn[len("chdb://"):]
             if path:
-                Path(path).mkdir(parents=True, exist_ok=True)
+                self.data_path = Path(path)
+                self.data_path.mkdir(parents=True, exist_ok=True)
+                owner = read_owner(self.data_path)
         elif scheme not in ("http", "https"):
             raise StoreError(f"unsupported ClickHouse DSN {self.dsn!r}: use chdb:///path or http://host:8123")
-        self.embedded = scheme == "chdb"
+        self.embedded = scheme == "chdb" and owner is None  # this process runs the engine
+        self.via_owner = owner is not None
         self._lock = threading.RLock()
+        self._server: EngineServer | None = None
         try:
-            self.client: Client = clickhouse_connect.get_client(dsn=self.dsn)
+            if owner is not None:
+                self.client: Client = clickhouse_connect.get_client(
+                    host=owner.host, port=owner.port, username="default", password=owner.password,
+                    compress=False, send_receive_timeout=600)
+            else:
+                self.client = clickhouse_connect.get_client(dsn=self.dsn)
         except Exception as exc:
-            hint = (" (another process may own this embedded engine path; stop it or use its server)"
+            hint = (f" (served by process {owner.pid}; is it still running?)" if owner is not None else
+                    " (another process may own this embedded engine path; stop it or use its server)"
                     if self.embedded else "")
             raise StoreError(f"cannot open ClickHouse at {self.dsn}: {exc}{hint}") from exc
+        if serve and self.embedded and self.data_path is not None:
+            self._server = EngineServer(self, self.data_path)
+            self._server.start()
 
     @contextmanager
     def locked(self) -> Iterator[Client]:
@@ -97,5 +116,8 @@ class ClickHouseStore:
         return applied
 
     def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
         with self._lock:
             self.client.close()
