@@ -128,7 +128,8 @@ class EngineServer:
         with self.store.locked() as client:
             if insert:
                 table = insert.group(1).decode().replace("`", "")
-                columns = [c.strip().strip("`") for c in insert.group(2).decode().split(",")] if insert.group(2) else None
+                names = insert.group(2)
+                columns = [c.strip().strip("`") for c in names.decode().split(",")] if names else None
                 client.raw_insert(table, columns, insert_block=head[insert.end():], settings=settings or None,
                                   fmt=insert.group(3).decode())
                 return b""
@@ -141,7 +142,8 @@ class EngineServer:
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        parts, total = [], 0
+        parts: list[bytes] = []
+        total = 0
         while True:
             size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
@@ -162,7 +164,7 @@ def _handler_for(server: EngineServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class names it
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
         def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

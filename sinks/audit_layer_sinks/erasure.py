@@ -42,8 +42,6 @@ def erase_content(store: ClickHouseStore, request: ErasureRequest) -> int:
     count = int(store.query(f"SELECT count() FROM {store.database}.events FINAL WHERE {where}",
                             parameters=params).result_rows[0][0])
     if count:
-        with store.locked() as client:
-            client.command(f"ALTER TABLE {store.database}.events UPDATE prompt = NULL, response = NULL, "
-                           f"content_salt = NULL WHERE {where}", parameters=params,
-                           settings={"mutations_sync": 2})
+        store.command_with(f"ALTER TABLE {store.mutation_target('events')} UPDATE prompt = NULL, response = NULL, "
+                           f"content_salt = NULL WHERE {where}", params, settings={"mutations_sync": 2})
     return count

@@ -20,6 +20,8 @@ from typing import Any
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from audit_layer_sinks.legal_hold import LegalHold, active_holds, apply_holds
+from audit_layer_sinks.retention import RetentionPolicy
 from audit_layer_sinks.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_sinks.store import ClickHouseStore
 
@@ -42,6 +44,9 @@ class SinkConfig:
     group_id: str = "audit-sink"
     batch: BatchPolicy = field(default_factory=BatchPolicy)
     poll_timeout: float = 0.1
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # how often the sink re-reads the legal holds it marks new rows with
+    hold_refresh_seconds: float = 5.0
 
 
 class SinkStopped(RuntimeError):
@@ -71,11 +76,14 @@ class ClickHouseSink:
         self.config = config
         self.store = store
         self._targets = {
-            config.topics.chained: _Target(AvroCodec(CHAINED_EVENT), "events", INSERT_COLUMNS, row_from_chained),
+            config.topics.chained: _Target(AvroCodec(CHAINED_EVENT), "events",
+                                           (*INSERT_COLUMNS, "retention_days", "legal_hold"), self._event_row),
             config.topics.checkpoints: _Target(AvroCodec(CHECKPOINT), "checkpoints", CHECKPOINT_COLUMNS,
                                                row_from_checkpoint),
         }
         self._batches: dict[tuple[str, int], _Batch] = {}
+        self._holds: list[LegalHold] = []
+        self._holds_read = 0.0
         self._stop = threading.Event()
         self.rows_loaded = 0
         self.batches_loaded = 0
@@ -104,6 +112,7 @@ class ClickHouseSink:
                  self.store.dsn)
         try:
             while not self._stop.is_set():
+                self._refresh_holds()
                 for msg in self._consumer.consume(5000, self.config.poll_timeout):
                     self._add(msg)
                 self._flush_due()
@@ -125,6 +134,39 @@ class ClickHouseSink:
             batch = self._batches[(topic, partition)] = _Batch(offset, offset, time.monotonic())
         batch.last = offset
         batch.rows.append(row)
+
+    def _event_row(self, chained: dict[str, Any], partition: int, offset: int) -> list[Any]:
+        row = row_from_chained(chained, partition, offset)
+        enriched = chained["event"]
+        event = enriched["event"]
+        held = any(h.matches(event["tenant_id"], event["user_id"], event["session_id"]) for h in self._holds)
+        row.append(self.config.retention.days_for(enriched["compliance_tags"]))
+        row.append(1 if held else 0)
+        return row
+
+    def _refresh_holds(self) -> None:
+        """Re-read the active holds; a new one is applied to the rows already loaded, which were
+        marked without it."""
+        now = time.monotonic()
+        if now - self._holds_read < self.config.hold_refresh_seconds:
+            return
+        self._holds_read = now
+        holds = active_holds(self.store)
+        known = {h.hold_id for h in self._holds}
+        new = [h for h in holds if h.hold_id not in known]
+        self._holds = holds
+        if not new:
+            return
+        # rows waiting in batches were marked without the new holds
+        user, session = INSERT_COLUMNS.index("user_id"), INSERT_COLUMNS.index("session_id")
+        events_table = self._targets[self.config.topics.chained].table
+        for (topic, _), batch in self._batches.items():
+            if self._targets[topic].table == events_table:
+                for row in batch.rows:
+                    if any(h.matches(row[0], row[user], row[session]) for h in new):
+                        row[-1] = 1
+        if self.rows_loaded:
+            apply_holds(self.store, new)
 
     def _row(self, msg: Message) -> list[Any]:
         target = self._targets[msg.topic() or ""]

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -22,6 +23,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from audit_layer_sinks.engine_server import EngineServer, read_owner
+from audit_layer_sinks.topology import Topology, TopologyError
 
 DEFAULT_DATABASE = "audit"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -36,10 +38,31 @@ class StoreError(RuntimeError):
     pass
 
 
+_BOOKKEEPING = """CREATE DATABASE IF NOT EXISTS {db};
+CREATE TABLE IF NOT EXISTS {db}.schema_migrations (name String, applied_at DateTime DEFAULT now())
+ENGINE = ReplacingMergeTree ORDER BY name
+"""
+
+
+def migration_files() -> list[Traversable]:
+    folder = resources.files("audit_layer_sinks") / "migrations"
+    return sorted((e for e in folder.iterdir() if e.name.endswith(".sql")), key=lambda e: e.name)
+
+
+def topology_from_env() -> Topology:
+    """AUDIT_LAYER_CLICKHOUSE_CLUSTER names the cluster the schema is replicated over; unset: one server."""
+    return Topology(os.environ.get("AUDIT_LAYER_CLICKHOUSE_CLUSTER") or None)
+
+
 class ClickHouseStore:
-    def __init__(self, dsn: str | None = None, database: str = DEFAULT_DATABASE, *, serve: bool = False) -> None:
+    def __init__(self, dsn: str | None = None, database: str = DEFAULT_DATABASE, *, serve: bool = False,
+                 topology: Topology | None = None) -> None:
         if not _IDENTIFIER.match(database):
             raise StoreError(f"database name {database!r} is not a plain identifier")
+        try:
+            self.topology = topology or topology_from_env()
+        except TopologyError as exc:
+            raise StoreError(str(exc)) from None
         self.dsn = dsn or default_dsn()
         self.database = database
         scheme = urlparse(self.dsn).scheme
@@ -86,6 +109,17 @@ class ClickHouseStore:
         with self._lock:
             return self.client.query(sql, parameters=parameters)
 
+    def command_with(self, sql: str, parameters: dict[str, Any] | None = None,
+                     settings: dict[str, Any] | None = None) -> Any:
+        with self._lock:
+            return self.client.command(sql, parameters=parameters, settings=settings)
+
+    def mutation_target(self, table: str) -> str:
+        """Where an ALTER ... UPDATE goes: the table, or on a cluster its local tables on every node."""
+        if self.topology.cluster is None:
+            return f"{self.database}.{table}"
+        return f"{self.database}.{table}_local ON CLUSTER {self.topology.cluster}"
+
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
                dedup_token: str | None = None) -> None:
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
@@ -93,24 +127,21 @@ class ClickHouseStore:
             self.client.insert(f"{self.database}.{table}", rows, column_names=list(columns),
                                settings=settings)
 
-    def migrate(self) -> list[str]:
-        """Apply the SQL migrations not yet recorded; returns the names applied. Idempotent."""
+    def migrate(self, upto: str | None = None) -> list[str]:
+        """Apply the SQL migrations not yet recorded (up to and including `upto`); returns the names
+        applied. Idempotent: each file is applied once, and each statement is itself re-runnable."""
         db = self.database
-        self.command(f"CREATE DATABASE IF NOT EXISTS {db}")
-        self.command(
-            f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (name String, applied_at DateTime DEFAULT now()) "
-            "ENGINE = ReplacingMergeTree ORDER BY name"
-        )
+        for statement in self.topology.render(_BOOKKEEPING, db):
+            self.command(statement)
         done = {r[0] for r in self.query(f"SELECT name FROM {db}.schema_migrations FINAL").result_rows}
         applied = []
-        folder = resources.files("audit_layer_sinks") / "migrations"
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-            if not entry.name.endswith(".sql") or entry.name in done:
+        for entry in migration_files():
+            if upto is not None and entry.name > upto:
+                break
+            if entry.name in done:
                 continue
-            for statement in entry.read_text().split(";\n"):
-                body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--"))
-                if body.strip():
-                    self.command(body.replace("{db}", db))
+            for statement in self.topology.render(entry.read_text(), db):
+                self.command(statement)
             self.insert("schema_migrations", [[entry.name]], ["name"])
             applied.append(entry.name)
         return applied

@@ -1,0 +1,39 @@
+"""How long a stored row is kept: the days of the retention class its RETENTION-* tag names (pure)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+log = logging.getLogger("audit_layer.retention")
+
+# the EU AI Act (art. 26(6)): deployers keep the logs of high-risk systems at least six months
+MIN_RETENTION_DAYS = 180
+TAG_PREFIX = "RETENTION-"
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """Retention classes by name (as in the enrichment policy) and their days."""
+
+    classes: Mapping[str, int] = field(default_factory=dict)
+    default_days: int = MIN_RETENTION_DAYS
+
+    def __post_init__(self) -> None:
+        short = {name: days for name, days in self.classes.items() if days < MIN_RETENTION_DAYS}
+        if short or self.default_days < MIN_RETENTION_DAYS:
+            raise ValueError(f"retention below {MIN_RETENTION_DAYS} days: {short or self.default_days}")
+        object.__setattr__(self, "_by_tag", {TAG_PREFIX + name.upper(): days for name, days in self.classes.items()})
+
+    def days_for(self, tags: Iterable[str]) -> int:
+        """The longest class the row's tags name; the default when it names none (or an unknown one)."""
+        by_tag: dict[str, int] = self._by_tag  # type: ignore[attr-defined]
+        days = 0
+        for tag in tags:
+            if tag.startswith(TAG_PREFIX):
+                known = by_tag.get(tag)
+                if known is None:
+                    log.warning("unknown retention tag %s: keeping the row %d days", tag, self.default_days)
+                days = max(days, known or self.default_days)
+        return days or self.default_days
