@@ -129,13 +129,27 @@ def cmd_proof(args: argparse.Namespace) -> int:
     return 0
 
 
+def retention_of(policy_path: Any) -> Any:
+    """The sink keeps rows as long as the enrichment policy's retention classes say."""
+    from audit_layer_processors.policy import PolicyError, load_policy
+    from audit_layer_sinks.retention import RetentionPolicy
+
+    try:
+        policy = load_policy(policy_path)
+    except PolicyError as exc:
+        raise UserError(str(exc)) from None
+    return RetentionPolicy(policy.retention_classes, policy.retention_classes[policy.default_retention])
+
+
 def cmd_sink(args: argparse.Namespace) -> int:
     from audit_layer_sinks.sink import BatchPolicy, ClickHouseSink, SinkConfig
 
+    retention = retention_of(args.policy)
     check_kafka(args.bootstrap_servers)
     store = open_store(args, serve=True)
     sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
-                                     batch=BatchPolicy(args.batch_rows, args.batch_seconds)), store)
+                                     batch=BatchPolicy(args.batch_rows, args.batch_seconds),
+                                     retention=retention), store)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     try:
@@ -198,31 +212,109 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_query(args: argparse.Namespace) -> int:
+def print_rows(result: Any, as_json: bool) -> None:
     from audit_layer_cli.main import dumps
 
-    store = open_store(args)
-    client = store.client
-    client.database = store.database
-    try:
-        result = store.query(args.sql)
-    except Exception as exc:
-        raise UserError(f"query failed: {exc}") from None
-    if args.json:
+    if as_json:
         for row in result.result_rows:
             print(dumps(dict(zip(result.column_names, row, strict=True))))
-        return 0
+        return
     table = Table()
     for name in result.column_names:
         table.add_column(name)
     for row in result.result_rows:
         table.add_row(*(v.hex() if isinstance(v, bytes) else str(v) for v in row))
     console.print(table)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.named_queries import QueryError, load_queries, parse_params, run_named
+
+    queries = load_queries()
+    if args.list or not args.query:
+        table = Table(title="named queries")
+        for column in ("name", "parameters", "what it answers"):
+            table.add_column(column)
+        for q in queries.values():
+            table.add_row(q.name, ", ".join(f"{n} {t}" for n, t in q.params.items()), q.description)
+        console.print(table)
+        return 0
+    named = queries.get(args.query)
+    if named is None and args.param:
+        raise UserError(f"no named query {args.query!r} (see `audit-layer query --list`); "
+                        "--param only applies to named queries")
+    if named is None and " " not in args.query.strip():
+        raise UserError(f"no named query {args.query!r}; `audit-layer query --list` shows them")
+    store = open_store(args)
+    store.client.database = store.database
+    try:
+        result = run_named(store, named, parse_params(args.param)) if named else store.query(args.query)
+    except QueryError as exc:
+        raise UserError(str(exc)) from None
+    except Exception as exc:
+        raise UserError(f"query failed: {exc}") from None
+    print_rows(result, args.json)
+    return 0
+
+
+def record_admin_event(publisher: Any, tenant_id: str, by: str, *, operation: str, decision_type: str,
+                       outcome: str, reason: str, reason_code: str, metadata: dict[str, Any]) -> None:
+    """An operator's action on a tenant's records (erasure, legal hold) is itself an audit event in
+    the tenant's chain: who did what to whose records, and why."""
+    from audit_layer_sdk import AuditCollector
+
+    collector = AuditCollector(publisher, tenant_id=tenant_id, user_id=by, operation=operation,
+                               sdk_name="audit-layer-cli")
+    collector.set_decision(decision_type, outcome=outcome, reasoning=reason, metadata=metadata)
+    collector.set_action("ALLOW", [reason_code])
+    collector.emit()
+
+
+def publish_admin_event(args: argparse.Namespace, what_happened: str, **event: Any) -> None:
+    from audit_layer_sdk import AuditConfig, AuditPublisher
+
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap_servers, topic=topics_of(args).events))
+    record_admin_event(publisher, **event)
+    if publisher.flush(30) != 0:
+        raise UserError(f"{what_happened}, but its audit event was not acknowledged by Kafka; "
+                        "check the broker and record it again")
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.legal_hold import HoldError, active_holds, lift_hold, place_hold
+
+    store = open_store(args)
+    try:
+        if args.hold_action == "list":
+            holds = active_holds(store, args.tenant)
+            table = Table(title="active legal holds")
+            for column in ("hold id", "scope", "reason", "set by"):
+                table.add_column(column)
+            for h in holds:
+                table.add_row(h.hold_id, h.scope, h.reason, h.set_by)
+            console.print(table)
+            return 0
+        check_kafka(args.bootstrap_servers)
+        if args.hold_action == "set":
+            hold, rows = place_hold(store, args.tenant, user_id=args.user, session_id=args.session,
+                                    reason=args.reason, set_by=args.by)
+            verb = "held"
+        else:
+            hold, rows = lift_hold(store, args.hold_id, args.by)
+            verb = "released"
+    except HoldError as exc:
+        raise UserError(str(exc)) from None
+    publish_admin_event(
+        args, f"legal hold {hold.hold_id} {args.hold_action}", tenant_id=hold.tenant_id, by=args.by,
+        operation="legal_hold", decision_type="legal_hold", outcome="placed" if args.hold_action == "set" else "lifted",
+        reason=hold.reason, reason_code=f"legal_hold_{args.hold_action}",
+        metadata={"hold_id": hold.hold_id, "scope": hold.scope, "records": rows})
+    console.print(f"legal hold {hold.hold_id} ({hold.scope}): {rows} stored records {verb}; "
+                  "recorded as an audit event")
     return 0
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from audit_layer_sdk import AuditConfig, AuditPublisher
     from audit_layer_sinks.erasure import ErasureError, ErasureRequest, erase_content
 
     check_kafka(args.bootstrap_servers)
@@ -232,27 +324,14 @@ def cmd_erase(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     store = open_store(args)
     erased = erase_content(store, request)
-    publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap_servers,
-                                           topic=topics_of(args).events))
-    record_erasure(publisher, request, erased, args.requested_by, args.reason)
-    if publisher.flush(30) != 0:
-        raise UserError("content erased, but its audit event was not acknowledged by Kafka; run again to record it")
+    publish_admin_event(
+        args, "content erased", tenant_id=request.tenant_id, by=args.requested_by, operation="erasure",
+        decision_type="data_erasure", outcome="erased", reason=args.reason, reason_code="gdpr_erasure",
+        metadata={"subject_user_id": request.user_id, "subject_session_id": request.session_id,
+                  "records_erased": erased})
     console.print(f"erased the content of {erased} records of {request.subject} (tenant {request.tenant_id}); "
                   "the erasure is recorded as an audit event")
     return 0
-
-
-def record_erasure(publisher: Any, request: Any, erased: int, requested_by: str, reason: str) -> None:
-    """The erasure is itself an audit event in the tenant's chain: who erased whose content, and why."""
-    from audit_layer_sdk import AuditCollector
-
-    collector = AuditCollector(publisher, tenant_id=request.tenant_id, user_id=requested_by,
-                               operation="erasure", sdk_name="audit-layer-cli")
-    collector.set_decision("data_erasure", outcome="erased", reasoning=reason,
-                           metadata={"subject_user_id": request.user_id, "subject_session_id": request.session_id,
-                                     "records_erased": erased})
-    collector.set_action("ALLOW", ["gdpr_erasure"])
-    collector.emit()
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:

@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default="audit-sink", help="consumer group")
     p.add_argument("--batch-rows", type=_positive, default=20_000, help="rows per insert (default: 20000)")
     p.add_argument("--batch-seconds", type=float, default=1.0, help="max batch age (default: 1.0)")
+    p.add_argument("--policy", type=Path, default=None,
+                   help="the enrichment policy YAML whose retention classes set how long rows are kept "
+                        "(default: the shipped default policy)")
 
     p = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
     _add_clickhouse(p)
@@ -168,10 +171,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the operator's checkpoint public keys (.pub file or folder; default: data/keys)")
     p.add_argument("--state", type=Path, default=Path("data/witness"), help="the witness's own store")
 
-    p = sub.add_parser("query", help="run SQL against ClickHouse and print a table")
+    p = sub.add_parser("query", help="run a named query (or any SQL) and print a table",
+                       description="Run one of the documented named queries (sinks/audit_layer_sinks/queries/*.sql) "
+                                   "with typed parameters, or any SQL. Works while the pipeline runs, also on the "
+                                   "embedded engine (through the process that owns it).",
+                       epilog="examples:\n  audit-layer query --list\n"
+                              "  audit-layer query decisions_by_outcome --param tenant=acme "
+                              "--param from_date=2026-11-01 --param to_date=2026-11-30\n"
+                              "  audit-layer query \"SELECT tenant_id, count() FROM events GROUP BY 1\"",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_clickhouse(p)
-    p.add_argument("sql", help="the SQL to run, e.g. \"SELECT tenant_id, count() FROM events GROUP BY 1\"")
+    p.add_argument("query", nargs="?", help="a named query, or SQL (tables of the --database)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter of the named query (repeat for each)")
+    p.add_argument("--list", action="store_true", help="list the named queries and their parameters")
     p.add_argument("--json", action="store_true", help="print rows as JSON lines")
+
+    p = sub.add_parser("hold", help="legal holds: keep records past their retention until lifted",
+                       description="A legal hold keeps every record of a tenant, a user or a session whatever its "
+                                   "retention. Setting and lifting are themselves recorded as audit events.")
+    hold = p.add_subparsers(dest="hold_action", required=True, metavar="ACTION")
+    h = hold.add_parser("set", help="place a hold")
+    _add_kafka(h)
+    _add_clickhouse(h)
+    h.add_argument("--tenant", required=True)
+    who = h.add_mutually_exclusive_group()
+    who.add_argument("--user", help="hold one user's records (default: the whole tenant)")
+    who.add_argument("--session", help="hold one session's records")
+    h.add_argument("--reason", required=True, help="e.g. the matter or case number; recorded")
+    h.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who places it (default: $USER)")
+    h = hold.add_parser("lift", help="lift a hold by its id")
+    _add_kafka(h)
+    _add_clickhouse(h)
+    h.add_argument("hold_id")
+    h.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who lifts it (default: $USER)")
+    h = hold.add_parser("list", help="list the active holds")
+    _add_clickhouse(h)
+    h.add_argument("--tenant", help="one tenant only")
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded defaults",
                        description="Start the workers, send audited OpenAI calls for several tenants "

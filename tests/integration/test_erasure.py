@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_layer_cli.commands import record_erasure
+from audit_layer_cli.commands import record_admin_event
 from audit_layer_schemas import Topics, sha256_hex
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from audit_layer_sinks.erasure import ErasureError, ErasureRequest, erase_content
@@ -43,7 +43,9 @@ def test_erasure_removes_content_and_every_chain_still_verifies(
 
         request = ErasureRequest("clinic", user_id="patient-7")
         assert erase_content(store, request) == 20
-        record_erasure(publisher, request, 20, "dpo@clinic", "art. 17 request")
+        record_admin_event(publisher, "clinic", "dpo@clinic", operation="erasure", decision_type="data_erasure",
+                           outcome="erased", reason="art. 17 request", reason_code="gdpr_erasure",
+                           metadata={"subject_user_id": "patient-7", "records_erased": 20})
         assert publisher.flush(30) == 0
         assert wait_for_rows(store, 61, workers=workers, sink=sink) == 61
 
