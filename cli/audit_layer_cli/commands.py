@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from audit_layer_schemas import Topics
@@ -199,10 +200,19 @@ def print_verify(report: Any, as_json: bool) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from audit_layer_sinks.proofs import load_public_keys
+    from audit_layer_sinks.reports.compliance_summary import record_verification
     from audit_layer_sinks.verify import verify_store
+    from rich.progress import Progress
 
     store = open_store(args)
-    report = verify_store(store, args.tenant, public_keys=load_public_keys(args.public_keys))
+    where = "WHERE tenant_id = {t:String}" if args.tenant else ""
+    rows = int(store.query(f"SELECT count() FROM {store.database}.events {where}",
+                           parameters={"t": args.tenant} if args.tenant else None).result_rows[0][0])
+    with Progress(console=Console(stderr=True), transient=True, disable=args.json) as bar:
+        task = bar.add_task("verifying links", total=rows)
+        report = verify_store(store, args.tenant, public_keys=load_public_keys(args.public_keys),
+                              progress=lambda n: bar.update(task, advance=n))
+    record_verification(store, report)
     if not report.tenants:
         print_verify(report, args.json)
         if not args.json:
@@ -311,6 +321,38 @@ def cmd_hold(args: argparse.Namespace) -> int:
         metadata={"hold_id": hold.hold_id, "scope": hold.scope, "records": rows})
     console.print(f"legal hold {hold.hold_id} ({hold.scope}): {rows} stored records {verb}; "
                   "recorded as an audit event")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from audit_layer_sinks.proofs import load_public_keys
+    from audit_layer_sinks.reports import compliance_summary, decision_audit
+    from audit_layer_sinks.reports.render import render
+    from rich.progress import Progress
+
+    store = open_store(args)
+    keys = load_public_keys(args.public_keys)
+    try:
+        if args.report_type == "decision-audit":
+            report = decision_audit.build(store, args.event_id, keys)
+            name = f"decision-audit-{args.event_id}"
+        else:
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("compliance summary", total=len(compliance_summary.STEPS))
+                report = compliance_summary.build(
+                    store, args.tenant, args.start, args.end, verify_now=args.verify, public_keys=keys,
+                    progress=lambda step: bar.update(task, advance=1, description=f"compliance summary: {step}"))
+            name = f"compliance-summary-{args.tenant}-{args.start}-{args.end}"
+    except (decision_audit.DecisionNotFound, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    body = render(report, args.format)
+    out = args.out or (Path(f"{name}.pdf") if args.format == "pdf" else None)
+    if out is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(body)
+        Console(stderr=True).print(f"wrote {out} ({len(body):,} bytes)")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -45,6 +46,13 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be positive")
     return value
+
+
+def _date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a parameter of the named query (repeat for each)")
     p.add_argument("--list", action="store_true", help="list the named queries and their parameters")
     p.add_argument("--json", action="store_true", help="print rows as JSON lines")
+
+    p = sub.add_parser("report", help="report jobs: decision-audit, compliance-summary (json, csv, html, pdf)",
+                       description="Reports an auditor signs. html and pdf carry the same charts; json and csv the "
+                                   "same figures. Works while the pipeline runs.")
+    reports = p.add_subparsers(dest="report_type", required=True, metavar="REPORT")
+    r = reports.add_parser("decision-audit", help="one decision: record, enrichment reasons, chain position, proof")
+    r.add_argument("event_id", help="the event's id (UUID)")
+    r.add_argument("--public-keys", type=Path, default=Path("data/keys"),
+                   help="trusted checkpoint public keys for the inclusion proof (default: data/keys)")
+    r = reports.add_parser("compliance-summary", help="one tenant over a period, with charts")
+    r.add_argument("--tenant", required=True)
+    r.add_argument("--from", dest="start", required=True, type=_date, help="first day, YYYY-MM-DD (UTC)")
+    r.add_argument("--to", dest="end", required=True, type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
+    r.add_argument("--verify", action="store_true",
+                   help="verify the tenant's chain now (slow on large chains) instead of citing the last verification")
+    r.add_argument("--public-keys", type=Path, default=Path("data/keys"),
+                   help="trusted checkpoint public keys, for --verify (default: data/keys)")
+    for r in reports.choices.values():
+        _add_clickhouse(r)
+        r.add_argument("--format", choices=["json", "csv", "html", "pdf"], default="json",
+                       help="output format (default: json)")
+        r.add_argument("--out", type=Path, default=None,
+                       help="write here (default: stdout; a pdf goes to a file named after the report)")
 
     p = sub.add_parser("hold", help="legal holds: keep records past their retention until lifted",
                        description="A legal hold keeps every record of a tenant, a user or a session whatever its "

@@ -8,6 +8,7 @@ Setting and lifting are recorded as audit events by the command that calls these
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ def place_hold(store: ClickHouseStore, tenant_id: str, *, user_id: str | None = 
                session_id: str | None = None, reason: str, set_by: str) -> tuple[LegalHold, int]:
     """Record and apply a new hold; returns it and the number of stored rows it holds."""
     hold = LegalHold(uuid.uuid4().hex[:12], tenant_id, user_id, session_id, reason, set_by)
-    now = time.time()
+    now = dt.datetime.now(dt.UTC)
     store.insert("legal_holds", [[hold.hold_id, tenant_id, user_id, session_id, reason, set_by, now, None, None,
                                   time.time_ns()]],
                  ["hold_id", "tenant_id", "user_id", "session_id", "reason", "set_by", "set_at", "lifted_by",
@@ -111,7 +112,7 @@ def lift_hold(store: ClickHouseStore, hold_id: str, lifted_by: str) -> tuple[Leg
     if not rows:
         raise HoldError(f"no active legal hold {hold_id!r}; `audit-layer hold list` shows them")
     hold = LegalHold(*rows[0][:6])
-    store.insert("legal_holds", [[*rows[0], lifted_by, time.time(), time.time_ns()]],
+    store.insert("legal_holds", [[*rows[0], lifted_by, dt.datetime.now(dt.UTC), time.time_ns()]],
                  ["hold_id", "tenant_id", "user_id", "session_id", "reason", "set_by", "set_at", "lifted_by",
                   "lifted_at", "version"])
     others = [h for h in active_holds(store, hold.tenant_id) if h.hold_id != hold_id]

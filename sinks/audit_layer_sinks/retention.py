@@ -25,6 +25,7 @@ class RetentionPolicy:
         if short or self.default_days < MIN_RETENTION_DAYS:
             raise ValueError(f"retention below {MIN_RETENTION_DAYS} days: {short or self.default_days}")
         object.__setattr__(self, "_by_tag", {TAG_PREFIX + name.upper(): days for name, days in self.classes.items()})
+        object.__setattr__(self, "_warned", set())
 
     def days_for(self, tags: Iterable[str]) -> int:
         """The longest class the row's tags name; the default when it names none (or an unknown one)."""
@@ -33,7 +34,10 @@ class RetentionPolicy:
         for tag in tags:
             if tag.startswith(TAG_PREFIX):
                 known = by_tag.get(tag)
-                if known is None:
-                    log.warning("unknown retention tag %s: keeping the row %d days", tag, self.default_days)
+                warned: set[str] = self._warned  # type: ignore[attr-defined]
+                if known is None and tag not in warned:
+                    warned.add(tag)
+                    log.warning("retention tag %s is not among the sink's retention classes (start the sink with "
+                                "the enricher's --policy): such rows are kept %d days", tag, self.default_days)
                 days = max(days, known or self.default_days)
         return days or self.default_days

@@ -1,0 +1,192 @@
+"""The compliance summary of one tenant over a period: what an auditor signs.
+
+Figures come from the daily aggregates (events_daily, events_daily_tags), so the report takes
+the same time for a day or for years of events; the chain status comes from the checkpoints
+and the last recorded verification, or from a verification run now (`verify_now`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from audit_layer_sinks.reports.document import BarChart, KeyValues, Report, TableBlock
+from audit_layer_sinks.store import ClickHouseStore
+
+Progress = Callable[[str], None]
+STEPS = ("volumes", "risk", "decision types", "models", "compliance tags", "chain")
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.2f}%"
+
+
+def _ms(values: Any) -> dict[str, float | None]:
+    """quantilesTDigestMerge of no rows is nan; say 'none' instead of a number."""
+    names = ("p50", "p90", "p99")
+    return {n: (None if v != v else round(float(v), 1)) for n, v in zip(names, values or (), strict=False)}
+
+
+def record_verification(store: ClickHouseStore, report: Any) -> None:
+    """Keep a verification's result so reports can state it without recomputing the chain."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [[t.tenant_id, now, int(t.first_finding is None), t.links, t.last_seq, t.head, t.checkpoints_verified,
+             None if t.first_finding is None else f"{t.first_finding.problem} at seq {t.first_finding.seq}: "
+                                                  f"{t.first_finding.detail}"]
+            for t in report.tenants.values()]
+    if rows:
+        store.insert("verifications", rows, ["tenant_id", "verified_at", "ok", "links", "last_seq", "head_hash",
+                                             "checkpoints_verified", "finding"])
+
+
+def build(store: ClickHouseStore, tenant: str, start: dt.date, end: dt.date, *,
+          progress: Progress | None = None, verify_now: bool = False,
+          public_keys: dict[str, bytes] | None = None) -> Report:
+    if end < start:
+        raise ValueError(f"the period ends ({end}) before it starts ({start})")
+    step = progress or (lambda _name: None)
+    db = store.database
+    p = {"t": tenant, "f": start, "e": end}
+    period = "tenant_id = {t:String} AND day BETWEEN {f:Date} AND {e:Date}"
+
+    def rows(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(store.query(sql, parameters=params or p).result_rows)
+
+    [(total, allowed, rejected, failed, refusals, filtered, pii, unreviewed, tokens_in, tokens_out, latency)] = rows(
+        f"SELECT sum(events), sumIf(events, action = 'ALLOW'), sumIf(events, action = 'REJECT'), "
+        f"sumIf(events, action = 'FAIL_RETRY'), sum(refusals), sum(content_filtered), sum(pii_events), "
+        f"sum(unreviewed_high), sum(input_tokens), sum(output_tokens), "
+        f"quantilesTDigestMerge(0.5, 0.9, 0.99)(latency_ms) FROM {db}.events_daily WHERE {period}")
+    per_day = rows(f"SELECT day, sum(events) FROM {db}.events_daily WHERE {period} GROUP BY day ORDER BY day")
+    step("volumes")
+    risk = dict(rows(f"SELECT toString(risk_level), sum(events) FROM {db}.events_daily WHERE {period} "
+                     "GROUP BY risk_level ORDER BY risk_level"))
+    risk = {level: int(risk.get(level, 0)) for level in ("LOW", "MEDIUM", "HIGH", "CRITICAL")}
+    step("risk")
+    decisions = rows(f"SELECT decision_type, sum(events) AS n, sumIf(events, action = 'REJECT'), "
+                     f"sumIf(events, risk_level >= 'HIGH'), sum(unreviewed_high) FROM {db}.events_daily "
+                     f"WHERE {period} GROUP BY decision_type ORDER BY n DESC, decision_type")
+    step("decision types")
+    models = rows(f"SELECT provider, model, sum(events) AS n, sum(input_tokens), sum(output_tokens), "
+                  f"sum(refusals), quantilesTDigestMerge(0.5, 0.9, 0.99)(latency_ms) FROM {db}.events_daily "
+                  f"WHERE {period} GROUP BY provider, model ORDER BY n DESC, provider, model")
+    step("models")
+    tags = rows(f"SELECT tag, sum(events) AS n FROM {db}.events_daily_tags WHERE {period} "
+                "GROUP BY tag ORDER BY n DESC, tag")
+    step("compliance tags")
+    chain = _chain_status(store, tenant, verify_now, public_keys)
+    step("chain")
+
+    total = int(total)
+    data: dict[str, Any] = {
+        "tenant_id": tenant,
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "events": total,
+        "events_per_day": {d.isoformat(): int(n) for d, n in per_day},
+        "actions": {"ALLOW": int(allowed), "REJECT": int(rejected), "FAIL_RETRY": int(failed)},
+        "risk_levels": risk,
+        "rates": {"reject": _rate(int(rejected), total), "refusal": _rate(int(refusals), total),
+                  "content_filter": _rate(int(filtered), total)},
+        "refusals": int(refusals),
+        "content_filtered": int(filtered),
+        "pii_incidents": int(pii),
+        "high_risk_without_review": int(unreviewed),
+        "tokens": {"input": int(tokens_in), "output": int(tokens_out)},
+        "latency_ms": _ms(latency),
+        "decision_types": [{"decision_type": d or "(none)", "events": int(n), "rejected": int(r),
+                            "high_risk": int(h), "high_risk_without_review": int(u)} for d, n, r, h, u in decisions],
+        "models": [{"provider": pr or "(none)", "model": m or "(none)", "events": int(n), "input_tokens": int(i),
+                    "output_tokens": int(o), "refusals": int(rf), "latency_ms": _ms(q)}
+                   for pr, m, n, i, o, rf, q in models],
+        "compliance_tags": {tag: int(n) for tag, n in tags},
+        "chain": chain,
+    }
+    return Report("compliance-summary", f"Compliance summary: {tenant}",
+                  f"{start.isoformat()} to {end.isoformat()} (UTC days, inclusive)",
+                  dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                  {"tenant": tenant, "from": start.isoformat(), "to": end.isoformat()}, _blocks(data), data)
+
+
+def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
+                  public_keys: dict[str, bytes] | None) -> dict[str, Any]:
+    db = store.database
+    [(stored_max,)] = store.query(f"SELECT max(seq) FROM {db}.events WHERE tenant_id = {{t:String}}",
+                                  parameters={"t": tenant}).result_rows
+    signed = store.query(f"SELECT last_seq, toString(created_at), key_id FROM {db}.checkpoints FINAL "
+                         "WHERE tenant_id = {t:String} ORDER BY last_seq DESC LIMIT 1",
+                         parameters={"t": tenant}).result_rows
+    if verify_now:
+        from audit_layer_sinks.verify import verify_store
+
+        record_verification(store, verify_store(store, tenant, public_keys=public_keys))
+    last = store.query(f"SELECT ok, toString(verified_at), links, last_seq, checkpoints_verified, finding "
+                       f"FROM {db}.verifications WHERE tenant_id = {{t:String}} ORDER BY verified_at DESC LIMIT 1",
+                       parameters={"t": tenant}).result_rows
+    status: dict[str, Any] = {"stored_up_to_seq": int(stored_max or 0),
+                              "latest_checkpoint": None, "last_verification": None}
+    if signed:
+        seq, at, key = signed[0]
+        status["latest_checkpoint"] = {"last_seq": int(seq), "created_at": at, "key_id": key}
+    if last:
+        ok, at, links, seq, cps, finding = last[0]
+        status["last_verification"] = {"ok": bool(ok), "verified_at": at, "links": int(links), "last_seq": int(seq),
+                                       "checkpoints_verified": int(cps), "finding": finding}
+    verification = status["last_verification"]
+    status["status"] = ("never verified" if verification is None else
+                        "VERIFIED" if verification["ok"] else "FAILED")
+    return status
+
+
+def _blocks(d: dict[str, Any]) -> tuple[Any, ...]:
+    total = d["events"]
+    lat = d["latency_ms"]
+    chain = d["chain"]
+    ver = chain["last_verification"]
+    cp = chain["latest_checkpoint"]
+
+    def ms(q: dict[str, float | None]) -> str:
+        return " / ".join("-" if v is None else f"{v:,.1f}" for v in q.values()) or "-"
+
+    overview = KeyValues("Overview", (
+        ("Events", f"{total:,}"),
+        ("Allowed / rejected / failed", " / ".join(f"{d['actions'][a]:,}" for a in ("ALLOW", "REJECT", "FAIL_RETRY"))),
+        ("Reject rate", _pct(d["rates"]["reject"])),
+        ("Refusal rate", f"{_pct(d['rates']['refusal'])} ({d['refusals']:,})"),
+        ("Content-filter rate", f"{_pct(d['rates']['content_filter'])} ({d['content_filtered']:,})"),
+        ("PII incidents", f"{d['pii_incidents']:,}"),
+        ("High-risk decisions without human review", f"{d['high_risk_without_review']:,}"),
+        ("Tokens in / out", f"{d['tokens']['input']:,} / {d['tokens']['output']:,}"),
+        ("Latency p50 / p90 / p99 (ms)", ms(lat)),
+    ))
+    chain_block = KeyValues("Chain integrity", (
+        ("Status", chain["status"]),
+        ("Stored up to seq", f"{chain['stored_up_to_seq']:,}"),
+        ("Latest signed checkpoint", "none" if cp is None else
+         f"seq {cp['last_seq']:,} at {cp['created_at']} (key {cp['key_id']})"),
+        ("Last verification", "none (run `audit-layer verify` or report with --verify)" if ver is None else
+         f"{ver['verified_at']}: {ver['links']:,} links to seq {ver['last_seq']:,}, "
+         f"{ver['checkpoints_verified']:,} signed checkpoints" + (f"; {ver['finding']}" if ver["finding"] else "")),
+    ))
+    days = d["events_per_day"]
+    return (
+        overview,
+        BarChart("Events per day", tuple(days), tuple(float(v) for v in days.values())),
+        BarChart("Actions", tuple(d["actions"]), tuple(float(v) for v in d["actions"].values())),
+        BarChart("Risk levels", tuple(d["risk_levels"]), tuple(float(v) for v in d["risk_levels"].values())),
+        BarChart("Compliance tags", tuple(d["compliance_tags"]),
+                 tuple(float(v) for v in d["compliance_tags"].values())),
+        TableBlock("Decision types", ("decision type", "events", "rejected", "high risk", "high risk, unreviewed"),
+                   tuple((x["decision_type"], f"{x['events']:,}", f"{x['rejected']:,}", f"{x['high_risk']:,}",
+                          f"{x['high_risk_without_review']:,}") for x in d["decision_types"])),
+        TableBlock("Models", ("provider / model", "events", "tokens in", "tokens out", "refusals",
+                              "latency p50/p90/p99 ms"),
+                   tuple((f"{m['provider']} / {m['model']}", f"{m['events']:,}", f"{m['input_tokens']:,}",
+                          f"{m['output_tokens']:,}", f"{m['refusals']:,}", ms(m["latency_ms"]))
+                         for m in d["models"])),
+        chain_block,
+    )

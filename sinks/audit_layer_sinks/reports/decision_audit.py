@@ -1,0 +1,159 @@
+"""The audit of one decision: its full record, why it was assessed as it was, where it sits in
+its tenant's chain, and whether its inclusion proof checks against a signed checkpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from audit_layer_schemas import sha256_hex
+from audit_layer_schemas.chain import LinkEncoder
+
+from audit_layer_sinks.offline_proof import ProofInvalid
+from audit_layer_sinks.offline_proof import verify as verify_offline
+from audit_layer_sinks.proofs import ProofError, build_proof
+from audit_layer_sinks.reports.document import KeyValues, Report
+from audit_layer_sinks.rows import SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_sinks.store import ClickHouseStore
+
+CONTENT_SHOWN = 4000  # characters of prompt and response in the html and pdf; json has all of it
+
+
+class DecisionNotFound(LookupError):
+    pass
+
+
+def locate(store: ClickHouseStore, event_id: str) -> tuple[str, int]:
+    """(tenant, seq) of an event id: the bloom-filter index finds the granule, the key the row."""
+    try:
+        event_id = str(uuid.UUID(event_id))
+    except ValueError:
+        raise DecisionNotFound(f"{event_id!r} is not an event id (a UUID)") from None
+    found = store.query(f"SELECT tenant_id, seq FROM {store.database}.events "
+                        "WHERE event_id = toUUID({id:String}) LIMIT 1", parameters={"id": event_id}).result_rows
+    if not found:
+        raise DecisionNotFound(f"no event {event_id} is stored")
+    return found[0][0], int(found[0][1])
+
+
+def lookup(store: ClickHouseStore, event_id: str) -> dict[str, Any]:
+    """The stored row of one event, by id, as column -> value."""
+    tenant, seq = locate(store, event_id)
+    extra = ("retention_days", "legal_hold", "kafka_partition", "kafka_offset", "toString(loaded_at) AS loaded_at")
+    result = store.query(f"SELECT {', '.join(SELECT_COLUMNS + extra)} FROM {store.database}.events FINAL "
+                         "WHERE tenant_id = {t:String} AND seq = {s:UInt64}", parameters={"t": tenant, "s": seq})
+    return dict(zip(result.column_names, result.result_rows[0], strict=True)) | {"_row": result.result_rows[0]}
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes]) -> Report:
+    row = lookup(store, event_id)
+    tenant, seq, prev_hash, digest, link_schema, enriched = chain_fields_from_row(row["_row"][:len(SELECT_COLUMNS)])
+    event = enriched["event"]
+    db = store.database
+
+    # the link itself, and its neighbours
+    try:
+        recomputed = LinkEncoder(fingerprint=bytes.fromhex(link_schema)).link_hash(prev_hash, enriched, seq)
+        link_ok = recomputed == digest
+    except (KeyError, ValueError, TypeError):
+        link_ok = False
+    salt = event.get("content_salt")
+    content_ok = all(event.get(t) is None or sha256_hex(event[t], salt) in (event.get(f"{t}_sha256"),
+                                                                           enriched.get(f"masked_{t}_sha256"))
+                     for t in ("prompt", "response"))
+    neighbours = {int(s): (bytes(p), bytes(h)) for s, p, h in store.query(
+        f"SELECT seq, prev_hash, hash FROM {db}.events FINAL WHERE tenant_id = {{t:String}} "
+        "AND seq IN ({a:UInt64}, {b:UInt64})", parameters={"t": tenant, "a": max(seq - 1, 0), "b": seq + 1}
+    ).result_rows}
+    if seq == 1:
+        before = "genesis (seq 1: prev_hash is 32 zero bytes)" if prev_hash == bytes(32) else "BROKEN: seq 1 prev_hash"
+    elif seq - 1 in neighbours:
+        before = f"links to seq {seq - 1}" if neighbours[seq - 1][1] == prev_hash else "BROKEN: differs from seq-1"
+    else:
+        before = f"MISSING: seq {seq - 1} is not stored"
+    after = ("not yet written" if seq + 1 not in neighbours else
+             f"seq {seq + 1} links to it" if neighbours[seq + 1][0] == digest else "BROKEN: seq+1 does not link")
+
+    # the inclusion proof, checked as an auditor would, offline
+    proof: dict[str, Any] = {}
+    try:
+        built = build_proof(store, str(event["event_id"]), public_keys)
+        verify_offline(built)
+        cp = built["checkpoint"]
+        proof = {"status": "VERIFIED", "checkpoint_last_seq": cp["last_seq"], "key_id": cp["key_id"],
+                 "merkle_root": cp["merkle_root"], "audit_path_length": len(built["audit_path"])}
+    except ProofError as exc:
+        proof = {"status": "PENDING" if "not yet covered" in str(exc) else "UNAVAILABLE", "detail": str(exc)}
+    except ProofInvalid as exc:
+        proof = {"status": "FAILED", "detail": str(exc)}
+
+    data = {
+        "event_id": str(event["event_id"]),
+        "tenant_id": tenant,
+        "record": {k: v for k, v in row.items() if k != "_row"},
+        "enrichment": {k: enriched.get(k) for k in ("risk_level", "risk_reasons", "compliance_tags", "pii_found",
+                                                     "content_action", "policy_version", "enricher_version")}
+        | {"retention_days": row["retention_days"], "legal_hold": bool(row["legal_hold"])},
+        "chain": {"seq": seq, "prev_hash": prev_hash.hex(), "hash": digest.hex(), "link_schema": link_schema,
+                  "link_recomputes": link_ok, "content_matches_digests": content_ok,
+                  "previous": before, "next": after},
+        "inclusion_proof": proof,
+    }
+    ts = dt.datetime.fromtimestamp(event["timestamp_us"] / 1e6, dt.UTC).isoformat()
+
+    def shown(text: str | None) -> str:
+        if text is None:
+            return "(erased or not captured)"
+        return text if len(text) <= CONTENT_SHOWN else text[:CONTENT_SHOWN] + f"... ({len(text):,} characters)"
+
+    blocks = (
+        KeyValues("Decision", (
+            ("Event id", str(data["event_id"])), ("Tenant", tenant), ("Time (UTC)", ts),
+            ("User / session", f"{_text(event.get('user_id'))} / {_text(event.get('session_id'))}"),
+            ("Trace / span", f"{_text(event.get('trace_id'))} / {_text(event.get('span_id'))}"),
+            ("Provider / model / operation",
+             " / ".join(_text(event.get(k)) for k in ("provider", "model", "operation"))),
+            ("Decision type", _text(event.get("decision_type"))), ("Outcome", _text(event.get("decision_outcome"))),
+            ("Confidence", _text(event.get("confidence"))), ("Reasoning", _text(event.get("reasoning"))),
+            ("Action", f"{event['action']} ({_text(event.get('reason_codes'))})"),
+            ("Finish reason / error", f"{_text(event.get('finish_reason'))} / {_text(event.get('error_type'))}"),
+            ("Tokens in / out", f"{_text(event.get('input_tokens'))} / {_text(event.get('output_tokens'))}"),
+            ("Duration (ms)", _text(event.get("duration_ms"))),
+        )),
+        KeyValues("Content", (
+            ("Prompt", shown(event.get("prompt"))), ("Prompt digest", _text(event.get("prompt_sha256"))),
+            ("Response", shown(event.get("response"))), ("Response digest", _text(event.get("response_sha256"))),
+        )),
+        KeyValues("Enrichment: why it was assessed so", (
+            ("Risk level", enriched["risk_level"]), ("Risk reasons", _text(enriched.get("risk_reasons"))),
+            ("Compliance tags", _text(enriched.get("compliance_tags"))),
+            ("Personal data found", _text(enriched.get("pii_found"))),
+            ("Content action", _text(enriched.get("content_action"))),
+            ("Policy / enricher version", f"{_text(enriched.get('policy_version'))} / "
+                                          f"{_text(enriched.get('enricher_version'))}"),
+            ("Retention", f"{row['retention_days']} days" + (", under legal hold" if row["legal_hold"] else "")),
+        )),
+        KeyValues("Metadata", tuple((k, _text(v)) for k, v in sorted((event.get("metadata") or {}).items()))
+                  or (("(none)", ""),)),
+        KeyValues("Position in the chain", (
+            ("Seq", str(seq)), ("Prev hash", prev_hash.hex()), ("Hash", digest.hex()),
+            ("Link recomputes", "yes" if link_ok else "NO: the stored fields do not hash to the stored hash"),
+            ("Content matches its digests", "yes" if content_ok else "NO: the stored text was altered"),
+            ("Previous link", before), ("Next link", after),
+        )),
+        KeyValues("Inclusion proof", tuple((k.replace("_", " ").capitalize(), _text(v)) for k, v in proof.items())),
+    )
+    return Report("decision-audit", f"Decision audit: {data['event_id']}", f"tenant {tenant}, seq {seq}",
+                  dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), {"event_id": data["event_id"]},
+                  blocks, data)

@@ -1,0 +1,70 @@
+"""A known data set of chained events, built by the real enricher and chain code, for the
+analytics tests and benchmarks: every figure a report shows can be computed from it here."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from audit_layer_processors.chain_state import ChainBatch, DedupPolicy
+from audit_layer_schemas.chain import LinkEncoder
+from audit_layer_schemas.ids import uuid7
+from audit_layer_sinks.rows import INSERT_COLUMNS, row_from_chained
+
+from tests.factories import enriched_record, make_event
+
+EVENT_COLUMNS = (*INSERT_COLUMNS, "retention_days", "legal_hold")
+DECISIONS = [("loan_underwriting", "approved"), ("loan_underwriting", "denied"), ("triage", "urgent"),
+             ("support_reply", "answered"), ("hiring", "rejected")]
+MODELS = [("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4"), ("openai", "gpt-4.1")]
+
+
+def varied_events(tenant: str, count: int, *, seed: int = 7, start_us: int | None = None,
+                  users: int = 5) -> list[Any]:
+    rng = random.Random(seed)
+    now = start_us if start_us is not None else time.time_ns() // 1000 - count * 1000
+    events = []
+    for i in range(count):
+        decision, outcome = DECISIONS[i % len(DECISIONS)]
+        provider, model = MODELS[i % len(MODELS)]
+        kind = i % 10
+        overrides: dict[str, Any] = {
+            "event_id": str(uuid7()), "timestamp_us": now + i * 1000, "user_id": f"u-{i % users}",
+            "session_id": f"s-{i % 7}", "provider": provider, "model": model, "decision_type": decision,
+            "decision_outcome": outcome, "duration_ms": float(rng.randint(50, 3000)),
+            "input_tokens": rng.randint(10, 500), "output_tokens": rng.randint(5, 300),
+        }
+        if kind == 3:
+            overrides.update(action="REJECT", reason_codes=["refusal"], finish_reason="refusal")
+        elif kind == 5:
+            overrides.update(action="REJECT", reason_codes=["content_filter"], finish_reason="content_filter")
+        elif kind == 7:
+            overrides.update(action="FAIL_RETRY", reason_codes=["rate_limited"], error_type="RateLimitError")
+        if i % 6 == 0:
+            overrides["prompt"] = f"Applicant jane.doe{i}@example.com asks about case {i}"
+        if i % 4 == 0:
+            overrides["metadata"] = {"human_reviewed_by": '"officer-1"'}
+        events.append(make_event(tenant, **overrides))
+    return events
+
+
+def chain(events: list[Any]) -> list[dict[str, Any]]:
+    """Enrich (default policy) and chain per tenant, as the enricher and sequencer do."""
+    encoder = LinkEncoder()
+    batch = ChainBatch({}, encoder, DedupPolicy(window=1))
+    chained = []
+    for event in events:
+        record = enriched_record(event)
+        link = batch.link(record)
+        assert link is not None
+        chained.append({"event": record, "seq": link.seq, "prev_hash": link.prev_hash, "hash": link.hash,
+                        "link_schema": encoder.schema_hex})
+    return chained
+
+
+def load(store: Any, chained: list[dict[str, Any]], *, retention_days: int = 180, columns: tuple[str, ...] =
+         EVENT_COLUMNS) -> None:
+    rows = [row_from_chained(c, 0, i) + ([retention_days, 0] if columns == EVENT_COLUMNS else [])
+            for i, c in enumerate(chained)]
+    store.insert("events", rows, columns)

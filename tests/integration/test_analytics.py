@@ -1,0 +1,184 @@
+"""ClickHouse analytics on the real embedded engine: migrations, aggregates, named queries,
+reports checked for their numbers, retention and legal holds."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import Counter
+from typing import Any
+
+import pypdfium2 as pdfium
+import pytest
+from audit_layer_sinks.legal_hold import active_holds, lift_hold, place_hold
+from audit_layer_sinks.named_queries import QueryError, load_queries, run_named
+from audit_layer_sinks.reports import compliance_summary
+from audit_layer_sinks.reports.render import render
+from audit_layer_sinks.rows import INSERT_COLUMNS, SELECT_COLUMNS
+from audit_layer_sinks.store import ClickHouseStore
+
+from tests.datasets import EVENT_COLUMNS, chain, load, varied_events
+
+pytestmark = pytest.mark.integration
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+def _rows(store: Any, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    return list(store.query(sql.replace("{db}", store.database), parameters=params or None).result_rows)
+
+
+def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path: str) -> None:
+    store = ClickHouseStore(f"chdb://{chdb_path}", "test_upgrade")
+    try:
+        store.command("DROP DATABASE IF EXISTS test_upgrade")
+        assert store.migrate(upto="0004_pii_policy.sql")[-1] == "0004_pii_policy.sql"
+        chained = chain(varied_events("acme", 120))
+        load(store, chained, columns=INSERT_COLUMNS)  # an old table: no retention columns yet
+        select = f"SELECT {', '.join(SELECT_COLUMNS)} FROM {{db}}.events FINAL ORDER BY seq"
+        before = _rows(store, select)
+
+        assert store.migrate() == ["0005_analytics.sql"]
+        assert _rows(store, select) == before  # every stored field as it was
+        assert _rows(store, "SELECT min(retention_days), max(legal_hold) FROM {db}.events") == [(180, 0)]
+        assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]  # backfilled
+
+        schema = _rows(store, "SHOW CREATE TABLE {db}.events")
+        assert store.migrate() == []
+        assert _rows(store, "SHOW CREATE TABLE {db}.events") == schema
+        assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]  # not backfilled twice
+        # the statements are themselves re-runnable: apply the file again by hand
+        from audit_layer_sinks.store import migration_files
+
+        for statement in store.topology.render(migration_files()[-1].read_text(), store.database):
+            store.command(statement)
+        assert _rows(store, "SHOW CREATE TABLE {db}.events") == schema
+        assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]
+    finally:
+        store.command("DROP DATABASE IF EXISTS test_upgrade")
+
+
+def _expected(chained: list[dict[str, Any]]) -> dict[str, Any]:
+    events = [c["event"] for c in chained]
+    raw = [e["event"] for e in events]
+    actions = Counter(r["action"] for r in raw)
+    return {
+        "events": len(raw),
+        "actions": {a: actions.get(a, 0) for a in ("ALLOW", "REJECT", "FAIL_RETRY")},
+        "risk_levels": {lvl: sum(e["risk_level"] == lvl for e in events) for lvl in ("LOW", "MEDIUM", "HIGH",
+                                                                                     "CRITICAL")},
+        "refusals": sum("refusal" in r["reason_codes"] for r in raw),
+        "content_filtered": sum("content_filter" in r["reason_codes"] for r in raw),
+        "pii_incidents": sum(bool(e["pii_found"]) for e in events),
+        "high_risk_without_review": sum(e["risk_level"] in ("HIGH", "CRITICAL")
+                                        and "human_reviewed_by" not in r["metadata"] for e, r in zip(events, raw)),
+        "tokens": {"input": sum(r["input_tokens"] for r in raw), "output": sum(r["output_tokens"] for r in raw)},
+        "compliance_tags": dict(Counter(t for e in events for t in e["compliance_tags"])),
+        "models": Counter((r["provider"], r["model"]) for r in raw),
+    }
+
+
+def test_compliance_summary_figures_match_the_data_set_in_every_format(store: Any, tmp_path: Any) -> None:
+    chained = chain(varied_events("acme", 300) + varied_events("other", 50, seed=3))
+    load(store, chained)
+    expected = _expected([c for c in chained if c["event"]["event"]["tenant_id"] == "acme"])
+
+    report = compliance_summary.build(store, "acme", TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1))
+    data = report.data
+    for key in ("events", "actions", "risk_levels", "refusals", "content_filtered", "pii_incidents",
+                "high_risk_without_review", "tokens", "compliance_tags"):
+        assert data[key] == expected[key], key
+    assert {(m["provider"], m["model"]): m["events"] for m in data["models"]} == expected["models"]
+    assert data["rates"]["refusal"] == round(expected["refusals"] / 300, 4)
+    durations = sorted(c["event"]["event"]["duration_ms"] for c in chained[:300])
+    assert abs(data["latency_ms"]["p50"] - durations[150]) < 0.1 * durations[150]
+    assert data["chain"]["status"] == "never verified" and data["chain"]["stored_up_to_seq"] == 300
+
+    as_json = json.loads(render(report, "json"))
+    assert as_json["events"] == 300 and as_json["actions"] == expected["actions"]
+    lines = list(csv.reader(io.StringIO(render(report, "csv").decode())))
+    assert ["Overview", "Events", "", "300"] in lines
+    assert ["Actions", "REJECT", "events", str(float(expected["actions"]["REJECT"]))] in lines
+    html = render(report, "html").decode()
+    assert html.count("<svg") == len(report.charts) == 4 and "Compliance summary: acme" in html
+    assert f">{expected['actions']['REJECT']:,}</text>" in html  # the bar's value label
+
+    pdf_bytes = render(report, "pdf")
+    (tmp_path / "summary.pdf").write_bytes(pdf_bytes)
+    pdf = pdfium.PdfDocument(pdf_bytes)
+    text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    assert "Compliance summary: acme" in text and "Events per day" in text and "Risk levels" in text
+    assert "300" in text and f"{expected['tokens']['input']:,}" in text
+    image = pdf[0].render(scale=1).to_pil().convert("RGB")
+    colours = Counter(image.getdata())
+    bar_blue = sum(n for (r, g, b), n in colours.items() if abs(r - 0x2B) < 12 and abs(g - 0x6C) < 12
+                   and abs(b - 0xB0) < 12)
+    assert bar_blue > 500, "the charts' bars were not drawn on the first page"
+    assert colours[(255, 255, 255)] < sum(colours.values()) * 0.98, "the page is blank"
+
+
+def test_named_queries_run_with_typed_parameters(store: Any) -> None:
+    chained = chain(varied_events("acme", 100))
+    load(store, chained)
+    queries = load_queries()
+    assert {"decisions_by_outcome", "reject_refusal_rates_by_model", "pii_incidents", "high_risk_without_review",
+            "tokens_latency_by_model", "user_history", "session_history"} <= set(queries)
+    period = {"tenant": "acme", "from_date": str(TODAY - dt.timedelta(days=1)), "to_date": str(TODAY)}
+    expected = _expected(chained)
+    by_outcome = run_named(store, queries["decisions_by_outcome"], period).result_rows
+    assert sum(r[3] for r in by_outcome) == 100 and sum(r[4] for r in by_outcome) == expected["actions"]["REJECT"]
+    assert len(run_named(store, queries["pii_incidents"], period).result_rows) == expected["pii_incidents"]
+    unreviewed = run_named(store, queries["high_risk_without_review"], period).result_rows
+    assert len(unreviewed) == expected["high_risk_without_review"]
+    rates = run_named(store, queries["reject_refusal_rates_by_model"], period).result_rows
+    assert sum(r[2] for r in rates) == 100
+    tokens = run_named(store, queries["tokens_latency_by_model"], period).result_rows
+    assert sum(r[3] for r in tokens) == expected["tokens"]["input"]
+    history = run_named(store, queries["user_history"], {"tenant": "acme", "user_id": "u-1"}).result_rows
+    assert [r[0] for r in history] == [c["seq"] for c in chained if c["event"]["event"]["user_id"] == "u-1"]
+    # another tenant's name finds nothing; a parameter is bound, never pasted into the SQL
+    assert run_named(store, queries["user_history"], {"tenant": "acme' OR 1=1 --", "user_id": "u-1"}).result_rows == []
+    with pytest.raises(QueryError, match="missing --param user_id"):
+        run_named(store, queries["user_history"], {"tenant": "acme"})
+    with pytest.raises(QueryError, match="unknown parameter nope"):
+        run_named(store, queries["user_history"], {"tenant": "acme", "user_id": "x", "nope": "1"})
+
+
+def _expire(store: Any) -> None:
+    """Make ClickHouse apply the TTL now instead of at its next background merge."""
+    store.command(f"ALTER TABLE {store.database}.events MATERIALIZE TTL SETTINGS mutations_sync = 2")
+    store.command(f"OPTIMIZE TABLE {store.database}.events FINAL")
+
+
+def test_retention_drops_expired_parts_but_a_legal_hold_keeps_them_until_lifted(
+    store: Any, kafka_bootstrap: str, topics: Any
+) -> None:
+    from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
+
+    hold, count = place_hold(store, "acme", user_id="u-0", reason="case 2026-17", set_by="legal@acme")
+    assert count == 0 and [h.hold_id for h in active_holds(store)] == [hold.hold_id]
+    sink = ClickHouseSink(SinkConfig(kafka_bootstrap, topics), store)  # its row builder, as it loads
+    sink._refresh_holds()
+    old = int((dt.datetime.now(dt.UTC) - dt.timedelta(days=400)).timestamp() * 1e6)
+    for events in (varied_events("acme", 30, users=1, start_us=old),  # user u-0: held
+                   varied_events("beta", 30, users=1, start_us=old),  # 400 days > 180: expired
+                   varied_events("gamma", 10, users=2)):              # recent
+        rows = [sink._event_row(c, 0, i) for i, c in enumerate(chain(events))]
+        store.insert("events", rows, EVENT_COLUMNS)
+    _expire(store)
+    left = dict(_rows(store, "SELECT tenant_id, count() FROM {db}.events GROUP BY tenant_id"))
+    assert left == {"acme": 30, "gamma": 10}  # beta's old rows dropped with their part; acme's are held
+
+    # a hold on rows already stored marks them
+    second, count = place_hold(store, "gamma", session_id="s-1", reason="inquiry", set_by="legal@gamma")
+    assert count == 2  # events 1 and 8 of session s-1
+    assert _rows(store, "SELECT sum(legal_hold) FROM {db}.events WHERE tenant_id = 'gamma'") == [(2,)]
+
+    released_hold, released = lift_hold(store, hold.hold_id, "legal@acme")
+    assert released_hold.hold_id == hold.hold_id and released == 30
+    assert [h.hold_id for h in active_holds(store)] == [second.hold_id]
+    _expire(store)
+    assert dict(_rows(store, "SELECT tenant_id, count() FROM {db}.events GROUP BY tenant_id")) == {"gamma": 10}
+    with pytest.raises(ValueError, match="no active legal hold"):
+        lift_hold(store, hold.hold_id, "legal@acme")
