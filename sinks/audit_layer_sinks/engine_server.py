@@ -126,18 +126,28 @@ class EngineServer:
         head = url_query.encode() + (b"\n" if url_query and body else b"") + body if url_query else body
         insert = _INSERT.match(head)
         with self.store.locked() as client:
-            if insert:
-                table = insert.group(1).decode().replace("`", "")
-                names = insert.group(2)
-                columns = [c.strip().strip("`") for c in names.decode().split(",")] if names else None
-                client.raw_insert(table, columns, insert_block=head[insert.end():], settings=settings or None,
-                                  fmt=insert.group(3).decode())
-                return b""
-            sql = head.decode()
-            if not sql.strip():
-                raise ValueError("Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
-            result: bytes = client.raw_query(sql, parameters=bound or None, settings=settings or None)
-            return result
+            default_database = client.database
+            client.database = params.get("database") or default_database  # the caller's default database
+            try:
+                return self._run(client, insert, head, settings, bound)
+            finally:
+                client.database = default_database
+
+    @staticmethod
+    def _run(client: Any, insert: re.Match[bytes] | None, head: bytes, settings: dict[str, str],
+             bound: dict[str, str]) -> bytes:
+        if insert:
+            table = insert.group(1).decode().replace("`", "")
+            names = insert.group(2)
+            columns = [c.strip().strip("`") for c in names.decode().split(",")] if names else None
+            client.raw_insert(table, columns, insert_block=head[insert.end():], settings=settings or None,
+                              fmt=insert.group(3).decode())
+            return b""
+        sql = head.decode()
+        if not sql.strip():
+            raise ValueError("Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
+        result: bytes = client.raw_query(sql, parameters=bound or None, settings=settings or None)
+        return result
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
