@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -46,8 +47,14 @@ def make_event(tenant: str = "acme", **overrides: Any) -> AuditEvent:
     return AuditEvent(**fields)
 
 
-def enriched_record(event: AuditEvent, ingested_at_us: int = 1_700_000_000_000_000) -> dict[str, Any]:
-    from audit_layer_processors.enrichment import enrich
+@functools.cache
+def _default_policy() -> Any:
     from audit_layer_processors.policy import load_policy
 
-    return enrich(event, ingested_at_us, load_policy())
+    return load_policy()
+
+
+def enriched_record(event: AuditEvent, ingested_at_us: int = 1_700_000_000_000_000) -> dict[str, Any]:
+    from audit_layer_processors.enrichment import enrich
+
+    return enrich(event, ingested_at_us, _default_policy())

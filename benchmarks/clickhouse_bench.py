@@ -1,0 +1,138 @@
+"""ClickHouse at scale on the embedded engine: the sink's load path, then 10,000,000 events for
+the compliance summary and single-decision lookups.
+
+    python benchmarks/clickhouse_bench.py --events 10000000 --sink-events 200000
+
+1. A generator makes `--sink-events` distinct events, enriched and chained by the real code and
+   Avro-encoded as the sequencer writes them; the sink's load path (decode, row, insert with
+   its dedup token, in its 20,000-row batches) loads them: rows/s, with each stage's share.
+2. Those rows are copied inside ClickHouse (new event ids and seqs, days shifted back) until the
+   table holds `--events`; the materialized views fill the daily aggregates as they would.
+3. The compliance summary over all of them, and `--lookups` decisions fetched by event id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from audit_layer_schemas import CHAINED_EVENT, AvroCodec
+from audit_layer_sinks.reports import compliance_summary, decision_audit
+from audit_layer_sinks.retention import RetentionPolicy
+from audit_layer_sinks.rows import row_from_chained
+from audit_layer_sinks.store import ClickHouseStore
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.datasets import EVENT_COLUMNS, chain, varied_events
+
+TENANT = "bench-bank"
+BATCH = 20_000
+console = Console()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000, help="rows in the table at the end")
+    parser.add_argument("--sink-events", type=int, default=200_000, help="distinct events through the sink path")
+    parser.add_argument("--lookups", type=int, default=200, help="decisions fetched by id")
+    parser.add_argument("--json", type=Path, default=Path("bench-results/clickhouse.json"))
+    args = parser.parse_args()
+    results: dict[str, float] = {}
+
+    with Progress(console=console) as bar:
+        task = bar.add_task("generating events", total=args.sink_events)
+        events = []
+        start_us = int((time.time() - 86_400) * 1e6)
+        for k in range(0, args.sink_events, 10_000):
+            size = min(10_000, args.sink_events - k)
+            events.extend(varied_events(TENANT, size, seed=k, start_us=start_us + k * 1000))
+            bar.update(task, completed=len(events))
+    console.print("enriching and chaining them ...")
+    chained = chain(events)
+    del events
+    codec = AvroCodec(CHAINED_EVENT)
+    messages = [codec.encode(c) for c in chained]
+    del chained
+    retention = RetentionPolicy({"standard": 180, "financial": 2555, "health": 2190, "employment": 1095})
+
+    with tempfile.TemporaryDirectory(prefix="audit-layer-bench-") as path:
+        store = ClickHouseStore(f"chdb://{path}", "bench")
+        store.migrate()
+        decode_s = row_s = insert_s = 0.0
+        started = time.perf_counter()
+        for first in range(0, len(messages), BATCH):
+            t0 = time.perf_counter()
+            records = [codec.decode(m) for m in messages[first:first + BATCH]]
+            t1 = time.perf_counter()
+            rows = [[*row_from_chained(r, 0, first + i), retention.days_for(r["event"]["compliance_tags"]), 0]
+                    for i, r in enumerate(records)]
+            t2 = time.perf_counter()
+            store.insert("events", rows, EVENT_COLUMNS, dedup_token=f"bench:0:{first}-{first + len(rows) - 1}")
+            t3 = time.perf_counter()
+            decode_s, row_s, insert_s = decode_s + t1 - t0, row_s + t2 - t1, insert_s + t3 - t2
+        total_s = time.perf_counter() - started
+        n = len(messages)
+        results.update(sink_rows_per_s=n / total_s, sink_decode_us_per_row=decode_s / n * 1e6,
+                       sink_row_build_us_per_row=row_s / n * 1e6, sink_insert_us_per_row=insert_s / n * 1e6)
+
+        copies = max(args.events // n - 1, 0)
+        started = time.perf_counter()
+        with Progress(console=console) as bar:
+            task = bar.add_task("copying rows inside ClickHouse", total=copies)
+            for k in range(1, copies + 1):
+                store.command(
+                    f"INSERT INTO bench.events SELECT * REPLACE (seq + {k * n} AS seq, generateUUIDv7() AS event_id, "
+                    f"timestamp - toIntervalDay({k % 90}) AS timestamp) "
+                    f"FROM (SELECT * FROM bench.events WHERE seq <= {n})")  # outside: REPLACE's seq would shadow
+                bar.update(task, advance=1)
+        copy_s = time.perf_counter() - started
+        total = int(store.query("SELECT count() FROM bench.events").result_rows[0][0])
+        results.update(rows_in_table=total, in_engine_copy_rows_per_s=(total - n) / copy_s if copy_s else 0.0)
+
+        today = dt.datetime.now(dt.UTC).date()
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            report = compliance_summary.build(store, TENANT, today - dt.timedelta(days=400), today)
+            timings.append(time.perf_counter() - started)
+        assert report.data["events"] == total, (report.data["events"], total)
+        results.update(compliance_summary_s_median=statistics.median(timings), compliance_summary_s_max=max(timings))
+
+        ids = [r[0] for r in store.query(f"SELECT toString(event_id) FROM bench.events "
+                                         f"WHERE cityHash64(event_id) % {max(total // (args.lookups * 4), 1)} = 0 "
+                                         f"LIMIT {args.lookups}").result_rows]
+        lookup_ms = []
+        for event_id in ids:
+            started = time.perf_counter()
+            row = decision_audit.lookup(store, event_id)
+            lookup_ms.append((time.perf_counter() - started) * 1000)
+            assert str(row["event_id"]) == event_id
+        lookup_ms.sort()
+        results.update(lookups=len(lookup_ms), lookup_ms_p50=lookup_ms[len(lookup_ms) // 2],
+                       lookup_ms_p99=lookup_ms[min(len(lookup_ms) - 1, int(len(lookup_ms) * 0.99))])
+        store.close()
+
+    table = Table(title=f"ClickHouse (embedded chDB), {results['rows_in_table']:,.0f} events")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    targets = {"sink_rows_per_s": ">= 100,000", "compliance_summary_s_median": "<= 2 s", "lookup_ms_p99": "<= 50 ms"}
+    for name, value in results.items():
+        table.add_row(name, f"{value:,.1f}" if value < 1000 else f"{value:,.0f}", targets.get(name, ""))
+    console.print(table)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
