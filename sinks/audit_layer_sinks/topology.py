@@ -72,8 +72,9 @@ class Topology:
         local = _DEDUP_WINDOW.sub("replicated_deduplication_window", local)
         local = self._on_cluster(local)
         result = [local.replace("{db}", database)]
-        if statement.startswith("ALTER TABLE") and " COLUMN " in statement:
-            result.append(self._on_cluster(statement).replace("{db}", database))  # the distributed table too
+        if statement.startswith("ALTER TABLE") and re.search(r"\b(ADD|DROP) COLUMN\b", statement):
+            # the distributed table's columns follow; codecs, indexes and TTL belong to storage only
+            result.append(self._on_cluster(statement).replace("{db}", database))
         if created and not view:
             table = created.group(1)
             result.append(

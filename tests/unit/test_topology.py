@@ -1,0 +1,49 @@
+"""The migrations rendered for a cluster: replicated local tables behind distributed ones."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from audit_layer_sinks.store import migration_files
+from audit_layer_sinks.topology import Topology, TopologyError
+
+
+def _all(topology: Topology) -> list[str]:
+    return [s for f in migration_files() for s in topology.render(f.read_text(), "audit")]
+
+
+def test_single_server_rendering_is_the_files_as_written() -> None:
+    statements = _all(Topology())
+    assert not any("ON CLUSTER" in s or "_local" in s or "Replicated" in s for s in statements)
+    assert any(s.startswith("CREATE TABLE IF NOT EXISTS audit.events\n") for s in statements)
+
+
+def test_cluster_rendering_replicates_every_table_and_distributes_the_names_readers_use() -> None:
+    statements = _all(Topology("audit"))
+    ddl = [s for s in statements if not s.startswith("INSERT")]
+    assert all(" ON CLUSTER audit" in s for s in ddl)
+    engines = re.findall(r"ENGINE = (\w+)", "\n".join(statements))
+    assert "ReplacingMergeTree" not in engines and "AggregatingMergeTree" not in engines and "MergeTree" not in engines
+    assert {"ReplicatedReplacingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedMergeTree",
+            "Distributed"} <= set(engines)
+    for table in ("events", "checkpoints", "events_daily", "events_daily_tags", "legal_holds", "verifications"):
+        assert any(s.startswith(f"CREATE TABLE IF NOT EXISTS audit.{table}_local ON CLUSTER audit") for s in ddl)
+        distributed = [s for s in ddl if s.startswith(f"CREATE TABLE IF NOT EXISTS audit.{table} ON CLUSTER")]
+        assert len(distributed) == 1 and f"Distributed(audit, audit, {table}_local" in distributed[0]
+    # a view reads and writes its shard's local tables and keeps its own name
+    [view] = [s for s in ddl if "events_daily_mv" in s]
+    assert "audit.events_daily_mv ON CLUSTER audit TO audit.events_daily_local" in view
+    assert "FROM audit.events_local" in view
+    # column changes reach the distributed table too; index and TTL changes only the storage
+    assert any(s.startswith("ALTER TABLE audit.events ON CLUSTER audit ADD COLUMN IF NOT EXISTS retention_days")
+               for s in ddl)
+    assert not any(s.startswith("ALTER TABLE audit.events ON CLUSTER audit ADD INDEX") for s in ddl)
+    assert any("replicated_deduplication_window" in s for s in ddl)
+    # backfills go through the distributed tables
+    assert all("_local" not in s for s in statements if s.startswith("INSERT"))
+
+
+def test_a_cluster_name_must_be_an_identifier() -> None:
+    with pytest.raises(TopologyError):
+        Topology("audit; DROP TABLE x")
