@@ -72,7 +72,8 @@ def _expected(chained: list[dict[str, Any]]) -> dict[str, Any]:
         "content_filtered": sum("content_filter" in r["reason_codes"] for r in raw),
         "pii_incidents": sum(bool(e["pii_found"]) for e in events),
         "high_risk_without_review": sum(e["risk_level"] in ("HIGH", "CRITICAL")
-                                        and "human_reviewed_by" not in r["metadata"] for e, r in zip(events, raw, strict=True)),
+                                        and "human_reviewed_by" not in r["metadata"]
+                                        for e, r in zip(events, raw, strict=True)),
         "tokens": {"input": sum(r["input_tokens"] for r in raw), "output": sum(r["output_tokens"] for r in raw)},
         "compliance_tags": dict(Counter(t for e in events for t in e["compliance_tags"])),
         "models": Counter((r["provider"], r["model"]) for r in raw),
