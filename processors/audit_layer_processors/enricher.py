@@ -9,7 +9,9 @@ reason in headers, bounded by a DlqPolicy.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -41,6 +43,8 @@ def build_app(
         topic_allow_declare=False,  # topics are created, with their settings, by `audit-layer topics`
         topic_disable_leader=True,
         store="memory://",
+        # stateless: faust's data folder holds nothing we need, so keep it out of the working directory
+        datadir=str(Path(tempfile.gettempdir()) / "audit-layer-faust" / "{appid}"),
         processing_guarantee="at_least_once",
         stream_publish_on_commit=True,
         broker_commit_interval=commit_interval,
