@@ -25,6 +25,13 @@ from audit_layer_processors.validation import EventValidator, Rejection
 log = logging.getLogger("audit_layer.enricher")
 
 
+def _datadir(group_id: str) -> Path:
+    # stateless: faust's data folder holds nothing we need, so it stays out of the working directory
+    parent = Path(tempfile.gettempdir()) / "audit-layer-faust"
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent / group_id
+
+
 def build_app(
     bootstrap_servers: str,
     topics: Topics,
@@ -43,8 +50,7 @@ def build_app(
         topic_allow_declare=False,  # topics are created, with their settings, by `audit-layer topics`
         topic_disable_leader=True,
         store="memory://",
-        # stateless: faust's data folder holds nothing we need, so keep it out of the working directory
-        datadir=str(Path(tempfile.gettempdir()) / "audit-layer-faust" / "{appid}"),
+        datadir=str(_datadir(group_id)),
         processing_guarantee="at_least_once",
         stream_publish_on_commit=True,
         broker_commit_interval=commit_interval,

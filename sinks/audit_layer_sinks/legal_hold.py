@@ -70,6 +70,11 @@ def active_holds(store: ClickHouseStore, tenant_id: str | None = None) -> list[L
     return [LegalHold(*row) for row in rows]
 
 
+def holds_condition(holds: list[LegalHold]) -> tuple[str, dict[str, Any]]:
+    """True for a row any of the holds covers (SQL over tenant_id, user_id, session_id)."""
+    return _any_of(holds)
+
+
 def _any_of(holds: list[LegalHold]) -> tuple[str, dict[str, Any]]:
     parts, params = [], {}
     for n, hold in enumerate(holds):

@@ -27,6 +27,14 @@ class RetentionPolicy:
         object.__setattr__(self, "_by_tag", {TAG_PREFIX + name.upper(): days for name, days in self.classes.items()})
         object.__setattr__(self, "_warned", set())
 
+    def sql(self, tags_column: str) -> tuple[str, dict[str, object]]:
+        """The same rule as `days_for`, as a ClickHouse expression over an Array(String) column."""
+        by_tag: dict[str, int] = self._by_tag  # type: ignore[attr-defined]
+        expr = (f"if(empty(arrayFilter(t -> startsWith(t, '{TAG_PREFIX}'), {tags_column})), {{rdefault:UInt16}}, "
+                f"arrayMax(arrayMap(t -> transform(t, {{rtags:Array(String)}}, {{rdays:Array(UInt16)}}, "
+                f"{{rdefault:UInt16}}), arrayFilter(t -> startsWith(t, '{TAG_PREFIX}'), {tags_column}))))")
+        return expr, {"rtags": list(by_tag), "rdays": list(by_tag.values()), "rdefault": self.default_days}
+
     def days_for(self, tags: Iterable[str]) -> int:
         """The longest class the row's tags name; the default when it names none (or an unknown one)."""
         by_tag: dict[str, int] = self._by_tag  # type: ignore[attr-defined]

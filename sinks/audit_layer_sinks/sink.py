@@ -11,6 +11,7 @@ range and inserts it with the same token, which ClickHouse drops if it already l
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
+from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from audit_layer_sinks.legal_hold import LegalHold, active_holds, apply_holds
+from audit_layer_sinks.avro_load import ChainedEventLoad, container
+from audit_layer_sinks.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
 from audit_layer_sinks.retention import RetentionPolicy
 from audit_layer_sinks.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_sinks.store import ClickHouseStore
@@ -47,6 +50,19 @@ class SinkConfig:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     # how often the sink re-reads the legal holds it marks new rows with
     hold_refresh_seconds: float = 5.0
+    # on the embedded engine, let ClickHouse decode the Avro (False: always decode in Python)
+    avro_passthrough: bool = True
+
+
+# a batch holds unique (tenant_id, seq) keys, so ReplacingMergeTree's collapse of duplicates
+# inside one insert has nothing to do; skipping it halves the insert's cost
+INSERT_SETTINGS = {"optimize_on_insert": 0}
+
+
+@dataclass(frozen=True)
+class _AvroPath:
+    header: bytes
+    load: ChainedEventLoad
 
 
 class SinkStopped(RuntimeError):
@@ -65,10 +81,14 @@ class _Target:
 
 @dataclass
 class _Batch:
+    """A partition's messages awaiting their insert; rows are built at load time, with the holds
+    and the load path of that moment."""
+
     first: int
     last: int
     started: float
-    rows: list[list[Any]] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    values: list[bytes] = field(default_factory=list)
 
 
 class ClickHouseSink:
@@ -82,6 +102,9 @@ class ClickHouseSink:
                                                row_from_checkpoint),
         }
         self._batches: dict[tuple[str, int], _Batch] = {}
+        chained_codec = self._targets[config.topics.chained].codec
+        self._avro = _AvroPath(MAGIC + chained_codec.schema.fingerprint,
+                               ChainedEventLoad(chained_codec.schema.canonical_form))
         self._holds: list[LegalHold] = []
         self._holds_read = 0.0
         self._stop = threading.Event()
@@ -128,12 +151,12 @@ class ClickHouseSink:
             log.warning("consumer: %s", err)
             return
         topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
-        row = self._row(msg)
         batch = self._batches.get((topic, partition))
         if batch is None:
             batch = self._batches[(topic, partition)] = _Batch(offset, offset, time.monotonic())
         batch.last = offset
-        batch.rows.append(row)
+        batch.offsets.append(offset)
+        batch.values.append(msg.value() or b"")
 
     def _event_row(self, chained: dict[str, Any], partition: int, offset: int) -> list[Any]:
         row = row_from_chained(chained, partition, offset)
@@ -145,8 +168,7 @@ class ClickHouseSink:
         return row
 
     def _refresh_holds(self) -> None:
-        """Re-read the active holds; a new one is applied to the rows already loaded, which were
-        marked without it."""
+        """Re-read the active holds; a new one is applied to the rows already loaded."""
         now = time.monotonic()
         if now - self._holds_read < self.config.hold_refresh_seconds:
             return
@@ -155,53 +177,90 @@ class ClickHouseSink:
         known = {h.hold_id for h in self._holds}
         new = [h for h in holds if h.hold_id not in known]
         self._holds = holds
-        if not new:
-            return
-        # rows waiting in batches were marked without the new holds
-        user, session = INSERT_COLUMNS.index("user_id"), INSERT_COLUMNS.index("session_id")
-        events_table = self._targets[self.config.topics.chained].table
-        for (topic, _), batch in self._batches.items():
-            if self._targets[topic].table == events_table:
-                for row in batch.rows:
-                    if any(h.matches(row[0], row[user], row[session]) for h in new):
-                        row[-1] = 1
-        if self.rows_loaded:
-            apply_holds(self.store, new)
+        if new and self.rows_loaded:
+            apply_holds(self.store, new)  # rows are marked as they are built; these were built before
 
-    def _row(self, msg: Message) -> list[Any]:
-        target = self._targets[msg.topic() or ""]
-        try:
-            record = target.codec.decode(msg.value())  # type: ignore[arg-type]
-        except DecodeError as exc:
-            raise SinkStopped(
-                f"undecodable message at {msg.topic()}:{msg.partition()}:{msg.offset()}: {exc}"
-            ) from exc
-        return target.to_row(record, msg.partition() or 0, msg.offset() or 0)
+    def _rows(self, topic: str, partition: int, batch: _Batch) -> list[list[Any]]:
+        target = self._targets[topic]
+        rows = []
+        for offset, value in zip(batch.offsets, batch.values, strict=True):
+            try:
+                record = target.codec.decode(value)
+            except DecodeError as exc:
+                raise SinkStopped(f"undecodable message at {topic}:{partition}:{offset}: {exc}") from exc
+            rows.append(target.to_row(record, partition, offset))
+        return rows
 
     def _flush_due(self, force: bool = False) -> None:
         now = time.monotonic()
         policy = self.config.batch
-        for (topic, partition), batch in list(self._batches.items()):
-            if force or len(batch.rows) >= policy.max_rows or now - batch.started >= policy.max_age:
-                self._load(topic, partition, batch)
+        # events first: a checkpoint is stored only after the events it covers (see _covered)
+        due = sorted(self._batches.items(), key=lambda item: item[0][0] != self.config.topics.chained)
+        for (topic, partition), batch in due:
+            if force or len(batch.offsets) >= policy.max_rows or now - batch.started >= policy.max_age:
+                rows = None
+                if topic == self.config.topics.checkpoints:
+                    rows = self._rows(topic, partition, batch)
+                    if not self._covered(rows):
+                        continue  # its events are still on their way; the batch waits (and grows)
+                self._load(topic, partition, batch, rows)
                 del self._batches[(topic, partition)]
 
-    def _load(self, topic: str, partition: int, batch: _Batch) -> None:
+    def _covered(self, checkpoint_rows: list[list[Any]]) -> bool:
+        """Are the events every checkpoint covers stored? The two topics are consumed independently,
+        so a checkpoint can arrive before its events; stored first, a reader (verify, a witness)
+        would see a signed seq beyond the stored chain and call the log truncated."""
+        needed: dict[str, int] = {}
+        for row in checkpoint_rows:
+            tenant, last_seq = row[CHECKPOINT_COLUMNS.index("tenant_id")], row[CHECKPOINT_COLUMNS.index("last_seq")]
+            needed[tenant] = max(needed.get(tenant, 0), last_seq)
+        stored = dict(self.store.query(
+            f"SELECT tenant_id, max(seq) FROM {self.store.database}.events WHERE tenant_id IN {{t:Array(String)}} "
+            "GROUP BY tenant_id", parameters={"t": list(needed)}).result_rows)
+        return all(stored.get(tenant, 0) >= seq for tenant, seq in needed.items())
+
+    def _load(self, topic: str, partition: int, batch: _Batch, rows: list[list[Any]] | None = None) -> None:
         target = self._targets[topic]
+        token = f"{topic}:{partition}:{batch.first}-{batch.last}"
         self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.first,
                                                       f"{PENDING}{batch.last}")], asynchronous=False)
-        self.store.insert(target.table, batch.rows, target.columns,
-                          dedup_token=f"{topic}:{partition}:{batch.first}-{batch.last}")
+        if not (topic == self.config.topics.chained and self._load_avro(partition, batch, token)):
+            self.store.insert(target.table, rows or self._rows(topic, partition, batch), target.columns,
+                              dedup_token=token, settings=INSERT_SETTINGS)
         self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.last + 1)], asynchronous=False)
-        self.rows_loaded += len(batch.rows)
+        self.rows_loaded += len(batch.offsets)
         self.batches_loaded += 1
+
+    def _load_avro(self, partition: int, batch: _Batch, token: str) -> bool:
+        """ClickHouse reads the batch's Avro itself (avro_load.py): on the embedded engine, when every
+        message is written with the current ChainedEvent schema. False: load the Python way."""
+        if not (self.config.avro_passthrough and self.store.embedded):
+            return False
+        header = self._avro.header
+        if any(value[:HEADER_SIZE] != header for value in batch.values):
+            return False  # an older writer version: fastavro resolves it
+        retention, params = self.config.retention.sql("compliance_tags")
+        hold, hold_params = holds_condition(self._holds)
+        with tempfile.NamedTemporaryFile(prefix="audit-layer-batch-", suffix=".avro") as f:
+            f.write(container(self._avro.load.schema_json, [v[HEADER_SIZE:] for v in batch.values]))
+            f.flush()
+            sql = self._avro.load.statement(self._avro.load.file_source(f.name), retention, f"if({hold}, 1, 0)")
+            self.store.command_with(
+                sql.replace("{table}", f"{self.store.database}.events"),
+                {"partition": partition, "offsets": batch.offsets, **params, **hold_params},
+                settings={**INSERT_SETTINGS, "insert_deduplication_token": token,
+                          "max_threads": 1, "input_format_parallel_parsing": 0})  # rows in file order
+        return True
 
     # -- assignment -------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not partitions:
             return
-        for tp in consumer.committed(partitions, timeout=60):
+        # pending event ranges first, so a recovered checkpoint never lands before its events
+        committed = sorted(consumer.committed(partitions, timeout=60),
+                           key=lambda tp: tp.topic != self.config.topics.chained)
+        for tp in committed:
             metadata = tp.metadata or ""
             if metadata.startswith(PENDING):
                 self._recover(tp.topic, tp.partition, tp.offset, int(metadata[len(PENDING):]))
@@ -238,7 +297,8 @@ class ClickHouseSink:
                         break
                     if batch is None:
                         batch = _Batch(offset, offset, time.monotonic())
-                    batch.rows.append(self._row(msg))
+                    batch.offsets.append(offset)
+                    batch.values.append(msg.value() or b"")
                     batch.last = offset
                     if offset == last:
                         done = True

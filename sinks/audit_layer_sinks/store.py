@@ -121,11 +121,11 @@ class ClickHouseStore:
         return f"{self.database}.{table}_local ON CLUSTER {self.topology.cluster}"
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
-               dedup_token: str | None = None) -> None:
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+               dedup_token: str | None = None, settings: dict[str, Any] | None = None) -> None:
+        settings = {**(settings or {}), **({"insert_deduplication_token": dedup_token} if dedup_token else {})}
         with self._lock:
             self.client.insert(f"{self.database}.{table}", rows, column_names=list(columns),
-                               settings=settings)
+                               settings=settings or None)
 
     def migrate(self, upto: str | None = None) -> list[str]:
         """Apply the SQL migrations not yet recorded (up to and including `upto`); returns the names

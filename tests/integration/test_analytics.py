@@ -20,6 +20,7 @@ from audit_layer_sinks.rows import INSERT_COLUMNS, SELECT_COLUMNS
 from audit_layer_sinks.store import ClickHouseStore
 
 from tests.datasets import EVENT_COLUMNS, chain, load, varied_events
+from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -183,3 +184,48 @@ def test_retention_drops_expired_parts_but_a_legal_hold_keeps_them_until_lifted(
     assert dict(_rows(store, "SELECT tenant_id, count() FROM {db}.events GROUP BY tenant_id")) == {"gamma": 10}
     with pytest.raises(ValueError, match="no active legal hold"):
         lift_hold(store, hold.hold_id, "legal@acme")
+
+
+def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, chdb_path: str, tmp_path: Any) -> None:
+    """The sink's two load paths (avro_load.py and rows.py) store identical rows, holds and retention."""
+    from audit_layer_schemas import CHAINED_EVENT, AvroCodec
+    from audit_layer_sinks.avro_load import ChainedEventLoad, container
+    from audit_layer_sinks.legal_hold import LegalHold, holds_condition
+    from audit_layer_sinks.retention import RetentionPolicy
+    from audit_layer_sinks.rows import row_from_chained
+
+    codec = AvroCodec(CHAINED_EVENT)
+    events = varied_events("acme", 400)
+    events.append(make_event("acme", prompt="Ünïcødé ✓ 日本語 \\n \"quoted\" \t tab", user_id=None, session_id=None,
+                             duration_ms=None, input_tokens=None, confidence=1e-300, metadata={}, reason_codes=[]))
+    messages = [codec.encode(c) for c in chain(events)]
+    retention = RetentionPolicy({"standard": 180, "financial": 2555, "health": 2190})
+    holds = [LegalHold("h1", "acme", user_id="u-1"), LegalHold("h2", "acme", session_id="s-3")]
+    python_rows = []
+    for offset, message in enumerate(messages):
+        record = codec.decode(message)
+        event = record["event"]["event"]
+        held = any(h.matches(event["tenant_id"], event["user_id"], event["session_id"]) for h in holds)
+        python_rows.append([*row_from_chained(record, 2, offset * 3), retention.days_for(record["event"]
+                                                                                      ["compliance_tags"]), int(held)])
+    store.insert("events", python_rows, EVENT_COLUMNS)
+
+    other = ClickHouseStore(f"chdb://{chdb_path}", store.database + "_avro")
+    try:
+        other.migrate()
+        load = ChainedEventLoad(codec.schema.canonical_form)
+        path = tmp_path / "batch.avro"
+        path.write_bytes(container(load.schema_json, [m[10:] for m in messages]))
+        expr, params = retention.sql("compliance_tags")
+        cond, hold_params = holds_condition(holds)
+        other.command_with(load.statement(load.file_source(str(path)), expr, f"if({cond}, 1, 0)")
+                           .replace("{table}", f"{other.database}.events"),
+                           {"partition": 2, "offsets": [o * 3 for o in range(len(messages))], **params, **hold_params},
+                           settings={"max_threads": 1, "input_format_parallel_parsing": 0})
+        select = (f"SELECT {', '.join(SELECT_COLUMNS)}, retention_days, legal_hold, kafka_partition, kafka_offset "
+                  "FROM {db}.events ORDER BY seq")
+        expected = _rows(store, select)
+        assert len(expected) == 401 and _rows(other, select) == expected
+        assert {r[-4] for r in expected} == {180, 2555, 2190} and 0 < sum(r[-3] for r in expected) < 401
+    finally:
+        other.command(f"DROP DATABASE IF EXISTS {other.database}")
