@@ -1,11 +1,13 @@
-"""ClickHouse at scale on the embedded engine: the sink's load path, then 10,000,000 events for
-the compliance summary and single-decision lookups.
+"""ClickHouse at scale on the embedded engine: the sink, then 10,000,000 events for the
+compliance summary and single-decision lookups.
 
-    python benchmarks/clickhouse_bench.py --events 10000000 --sink-events 200000
+    python benchmarks/clickhouse_bench.py --events 10000000 --sink-events 200000 --bootstrap 127.0.0.1:9092
 
 1. A generator makes `--sink-events` distinct events, enriched and chained by the real code and
-   Avro-encoded as the sequencer writes them; the sink's load path (decode, row, insert with
-   its dedup token, in its 20,000-row batches) loads them: rows/s, with each stage's share.
+   Avro-encoded as the sequencer writes them, and produces them to a fresh chained topic. The
+   real sink (ClickHouseSink: consume read_committed, batch, commit the intent, insert with its
+   dedup token, commit) loads them twice, side by side: ClickHouse reading the Avro itself (the
+   default on the embedded engine) and decoding in Python (the server path). Rows/s each.
 2. Those rows are copied inside ClickHouse (new event ids and seqs, days shifted back) until the
    table holds `--events`; the materialized views fill the daily aggregates as they would.
 3. The compliance summary over all of them, and `--lookups` decisions fetched by event id.
@@ -19,23 +21,25 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from audit_layer_schemas import CHAINED_EVENT, AvroCodec
+from audit_layer_processors.topics_admin import delete_topics, ensure_topics
+from audit_layer_schemas import CHAINED_EVENT, AvroCodec, Topics
 from audit_layer_sinks.reports import compliance_summary, decision_audit
 from audit_layer_sinks.retention import RetentionPolicy
-from audit_layer_sinks.rows import row_from_chained
+from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
 from audit_layer_sinks.store import ClickHouseStore
+from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.datasets import EVENT_COLUMNS, chain, varied_events
+from tests.datasets import chain, varied_events
 
 TENANT = "bench-bank"
-BATCH = 20_000
 console = Console()
 
 
@@ -44,6 +48,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=10_000_000, help="rows in the table at the end")
     parser.add_argument("--sink-events", type=int, default=200_000, help="distinct events through the sink path")
     parser.add_argument("--lookups", type=int, default=200, help="decisions fetched by id")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka brokers (the sink consumes)")
     parser.add_argument("--json", type=Path, default=Path("bench-results/clickhouse.json"))
     args = parser.parse_args()
     results: dict[str, float] = {}
@@ -64,25 +69,48 @@ def main() -> int:
     del chained
     retention = RetentionPolicy({"standard": 180, "financial": 2555, "health": 2190, "employment": 1095})
 
+    topics = Topics(prefix=f"bench-{int(time.time())}-")
+    ensure_topics(args.bootstrap, topics, partitions=1)  # the local broker does not auto-create
+    producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 20, "compression.type": "lz4",
+                         "partitioner": "murmur2_random"})
+    for message in messages:
+        while True:
+            try:
+                producer.produce(topics.chained, message, key=TENANT.encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+    n = len(messages)
+
     with tempfile.TemporaryDirectory(prefix="audit-layer-bench-") as path:
+        for database, passthrough in (("bench", True), ("bench_python", False)):
+            store = ClickHouseStore(f"chdb://{path}", database)
+            store.migrate()
+            config = SinkConfig(args.bootstrap, topics, group_id=f"{topics.prefix}{database}",
+                                retention=retention, avro_passthrough=passthrough)
+            sink = ClickHouseSink(config, store)
+            thread = threading.Thread(target=sink.run, daemon=True)
+            with Progress(console=console) as bar:
+                task = bar.add_task(f"sink ({'ClickHouse reads the Avro' if passthrough else 'Python decode'})",
+                                    total=n)
+                started = time.perf_counter()
+                thread.start()
+                while sink.rows_loaded < n and thread.is_alive():
+                    bar.update(task, completed=sink.rows_loaded)
+                    time.sleep(0.05)
+                elapsed = time.perf_counter() - started
+            sink.stop()
+            thread.join(60)
+            loaded = int(store.query(f"SELECT count() FROM {database}.events").result_rows[0][0])
+            assert loaded == n, f"the sink loaded {loaded} of {n} rows"
+            key = "sink_rows_per_s" if passthrough else "sink_rows_per_s_python_decode"
+            results[key] = n / elapsed
+            if not passthrough:
+                store.command(f"DROP DATABASE {database}")
         store = ClickHouseStore(f"chdb://{path}", "bench")
-        store.migrate()
-        decode_s = row_s = insert_s = 0.0
-        started = time.perf_counter()
-        for first in range(0, len(messages), BATCH):
-            t0 = time.perf_counter()
-            records = [codec.decode(m) for m in messages[first:first + BATCH]]
-            t1 = time.perf_counter()
-            rows = [[*row_from_chained(r, 0, first + i), retention.days_for(r["event"]["compliance_tags"]), 0]
-                    for i, r in enumerate(records)]
-            t2 = time.perf_counter()
-            store.insert("events", rows, EVENT_COLUMNS, dedup_token=f"bench:0:{first}-{first + len(rows) - 1}")
-            t3 = time.perf_counter()
-            decode_s, row_s, insert_s = decode_s + t1 - t0, row_s + t2 - t1, insert_s + t3 - t2
-        total_s = time.perf_counter() - started
-        n = len(messages)
-        results.update(sink_rows_per_s=n / total_s, sink_decode_us_per_row=decode_s / n * 1e6,
-                       sink_row_build_us_per_row=row_s / n * 1e6, sink_insert_us_per_row=insert_s / n * 1e6)
+        results["sink_speedup_vs_python_decode"] = results["sink_rows_per_s"] / results["sink_rows_per_s_python_decode"]
+        delete_topics(args.bootstrap, topics.all())
 
         copies = max(args.events // n - 1, 0)
         started = time.perf_counter()

@@ -11,8 +11,9 @@ from typing import Any
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.merkle import consistency_proof, inclusion_proof, leaf_hash, root
 
+from audit_layer_sinks.lookup import EventNotFound, event_row
 from audit_layer_sinks.offline_proof import FORMAT
-from audit_layer_sinks.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_sinks.rows import CHECKPOINT_SELECT, chain_fields_from_row
 from audit_layer_sinks.store import ClickHouseStore
 
 
@@ -40,15 +41,11 @@ def checkpoint_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes]) -> dict[str, Any]:
     db = store.database
     try:
-        event_id = str(uuid.UUID(event_id))
-    except ValueError:
-        raise ProofError(f"{event_id!r} is not an event id (a UUID)") from None
-    # the SELECT aliases event_id to its text form, so the filter compares text
-    found = store.query(f"SELECT {', '.join(SELECT_COLUMNS)} FROM {db}.events FINAL "
-                        "WHERE event_id = {id:String} LIMIT 1", parameters={"id": event_id}).result_rows
-    if not found:
-        raise ProofError(f"no event {event_id} is stored")
-    tenant, seq, prev_hash, digest, link_schema, enriched = chain_fields_from_row(found[0])
+        row = event_row(store, event_id)
+    except EventNotFound as exc:
+        raise ProofError(str(exc)) from None
+    event_id = str(uuid.UUID(event_id))
+    tenant, seq, prev_hash, digest, link_schema, enriched = chain_fields_from_row(row)
     checkpoints = store.query(
         f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {db}.checkpoints FINAL "
         "WHERE tenant_id = {t:String} AND last_seq >= {s:UInt64} ORDER BY last_seq LIMIT 1",

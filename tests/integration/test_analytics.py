@@ -40,10 +40,11 @@ def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path:
         select = f"SELECT {', '.join(SELECT_COLUMNS)} FROM {{db}}.events FINAL ORDER BY seq"
         before = _rows(store, select)
 
-        assert store.migrate() == ["0005_analytics.sql"]
+        assert store.migrate() == ["0005_analytics.sql", "0006_event_ids.sql"]
         assert _rows(store, select) == before  # every stored field as it was
         assert _rows(store, "SELECT min(retention_days), max(legal_hold) FROM {db}.events") == [(180, 0)]
         assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]  # backfilled
+        assert _rows(store, "SELECT count() FROM {db}.event_ids") == [(120,)]
 
         schema = _rows(store, "SHOW CREATE TABLE {db}.events")
         assert store.migrate() == []
@@ -52,10 +53,12 @@ def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path:
         # the statements are themselves re-runnable: apply the file again by hand
         from audit_layer_sinks.store import migration_files
 
-        for statement in store.topology.render(migration_files()[-1].read_text(), store.database):
-            store.command(statement)
+        for file in migration_files()[-2:]:
+            for statement in store.topology.render(file.read_text(), store.database):
+                store.command(statement)
         assert _rows(store, "SHOW CREATE TABLE {db}.events") == schema
         assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]
+        assert _rows(store, "SELECT count() FROM {db}.event_ids") == [(120,)]
     finally:
         store.command("DROP DATABASE IF EXISTS test_upgrade")
 

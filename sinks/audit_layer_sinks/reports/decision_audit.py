@@ -4,12 +4,12 @@ its tenant's chain, and whether its inclusion proof checks against a signed chec
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from audit_layer_schemas import sha256_hex
 from audit_layer_schemas.chain import LinkEncoder
 
+from audit_layer_sinks.lookup import EventNotFound, event_row
 from audit_layer_sinks.offline_proof import ProofInvalid
 from audit_layer_sinks.offline_proof import verify as verify_offline
 from audit_layer_sinks.proofs import ProofError, build_proof
@@ -20,30 +20,15 @@ from audit_layer_sinks.store import ClickHouseStore
 CONTENT_SHOWN = 4000  # characters of prompt and response in the html and pdf; json has all of it
 
 
-class DecisionNotFound(LookupError):
-    pass
-
-
-def locate(store: ClickHouseStore, event_id: str) -> tuple[str, int]:
-    """(tenant, seq) of an event id: the bloom-filter index finds the granule, the key the row."""
-    try:
-        event_id = str(uuid.UUID(event_id))
-    except ValueError:
-        raise DecisionNotFound(f"{event_id!r} is not an event id (a UUID)") from None
-    found = store.query(f"SELECT tenant_id, seq FROM {store.database}.events "
-                        "WHERE event_id = toUUID({id:String}) LIMIT 1", parameters={"id": event_id}).result_rows
-    if not found:
-        raise DecisionNotFound(f"no event {event_id} is stored")
-    return found[0][0], int(found[0][1])
+DecisionNotFound = EventNotFound
 
 
 def lookup(store: ClickHouseStore, event_id: str) -> dict[str, Any]:
-    """The stored row of one event, by id, as column -> value."""
-    tenant, seq = locate(store, event_id)
+    """The stored row of one event, by id, as column -> value (and the raw row under `_row`)."""
     extra = ("retention_days", "legal_hold", "kafka_partition", "kafka_offset", "toString(loaded_at) AS loaded_at")
-    result = store.query(f"SELECT {', '.join(SELECT_COLUMNS + extra)} FROM {store.database}.events FINAL "
-                         "WHERE tenant_id = {t:String} AND seq = {s:UInt64}", parameters={"t": tenant, "s": seq})
-    return dict(zip(result.column_names, result.result_rows[0], strict=True)) | {"_row": result.result_rows[0]}
+    row = event_row(store, event_id, extra)
+    names = [c.rsplit(" AS ", 1)[-1] for c in SELECT_COLUMNS + extra]
+    return dict(zip(names, row, strict=True)) | {"_row": row}
 
 
 def _text(value: Any) -> str:

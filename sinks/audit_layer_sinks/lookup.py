@@ -1,0 +1,33 @@
+"""One stored event by its id: (tenant, seq) from the event_ids index (sorted by id), then the
+row by the events table's own key. Both are primary-key reads, so the cost does not grow with
+the table."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from audit_layer_sinks.rows import SELECT_COLUMNS
+from audit_layer_sinks.store import ClickHouseStore
+
+
+class EventNotFound(LookupError):
+    pass
+
+
+def event_row(store: ClickHouseStore, event_id: str, extra: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    """The event's SELECT_COLUMNS (then `extra`) row."""
+    try:
+        event_id = str(uuid.UUID(event_id))
+    except ValueError:
+        raise EventNotFound(f"{event_id!r} is not an event id (a UUID)") from None
+    db = store.database
+    keys = store.query(f"SELECT tenant_id, seq FROM {db}.event_ids WHERE event_id = toUUID({{id:String}})",
+                       parameters={"id": event_id}).result_rows
+    for tenant, seq in keys:
+        rows = store.query(f"SELECT {', '.join(SELECT_COLUMNS + extra)} FROM {db}.events FINAL "
+                           "WHERE tenant_id = {t:String} AND seq = {s:UInt64}", parameters={"t": tenant, "s": seq})
+        for row in rows.result_rows:
+            if str(row[SELECT_COLUMNS.index("toString(event_id) AS event_id")]) == event_id:
+                return tuple(row)
+    raise EventNotFound(f"no event {event_id} is stored")
