@@ -4,7 +4,7 @@ import sys
 import pytest
 
 COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof",
-            "erase", "checkpoints", "consistency", "witness"]
+            "erase", "checkpoints", "consistency", "witness", "report", "hold"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,3 +35,16 @@ def test_wrong_flag_is_a_clear_error() -> None:
 def test_unreachable_kafka_says_what_to_do() -> None:
     out = _run("topics", "--bootstrap-servers", "127.0.0.1:1")
     assert out.returncode == 2 and "make kafka" in out.stderr
+
+
+def test_report_and_query_arguments_are_checked_before_any_work(tmp_path: object) -> None:
+    out = _run("report", "compliance-summary", "--tenant", "t", "--from", "2026-13-01", "--to", "2026-11-30")
+    assert out.returncode == 2 and "is not a date; write YYYY-MM-DD" in out.stderr
+    out = _run("report", "decision-audit", "x", "--format", "docx")
+    assert out.returncode == 2 and "invalid choice: 'docx'" in out.stderr
+    out = _run("query", "no_such_query", "--param", "tenant=t")
+    assert out.returncode == 2 and "no named query 'no_such_query'" in out.stderr
+    out = _run("query", "--list")
+    assert out.returncode == 0 and "decisions_by_outcome" in out.stdout and "from_date Date" in out.stdout
+    out = _run("hold", "set", "--tenant", "t", "--user", "u", "--session", "s", "--reason", "r")
+    assert out.returncode == 2 and "not allowed with argument" in out.stderr
