@@ -30,7 +30,7 @@ from audit_layer_sinks.verify import verify_store
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from audit_layer_cli.commands import console, open_store, print_verify
+from audit_layer_cli.commands import console, open_store, print_verify, retention_of
 
 log = logging.getLogger("audit_layer.demo")
 KEY_DIR = Path("data/keys")
@@ -147,7 +147,8 @@ def run_demo(args: argparse.Namespace) -> int:
     signer = load_signer(KEY_FILE if KEY_FILE.exists() else None, create=True)
     console.print(f"checkpoint signing key {signer.key_id} ({KEY_FILE}; public key beside it)")
     workers = [_start_worker(name, args, prefix, logs) for name in ("enricher", "sequencer")]
-    sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics, group_id=f"{prefix}sink"), store)
+    sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics, group_id=f"{prefix}sink",
+                                     retention=retention_of(None)), store)
     sink_error: list[BaseException] = []
 
     def _sink() -> None:
@@ -178,9 +179,13 @@ def run_demo(args: argparse.Namespace) -> int:
             return 1
         console.print(f"[green]demo OK: {args.events} events from {args.tenants} tenants are in ClickHouse "
                       "and every chain verifies[/]")
-        console.print("try: .venv/bin/audit-layer verify    .venv/bin/audit-layer query "
-                      "\"SELECT risk_level, count() FROM events GROUP BY 1\"    "
-                      ".venv/bin/audit-layer proof EVENT_ID --out proof.json")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        console.print("try:\n  .venv/bin/audit-layer verify\n  .venv/bin/audit-layer query --list\n"
+                      "  .venv/bin/audit-layer query \"SELECT risk_level, count() FROM events GROUP BY 1\"\n"
+                      f"  .venv/bin/audit-layer report compliance-summary --tenant acme-bank --from {today} "
+                      f"--to {today} --format pdf\n"
+                      "  .venv/bin/audit-layer report decision-audit EVENT_ID --format html --out decision.html\n"
+                      "  .venv/bin/audit-layer proof EVENT_ID --out proof.json")
         return 0
     finally:
         sink.stop()

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from html import escape
 
-from fpdf import FPDF
+from fpdf import FPDF, FontFace
 
 from audit_layer_sinks.reports import charts
 from audit_layer_sinks.reports.document import BarChart, KeyValues, Report, TableBlock
@@ -111,6 +111,7 @@ def _draw_chart(pdf: FPDF, chart: BarChart) -> None:
             text = _latin1(shape.text)
             x = x0 + shape.x - (pdf.get_string_width(text) if shape.anchor == "end" else 0)
             pdf.text(x, y0 + shape.y, text)
+    pdf.set_fill_color(255, 255, 255)  # fpdf keeps the last fill colour for what follows
     pdf.set_y(y0 + lay.height + 4)
 
 
@@ -142,7 +143,8 @@ def to_pdf(report: Report) -> bytes:
             columns, rows = block.columns, block.rows
             widths = tuple(pdf.epw / len(columns) for _ in columns)
         with pdf.table(col_widths=widths, first_row_as_headings=bool(any(columns)), line_height=10,
-                       text_align="LEFT") as table:
+                       text_align="LEFT", headings_style=FontFace(emphasis="BOLD", fill_color=(237, 242, 247)),
+                       borders_layout="SINGLE_TOP_LINE") as table:
             for row in ((columns,) if any(columns) else ()) + rows:
                 cells = table.row()
                 for value in row:
