@@ -98,15 +98,24 @@ def _clickhouse_type(kind: Any, named: dict[str, Any]) -> str:
 
 
 class ChainedEventLoad:
-    """The INSERT ... SELECT that loads a container of ChainedEvent datums into `events`."""
+    """The INSERT ... SELECT that loads containers of ChainedEvent datums into `events`.
+
+    Each row of a container is a `SinkRow` {kafka_offset: long, chained: ChainedEvent}: Avro
+    writes a record as its fields one after the other, so a row is the offset's varint followed by
+    the message's datum, as it came from Kafka. The offset travels with its row, so ClickHouse
+    may read several containers in parallel and in any order.
+    """
 
     def __init__(self, canonical_form: str) -> None:
-        self.schema_json = canonical_form
+        chained = json.loads(canonical_form)
+        wrapper = {"type": "record", "name": "SinkRow", "namespace": "dev.auditlayer.sink",
+                   "fields": [{"name": "kafka_offset", "type": "long"}, {"name": "chained", "type": chained}]}
+        self.schema_json = json.dumps(wrapper, separators=(",", ":"))
         types: dict[str, str] = {}
-        _leaves(json.loads(canonical_form), "", {}, types)
+        _leaves(wrapper, "", {}, types)
         self.columns = (*INSERT_COLUMNS, "retention_days", "legal_hold")
-        sources = {c: _SOURCE.get(c, f"event.event.{c}") for c in INSERT_COLUMNS
-                   if c not in ("kafka_partition", "kafka_offset")}
+        sources = {c: "kafka_offset" if c == "kafka_offset" else "chained." + _SOURCE.get(c, f"event.event.{c}")
+                   for c in INSERT_COLUMNS if c != "kafka_partition"}
         missing = [s for s in sources.values() if s not in types]
         if missing:
             raise ValueError(f"the ChainedEvent schema lacks {missing}")
@@ -115,16 +124,20 @@ class ChainedEventLoad:
         # inner query: each source under its column's name, so hold and retention conditions read plainly
         self._inner = ", ".join(f"{_CONVERT.get(c, '{}').format(f'`{s}`')} AS {c}" for c, s in sources.items())
 
+    @staticmethod
+    def row(offset: int, message: bytes) -> bytes:
+        """A SinkRow datum from a Kafka message (its single-object header already checked)."""
+        return _zigzag(offset) + message[10:]
+
     def statement(self, source: str, retention: str, hold: str) -> str:
         """`source`: the table function the rows come from (file(...) or input(...)); `retention` and
-        `hold`: SQL expressions over the event's columns. Parameters: partition, offsets."""
-        outer = [c for c in INSERT_COLUMNS if c not in ("kafka_partition", "kafka_offset")]
-        select = ", ".join(outer) + (", {partition:UInt32}, {offsets:Array(UInt64)}[rowNumberInAllBlocks() + 1], "
-                                     f"{retention}, {hold}")
-        return (f"INSERT INTO {{table}} ({', '.join(self.columns)}) SELECT {select} "
+        `hold`: SQL expressions over the event's columns. Parameter: partition."""
+        select = ", ".join("{partition:UInt32}" if c == "kafka_partition" else c for c in INSERT_COLUMNS)
+        return (f"INSERT INTO {{table}} ({', '.join(self.columns)}) SELECT {select}, {retention}, {hold} "
                 f"FROM (SELECT {self._inner} FROM {source})")
 
-    def file_source(self, path: str) -> str:
-        quoted = path.replace("\\", "\\\\").replace("'", "\\'")
+    def file_source(self, pattern: str) -> str:
+        """Rows from local container files; `pattern` may be a glob ({a,b}) read in parallel."""
+        quoted = pattern.replace("\\", "\\\\").replace("'", "\\'")
         structure = self.structure.replace("\\", "\\\\").replace("'", "\\'")
         return f"file('{quoted}', 'Avro', '{structure}')"

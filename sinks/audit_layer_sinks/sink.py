@@ -241,15 +241,18 @@ class ClickHouseSink:
             return False  # an older writer version: fastavro resolves it
         retention, params = self.config.retention.sql("compliance_tags")
         hold, hold_params = holds_condition(self._holds)
+        load = self._avro.load
+        rows = [load.row(offset, value) for offset, value in zip(batch.offsets, batch.values, strict=True)]
         with tempfile.NamedTemporaryFile(prefix="audit-layer-batch-", suffix=".avro") as f:
-            f.write(container(self._avro.load.schema_json, [v[HEADER_SIZE:] for v in batch.values]))
+            f.write(container(load.schema_json, rows))
             f.flush()
-            sql = self._avro.load.statement(self._avro.load.file_source(f.name), retention, f"if({hold}, 1, 0)")
+            sql = load.statement(load.file_source(f.name), retention, f"if({hold}, 1, 0)")
             self.store.command_with(
                 sql.replace("{table}", f"{self.store.database}.events"),
-                {"partition": partition, "offsets": batch.offsets, **params, **hold_params},
+                {"partition": partition, **params, **hold_params},
                 settings={**INSERT_SETTINGS, "insert_deduplication_token": token,
-                          "max_threads": 1, "input_format_parallel_parsing": 0})  # rows in file order
+                          # one block per insert, so the token dedups the whole batch on a retry
+                          "min_insert_block_size_rows": 100_000_000, "min_insert_block_size_bytes": 1 << 34})
         return True
 
     # -- assignment -------------------------------------------------------------------------

@@ -217,14 +217,14 @@ def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, 
     try:
         other.migrate()
         load = ChainedEventLoad(codec.schema.canonical_form)
-        path = tmp_path / "batch.avro"
-        path.write_bytes(container(load.schema_json, [m[10:] for m in messages]))
+        rows = [load.row(offset * 3, message) for offset, message in enumerate(messages)]
+        for n in range(3):  # read in parallel, in any order: each row carries its offset
+            (tmp_path / f"part-{n}.avro").write_bytes(container(load.schema_json, rows[n::3]))
         expr, params = retention.sql("compliance_tags")
         cond, hold_params = holds_condition(holds)
-        other.command_with(load.statement(load.file_source(str(path)), expr, f"if({cond}, 1, 0)")
+        other.command_with(load.statement(load.file_source(f"{tmp_path}/part-*.avro"), expr, f"if({cond}, 1, 0)")
                            .replace("{table}", f"{other.database}.events"),
-                           {"partition": 2, "offsets": [o * 3 for o in range(len(messages))], **params, **hold_params},
-                           settings={"max_threads": 1, "input_format_parallel_parsing": 0})
+                           {"partition": 2, **params, **hold_params}, settings={"max_threads": 3})
         select = (f"SELECT {', '.join(SELECT_COLUMNS)}, retention_days, legal_hold, kafka_partition, kafka_offset "
                   "FROM {db}.events ORDER BY seq")
         expected = _rows(store, select)
