@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -27,28 +28,62 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
-    """MTH over leaf hashes."""
-    n = len(leaves)
+class SubtreeRoots(Protocol):
+    """Roots of perfect subtrees: `perfect(start, size)` is MTH(leaves[start:start+size]) for a
+    power-of-two `size` and a `start` that is a multiple of it. A source may compute them from the
+    leaves or read them from storage; the proofs below ask only for O(log n) of them."""
+
+    def perfect(self, start: int, size: int) -> bytes: ...
+
+
+class LeafList:
+    """Subtree roots computed from the leaves in memory."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = leaves
+
+    def perfect(self, start: int, size: int) -> bytes:
+        if size == 1:
+            return self.leaves[start]
+        half = size // 2
+        return node_hash(self.perfect(start, half), self.perfect(start + half, half))
+
+
+def range_root(source: SubtreeRoots, start: int, n: int) -> bytes:
+    """MTH of leaves[start:start+n] where `start` is aligned as RFC 6962's splits leave it."""
     if n == 0:
         return EMPTY_ROOT
-    if n == 1:
-        return leaves[0]
+    if n & (n - 1) == 0:
+        return source.perfect(start, n)
     k = _split(n)
-    return node_hash(root(leaves[:k]), root(leaves[k:]))
+    return node_hash(source.perfect(start, k), range_root(source, start + k, n - k))
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """MTH over leaf hashes."""
+    return range_root(LeafList(leaves), 0, len(leaves))
+
+
+def inclusion_path(index: int, size: int, source: SubtreeRoots) -> list[bytes]:
+    """The audit path of leaf `index` (0-based) in the tree of the first `size` leaves."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    path: list[bytes] = []
+    start, n = 0, size
+    while n > 1:
+        k = _split(n)
+        if index - start < k:
+            path.append(range_root(source, start + k, n - k))
+            n = k
+        else:
+            path.append(source.perfect(start, k))
+            start, n = start + k, n - k
+    return path[::-1]  # RFC 6962 lists the path from the leaf up
 
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The audit path of leaf `index` (0-based) in the tree of `leaves`."""
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ValueError(f"leaf {index} is not in a tree of {n}")
-    if n == 1:
-        return []
-    k = _split(n)
-    if index < k:
-        return [*inclusion_proof(index, leaves[:k]), root(leaves[k:])]
-    return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
+    return inclusion_path(index, len(leaves), LeafList(leaves))
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], expected_root: bytes) -> bool:
@@ -71,23 +106,30 @@ def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], 
     return sn == 0 and r == expected_root
 
 
+def consistency_path(first: int, size: int, source: SubtreeRoots) -> list[bytes]:
+    """Proof that the tree of the first `first` leaves is a prefix of the tree of `size` leaves."""
+    if not 0 <= first <= size:
+        raise ValueError(f"size {first} is not within a tree of {size}")
+    if first in (0, size):
+        return []
+    path: list[bytes] = []
+    start, n, m, complete = 0, size, first, True
+    while m != n:
+        k = _split(n)
+        if m <= k:
+            path.append(range_root(source, start + k, n - k))
+            n = k
+        else:
+            path.append(source.perfect(start, k))
+            start, n, m, complete = start + k, n - k, m - k, False
+    if not complete:
+        path.append(range_root(source, start, n))
+    return path[::-1]
+
+
 def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:
     """Proof that the tree of the first `first` leaves is a prefix of the tree of all `leaves`."""
-    if not 0 <= first <= len(leaves):
-        raise ValueError(f"size {first} is not within a tree of {len(leaves)}")
-    if first in (0, len(leaves)):
-        return []
-    return _subproof(first, leaves, True)
-
-
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+    return consistency_path(first, len(leaves), LeafList(leaves))
 
 
 def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes,

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from audit_layer_schemas.chain import LinkEncoder
-from audit_layer_schemas.merkle import consistency_proof, inclusion_proof, leaf_hash, root
+from audit_layer_schemas.merkle import consistency_path, inclusion_path, range_root
 
 from audit_layer_sinks.lookup import EventNotFound, event_row
+from audit_layer_sinks.merkle_index import DamagedLog, StoredSubtrees
 from audit_layer_sinks.offline_proof import FORMAT
 from audit_layer_sinks.rows import CHECKPOINT_SELECT, chain_fields_from_row
 from audit_layer_sinks.store import ClickHouseStore
@@ -54,7 +55,13 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         raise ProofError(f"event {event_id} (tenant {tenant}, seq {seq}) is not yet covered by a signed "
                          "checkpoint; try again after the next one")
     checkpoint = checkpoint_dict(checkpoints[0])
-    leaves = tenant_leaves(store, tenant, checkpoint["last_seq"])
+    subtrees = StoredSubtrees(store, tenant)
+    try:
+        subtrees.extend(checkpoint["last_seq"])  # usually kept up to date by the sink already
+        path = inclusion_path(seq - 1, checkpoint["last_seq"], subtrees)
+    except DamagedLog as exc:
+        raise ProofError(str(exc)) from None
+    subtrees.save()
     try:
         encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
     except (KeyError, ValueError):
@@ -63,7 +70,6 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
     if public is None:
         raise ProofError(f"the public key {checkpoint['key_id']} that signed the checkpoint is not among the "
                          "trusted keys (--public-keys)")
-    path = inclusion_proof(seq - 1, leaves)
     record = {k: v for k, v in enriched["event"].items() if k not in ("prompt", "response", "content_salt")}
     return {
         "format": FORMAT,
@@ -81,24 +87,20 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
     }
 
 
-def tenant_leaves(store: ClickHouseStore, tenant: str, size: int) -> list[bytes]:
-    hashes = [bytes(r[0]) for r in store.query(
-        f"SELECT hash FROM {store.database}.events FINAL WHERE tenant_id = {{t:String}} AND seq <= {{n:UInt64}} "
-        "ORDER BY seq", parameters={"t": tenant, "n": size}).result_rows]
-    if len(hashes) != size:
-        raise ProofError(f"tenant {tenant} has {len(hashes)} stored links up to seq {size}: the log is damaged; "
-                         "run `audit-layer verify`")
-    return [leaf_hash(h) for h in hashes]
-
-
 def build_consistency(store: ClickHouseStore, tenant: str, first: int, second: int) -> dict[str, Any]:
     """RFC 6962 proof that the tenant's tree at size `first` is a prefix of the tree at size `second`."""
     if not 0 <= first <= second:
         raise ProofError(f"need 0 <= first <= second, got {first} and {second}")
-    leaves = tenant_leaves(store, tenant, second)
-    return {"format": "audit-layer-consistency-proof/v1", "tenant_id": tenant, "first_size": first,
-            "second_size": second, "first_root": root(leaves[:first]).hex(), "second_root": root(leaves).hex(),
-            "proof": [p.hex() for p in consistency_proof(first, leaves)]}
+    subtrees = StoredSubtrees(store, tenant)
+    try:
+        result = {"format": "audit-layer-consistency-proof/v1", "tenant_id": tenant, "first_size": first,
+                  "second_size": second, "first_root": range_root(subtrees, 0, first).hex(),
+                  "second_root": range_root(subtrees, 0, second).hex(),
+                  "proof": [p.hex() for p in consistency_path(first, second, subtrees)]}
+    except DamagedLog as exc:
+        raise ProofError(str(exc)) from None
+    subtrees.save()
+    return result
 
 
 def tenant_checkpoints(store: ClickHouseStore, tenant: str, after_seq: int = 0) -> list[dict[str, Any]]:

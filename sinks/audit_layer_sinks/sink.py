@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from audit_layer_sinks.avro_load import ChainedEventLoad, container
 from audit_layer_sinks.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
+from audit_layer_sinks.merkle_index import DamagedLog, StoredSubtrees
 from audit_layer_sinks.retention import RetentionPolicy
 from audit_layer_sinks.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_sinks.store import ClickHouseStore
@@ -205,6 +206,21 @@ class ClickHouseSink:
                         continue  # its events are still on their way; the batch waits (and grows)
                 self._load(topic, partition, batch, rows)
                 del self._batches[(topic, partition)]
+                if rows is not None:
+                    self._index_merkle(rows)
+
+    def _index_merkle(self, checkpoint_rows: list[list[Any]]) -> None:
+        """Keep the Merkle subtree roots up to each new checkpoint, so inclusion proofs read
+        O(log n) stored nodes (merkle_index.py). An optimisation: a failure is logged, not fatal."""
+        sizes: dict[str, int] = {}
+        for row in checkpoint_rows:
+            tenant, last_seq = row[CHECKPOINT_COLUMNS.index("tenant_id")], row[CHECKPOINT_COLUMNS.index("last_seq")]
+            sizes[tenant] = max(sizes.get(tenant, 0), last_seq)
+        for tenant, size in sizes.items():
+            try:
+                StoredSubtrees(self.store, tenant).extend(size)
+            except DamagedLog as exc:
+                log.warning("merkle index of %s not extended: %s", tenant, exc)
 
     def _covered(self, checkpoint_rows: list[list[Any]]) -> bool:
         """Are the events every checkpoint covers stored? The two topics are consumed independently,

@@ -1,0 +1,114 @@
+"""Inclusion proofs at scale: one tenant with 10,000,000 links in the embedded ClickHouse.
+
+    python benchmarks/proof_bench.py --links 10000000 --proofs 200
+
+The links are generated inside ClickHouse (hash = SHA-256(prev_hash || link bytes) with
+synthetic link bytes), so each proof is a complete offline-proof document: the benchmark signs
+a checkpoint over the tree's root with a fresh Ed25519 key. Figures: building the stored
+Merkle index (what the sink does as checkpoints arrive), generating an audit path from the
+stored nodes, and checking the proof offline with `offline_proof.verify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from audit_layer_schemas.merkle import inclusion_path, range_root
+from audit_layer_sinks import offline_proof
+from audit_layer_sinks.merkle_index import StoredSubtrees
+from audit_layer_sinks.store import ClickHouseStore
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from rich.console import Console
+from rich.table import Table
+
+TENANT = "bench-bank"
+SUFFIX = b"synthetic link"
+console = Console()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--links", type=int, default=10_000_000)
+    parser.add_argument("--proofs", type=int, default=200)
+    parser.add_argument("--json", type=Path, default=Path("bench-results/proofs.json"))
+    args = parser.parse_args()
+    n = args.links
+    results: dict[str, float] = {"links": n}
+
+    with tempfile.TemporaryDirectory(prefix="audit-layer-proofs-") as path:
+        store = ClickHouseStore(f"chdb://{path}", "bench")
+        store.migrate()
+        console.print(f"generating {n:,} links in ClickHouse ...")
+        store.command(
+            "INSERT INTO bench.events (tenant_id, seq, event_id, timestamp, ingested_at, action, risk_level, "
+            "prev_hash, hash, link_schema, sdk_name, sdk_version) "
+            f"SELECT '{TENANT}', number + 1, generateUUIDv7(), now64(6), now64(6), 'ALLOW', 'LOW', "
+            "unhex(repeat('00', 32)), SHA256(concat(unhex(repeat('00', 32)), "
+            f"reverse(reinterpretAsFixedString(toUInt64(number + 1))), '{SUFFIX.decode()}')), '', 'bench', '0' "
+            f"FROM numbers({n})")
+
+        started = time.perf_counter()
+        StoredSubtrees(store, TENANT).extend(n)
+        index_s = time.perf_counter() - started
+        results.update(index_build_s=index_s, index_build_links_per_s=n / index_s)
+        tree_root = range_root(StoredSubtrees(store, TENANT), 0, n)
+
+        key = Ed25519PrivateKey.generate()
+        public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        checkpoint = {"tenant_id": TENANT, "first_seq": 1, "last_seq": n, "head_hash": "00" * 32,
+                      "merkle_root": tree_root.hex(), "created_at_us": int(time.time() * 1e6),
+                      "key_id": hashlib.sha256(public).digest()[:8].hex()}
+        checkpoint["signature"] = base64.b64encode(key.sign(offline_proof.statement(checkpoint))).decode()
+
+        rng = random.Random(11)
+        generate_ms, verify_ms, path_lengths = [], [], []
+        for _ in range(args.proofs):
+            seq = rng.randrange(1, n + 1)
+            started = time.perf_counter()
+            audit_path = inclusion_path(seq - 1, n, StoredSubtrees(store, TENANT))  # fresh: nothing cached
+            generate_ms.append((time.perf_counter() - started) * 1000)
+            link = seq.to_bytes(8, "big") + SUFFIX
+            proof = {"format": offline_proof.FORMAT, "tenant_id": TENANT, "seq": seq, "prev_hash": "00" * 32,
+                     "hash": hashlib.sha256(bytes(32) + link).hexdigest(), "link_bytes": link.hex(),
+                     "audit_path": [p.hex() for p in audit_path], "checkpoint": checkpoint,
+                     "public_key": base64.b64encode(public).decode()}
+            document = json.dumps(proof)
+            started = time.perf_counter()
+            offline_proof.verify(json.loads(document))
+            verify_ms.append((time.perf_counter() - started) * 1000)
+            path_lengths.append(len(audit_path))
+        results.update(proofs=args.proofs, audit_path_length=max(path_lengths),
+                       proof_path_ms_p50=_percentile(generate_ms, 0.5),
+                       proof_path_ms_p99=_percentile(generate_ms, 0.99),
+                       offline_verify_ms_p50=_percentile(verify_ms, 0.5),
+                       offline_verify_ms_p99=_percentile(verify_ms, 0.99))
+        store.close()
+
+    table = Table(title=f"inclusion proofs, one tenant of {n:,} links (embedded chDB)")
+    for column in ("figure", "value", "target"):
+        table.add_column(column, justify="right" if column != "figure" else "left")
+    targets = {"proof_path_ms_p99": "<= 50 ms (generation)", "offline_verify_ms_p99": "<= 1 ms"}
+    for name, value in results.items():
+        table.add_row(name, f"{value:,.2f}" if value < 100 else f"{value:,.0f}", targets.get(name, ""))
+    console.print(table)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

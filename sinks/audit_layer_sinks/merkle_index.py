@@ -1,0 +1,143 @@
+"""A tenant's Merkle subtree roots from ClickHouse: small subtrees from the stored link hashes,
+large ones from `merkle_nodes`, computed and kept the first time a proof needs them."""
+
+from __future__ import annotations
+
+from audit_layer_schemas.merkle import leaf_hash, node_hash
+
+from audit_layer_sinks.store import ClickHouseStore
+
+# subtrees smaller than this are computed from the links, read a block at a time; larger ones are kept
+BLOCK = 1024
+
+
+class DamagedLog(RuntimeError):
+    """Stored links are missing where a complete subtree should be."""
+
+
+class StoredSubtrees:
+    """`SubtreeRoots` of one tenant over ClickHouse. Call `save()` to keep what was computed."""
+
+    def __init__(self, store: ClickHouseStore, tenant: str) -> None:
+        self.store = store
+        self.tenant = tenant
+        self._nodes: dict[tuple[int, int], bytes] | None = None
+        self._new: list[list[object]] = []
+        self._blocks: dict[int, list[bytes]] = {}
+        self.leaf_reads = 0
+
+    def _stored(self) -> dict[tuple[int, int], bytes]:
+        if self._nodes is None:
+            rows = self.store.query(f"SELECT level, idx, hash FROM {self.store.database}.merkle_nodes "
+                                    "WHERE tenant_id = {t:String}", parameters={"t": self.tenant}).result_rows
+            self._nodes = {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
+        return self._nodes
+
+    def _leaves(self, start: int, size: int) -> list[bytes]:
+        """Leaf hashes [start, start + size) within one aligned block (read once, up to BLOCK)."""
+        first = start - start % BLOCK
+        block = self._blocks.get(first)
+        if block is None or len(block) < start - first + size:
+            rows = _distinct(self.tenant, self.store.query(
+                f"SELECT seq, hash FROM {self.store.database}.events WHERE tenant_id = {{t:String}} "
+                "AND seq BETWEEN {a:UInt64} AND {b:UInt64} ORDER BY seq",
+                parameters={"t": self.tenant, "a": first + 1, "b": first + BLOCK}).result_rows)
+            block = [leaf_hash(bytes(h)) for _, h in rows]
+            if [int(seq) for seq, _ in rows] != list(range(first + 1, first + 1 + len(rows))):
+                raise DamagedLog(f"tenant {self.tenant}: stored links from seq {first + 1} are not contiguous; "
+                                 "the log is damaged; run `audit-layer verify`")
+            self._blocks[first] = block
+            self.leaf_reads += len(block)
+        if len(block) < start - first + size:
+            raise DamagedLog(f"tenant {self.tenant} has links to seq {first + len(block)}, a proof needs seq "
+                             f"{start + size}: the log is damaged; run `audit-layer verify`")
+        return block[start - first:start - first + size]
+
+    def perfect(self, start: int, size: int) -> bytes:
+        if size < BLOCK:
+            return _tree(self._leaves(start, size))
+        level = size.bit_length() - 1
+        key = (level, start // size)
+        nodes = self._stored()
+        found = nodes.get(key)
+        if found is None:
+            half = size // 2
+            found = node_hash(self.perfect(start, half), self.perfect(start + half, half))
+            self._keep(level, key[1], found)
+        return found
+
+    def extend(self, size: int) -> int:
+        """Store the roots of every complete block (and the subtrees above) in the first `size`
+        leaves that are not stored yet, reading the new links in one stream. Returns how many."""
+        nodes = self._stored()
+        level = BLOCK.bit_length() - 1
+        have = max((idx for lv, idx in nodes if lv == level), default=-1) + 1
+        full = size // BLOCK
+        if have >= full:
+            return 0
+        first_seq, expected = have * BLOCK + 1, have * BLOCK + 1
+        block: list[bytes] = []
+        idx = have
+        sql = (f"SELECT seq, hash FROM {self.store.database}.events WHERE tenant_id = {{t:String}} "
+               "AND seq BETWEEN {a:UInt64} AND {b:UInt64} ORDER BY seq")
+        with self.store.locked() as client, client.query_row_block_stream(
+                sql, parameters={"t": self.tenant, "a": first_seq, "b": full * BLOCK}) as stream:
+            last: tuple[int, bytes] | None = None
+            for rows in stream:
+                for seq, digest in rows:
+                    if last is not None and last == (seq, bytes(digest)):
+                        continue  # a not yet merged twin of a re-inserted row (ReplacingMergeTree)
+                    last = (seq, bytes(digest))
+                    if seq != expected:
+                        raise DamagedLog(f"tenant {self.tenant}: expected seq {expected}, found {seq}; "
+                                         "the log is damaged; run `audit-layer verify`")
+                    expected += 1
+                    block.append(leaf_hash(bytes(digest)))
+                    if len(block) == BLOCK:
+                        self._keep(level, idx, _tree(block))
+                        idx, block = idx + 1, []
+        if idx != full:
+            raise DamagedLog(f"tenant {self.tenant} has links only to seq {expected - 1}, fewer than {size}")
+        lower_first, lower_end = have, full
+        while lower_end // 2 > lower_first // 2:  # the parents of the new nodes, level by level
+            parent_level = level + 1
+            first, end = lower_first // 2, lower_end // 2
+            for i in range(first, end):
+                if (parent_level, i) not in nodes:
+                    self._keep(parent_level, i, node_hash(nodes[(level, 2 * i)], nodes[(level, 2 * i + 1)]))
+            level, lower_first, lower_end = parent_level, first, end
+        return self.save()
+
+    def _keep(self, level: int, idx: int, digest: bytes) -> None:
+        self._stored()[(level, idx)] = digest
+        self._new.append([self.tenant, level, idx, digest])
+
+    def save(self) -> int:
+        """Keep the subtree roots computed since the last save; returns how many."""
+        count = len(self._new)
+        if self._new:
+            self.store.insert("merkle_nodes", self._new, ["tenant_id", "level", "idx", "hash"])
+            self._new = []
+        return count
+
+
+def _distinct(tenant: str, rows: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """Rows without FINAL may hold not yet merged twins of a re-inserted row: drop exact twins;
+    two different hashes for one seq is a damaged log."""
+    out: list[tuple[int, bytes]] = []
+    for seq, digest in rows:
+        if out and out[-1][0] == seq:
+            if bytes(out[-1][1]) != bytes(digest):
+                raise DamagedLog(f"tenant {tenant} stores two different links at seq {seq}: run `audit-layer verify`")
+            continue
+        out.append((seq, digest))
+    return out
+
+
+def _tree(leaves: list[bytes]) -> bytes:
+    while len(leaves) > 1:
+        leaves = [node_hash(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)]
+    return leaves[0]
+
+
+__all__ = ["BLOCK", "DamagedLog", "StoredSubtrees"]
