@@ -136,3 +136,117 @@ def test_witness_countersigns_the_stored_checkpoints_and_catches_a_rewrite(chain
     with pytest.raises(WitnessAlarm):
         Witness(tmp_path / "w2", Ed25519PrivateKey.generate(), trusted_keys()).observe(
             "acme-bank", [{**forged, "merkle_root": proof["second_root"]}], consistency)
+
+
+def _rows_of(store: Any, where: str) -> tuple[list[str], list[list[Any]]]:
+    result = store.query(f"SELECT * EXCEPT (loaded_at) FROM {store.database}.events FINAL WHERE {where} ORDER BY seq")
+    return list(result.column_names), [list(r) for r in result.result_rows]
+
+
+def test_deleted_inserted_swapped_and_replayed_rows_are_each_named(chained_store: Any) -> None:
+    """Each tampering case of `verify`, on the stored rows of a real pipeline run (a fresh copy each)."""
+    from audit_layer_schemas.chain import LinkEncoder
+    from audit_layer_sinks.rows import SELECT_COLUMNS, chain_fields_from_row
+
+    store = chained_store
+    db = store.database
+    columns, original = _rows_of(store, "1")
+    seq_at = columns.index("seq")
+
+    def reset() -> None:
+        store.command(f"TRUNCATE TABLE {db}.events")
+        store.insert("events", original, columns)
+
+    def finding() -> tuple[str, int]:
+        [f] = verify(store).findings
+        return f.problem, f.seq
+
+    # a deleted row: the chain jumps
+    store.command(f"ALTER TABLE {db}.events DELETE WHERE seq = 120 SETTINGS mutations_sync = 2")
+    assert finding() == ("seq_gap", 121)
+
+    # an inserted row: everything after it renumbered, the new row linked to its predecessor
+    reset()
+    store.command(f"TRUNCATE TABLE {db}.events")
+    forged = [*original[100][:seq_at], 101, *original[100][seq_at + 1:]]
+    forged[columns.index("prev_hash")] = original[99][columns.index("hash")]
+    forged[columns.index("decision_outcome")] = "approved by the forger"
+    store.insert("events", original[:100] + [forged] + [[*r[:seq_at], r[seq_at] + 1, *r[seq_at + 1:]]
+                                                        for r in original[100:]], columns)
+    assert finding() == ("hash_mismatch", 101)
+
+    # two rows swapped
+    reset()
+    a, b = original[79], original[80]
+    store.insert("events", [[*b[:seq_at], 80, *b[seq_at + 1:]], [*a[:seq_at], 81, *a[seq_at + 1:]]], columns)
+    assert finding() == ("prev_hash_mismatch", 80)
+
+    # a replayed event chained twice, with valid links: caught by its event id
+    reset()
+    last = store.query(f"SELECT {', '.join(SELECT_COLUMNS)} FROM {db}.events FINAL WHERE seq = 250").result_rows[0]
+    replay = store.query(f"SELECT {', '.join(SELECT_COLUMNS)} FROM {db}.events FINAL WHERE seq = 30").result_rows[0]
+    _, _, _, head, link_schema, _ = chain_fields_from_row(last)
+    *_, enriched = chain_fields_from_row(replay)
+    encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
+    twin = [*original[29][:seq_at], 251, *original[29][seq_at + 1:]]
+    twin[columns.index("prev_hash")] = head
+    twin[columns.index("hash")] = encoder.link_hash(head, enriched, 251)
+    store.insert("events", [twin], columns)
+    assert finding() == ("duplicate_event_id", 251)
+
+
+def test_key_rotation_keeps_older_checkpoints_verifiable(kafka_bootstrap: str, topics: Topics, store: Any,
+                                                        tmp_path: Path) -> None:
+    from audit_layer_processors.signing import generate_key_file
+    from audit_layer_sinks.offline_proof import verify as offline_verify
+    from audit_layer_sinks.proofs import load_public_keys
+    from audit_layer_sinks.verify import verify_store
+
+    new_key = tmp_path / "rotated" / "checkpoint-2.pem"
+    generate_key_file(new_key)
+    every = ("--checkpoint-every", "50", "--checkpoint-seconds", "1")
+    enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path)
+    old_sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, *every)
+    sink = SinkThread(kafka_bootstrap, topics, store)
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=kafka_bootstrap, topic=topics.events))
+    db = store.database
+
+    def signed_up_to(seq: int) -> None:
+        deadline = time.monotonic() + 60
+        while store.query(f"SELECT max(last_seq) FROM {db}.checkpoints").result_rows[0][0] < seq:
+            assert time.monotonic() < deadline, f"no checkpoint reached seq {seq}"
+            time.sleep(0.3)
+
+    new_sequencer = None
+    try:
+        events = [make_event("acme-bank") for _ in range(200)]
+        for event in events[:100]:
+            publisher.publish(event)
+        assert publisher.flush(30) == 0
+        assert wait_for_rows(store, 100, workers=[enricher, old_sequencer], sink=sink) == 100
+        signed_up_to(100)
+        old_sequencer.stop()  # the operator rotates the signing key
+        new_sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, *every, "--signing-key", str(new_key))
+        for event in events[100:]:
+            publisher.publish(event)
+        assert publisher.flush(30) == 0
+        assert wait_for_rows(store, 200, workers=[enricher, new_sequencer], sink=sink) == 200
+        signed_up_to(200)
+
+        key_ids = {k for (k,) in store.query(f"SELECT DISTINCT key_id FROM {db}.checkpoints").result_rows}
+        both = {**trusted_keys(), **load_public_keys(new_key.parent)}
+        assert len(key_ids) == 2 and key_ids == set(both)
+        report = verify_store(store, public_keys=both)
+        assert report.ok, report.findings
+        assert report.checkpoints == store.query(f"SELECT count() FROM {db}.checkpoints FINAL").result_rows[0][0]
+        # trusting only the new key, the older checkpoints are named, not silently accepted
+        [finding] = verify_store(store, public_keys=load_public_keys(new_key.parent)).findings
+        assert finding.problem == "unknown_checkpoint_key" and finding.seq <= 100
+        # proofs of records signed under either key check offline
+        for event in (events[10], events[150]):
+            offline_verify(build_proof(store, event.event_id, both))
+    finally:
+        sink.stop()
+        for worker in (enricher, old_sequencer, new_sequencer):
+            if worker is not None:
+                worker.stop()
