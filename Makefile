@@ -67,7 +67,7 @@ lint: install
 
 bench: install kafka
 	$(BIN)/python benchmarks/sdk_latency.py --calls 5000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
-	$(BIN)/python benchmarks/verify_bench.py --links 200000
+	$(BIN)/python benchmarks/verify_bench.py --links 1000000
 	$(BIN)/python benchmarks/tamper_drill.py --trials 10000
 	$(BIN)/python benchmarks/proof_bench.py --links 10000000 --proofs 200
 	$(BIN)/python benchmarks/clickhouse_bench.py --events 10000000 --sink-events 200000 --bootstrap 127.0.0.1:$(KAFKA_PORT)

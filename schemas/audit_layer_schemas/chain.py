@@ -34,6 +34,11 @@ class LinkEncoder:
     def schema_hex(self) -> str:
         return self.schema_fingerprint.hex()
 
+    @property
+    def canonical_form(self) -> str:
+        """The EnrichedEvent schema (parsing canonical form) whose Avro body the link bytes carry."""
+        return self._codec.schema.canonical_form
+
     def link_bytes(self, enriched: dict[str, Any], seq: int) -> bytes:
         event = dict(enriched["event"])
         for field in CONTENT_FIELDS:

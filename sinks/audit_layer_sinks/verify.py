@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit_layer_sinks.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_sinks.sql_links import content_ok_sql, create_functions, link_hash_sql
 from audit_layer_sinks.store import ClickHouseStore
 
 
@@ -133,6 +134,16 @@ class ChainVerifier:
 
     def add(self, tenant: str, seq: int, prev_hash: bytes, digest: bytes, link_schema: str,
             enriched: dict[str, Any]) -> None:
+        """One stored link, its fields re-encoded here (the reference check)."""
+        self._add(tenant, seq, prev_hash, digest, link_schema, enriched, str(enriched["event"].get("event_id")))
+
+    def add_checked(self, tenant: str, seq: int, prev_hash: bytes, digest: bytes, event_id: str) -> None:
+        """One stored link whose hash and content digests were already recomputed (by ClickHouse,
+        sql_links.py) and matched; the chain, event id, Merkle and checkpoint checks still run here."""
+        self._add(tenant, seq, prev_hash, digest, "", None, event_id)
+
+    def _add(self, tenant: str, seq: int, prev_hash: bytes, digest: bytes, link_schema: str,
+             enriched: dict[str, Any] | None, event_id: str) -> None:
         result = self._result(tenant)
         if result.first_finding is not None:
             return  # a broken chain is reported at its first bad link
@@ -149,29 +160,10 @@ class ChainVerifier:
         if prev_hash != result.head:
             return fail("prev_hash_mismatch", "prev_hash is not the hash of the previous link "
                         "(a row before it was changed, removed or reordered)")
-        encoder = self._encoder(link_schema)
-        if encoder is None:
-            return fail("unknown_link_schema", f"link schema {link_schema} is not known to this verifier")
-        try:
-            recomputed = encoder.link_hash(prev_hash, enriched, seq)
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
-            return fail("malformed_row", f"the stored fields do not fit the schema they were hashed with: {exc}")
-        if recomputed != digest:
-            return fail("hash_mismatch", "the stored fields do not hash to the stored hash "
-                        "(this row was altered)")
-        # content is outside the chain (erasable); its salted digest is inside, so check the text against it
-        event = enriched["event"]
-        salt = event.get("content_salt")
-        masked = enriched.get("content_action") == "MASK"
-        for text_field, digest_field in (("prompt", "prompt_sha256"), ("response", "response_sha256")):
-            if masked:  # the stored text is the masked one; its own digest is in the chain
-                digest_field = f"masked_{digest_field}"
-            text = event.get(text_field)
-            expected = enriched.get(digest_field) if masked else event.get(digest_field)
-            if text is not None and sha256_hex(text, salt) != expected:
-                return fail("content_mismatch", f"the stored {text_field} does not match its digest "
-                            "(the text was altered)")
-        event_id = event.get("event_id")
+        if enriched is not None:
+            problem = self._link_problem(prev_hash, digest, link_schema, enriched, seq)
+            if problem is not None:
+                return fail(*problem)
         if event_id in result.event_ids:
             return fail("duplicate_event_id", f"event {event_id} is chained twice (a replayed event)")
         result.event_ids.add(event_id)
@@ -184,6 +176,30 @@ class ChainVerifier:
                 result.first_finding = finding
             else:
                 result.checkpoints_verified += 1
+
+    def _link_problem(self, prev_hash: bytes, digest: bytes, link_schema: str, enriched: dict[str, Any],
+                      seq: int) -> tuple[str, str] | None:
+        encoder = self._encoder(link_schema)
+        if encoder is None:
+            return "unknown_link_schema", f"link schema {link_schema} is not known to this verifier"
+        try:
+            recomputed = encoder.link_hash(prev_hash, enriched, seq)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            return "malformed_row", f"the stored fields do not fit the schema they were hashed with: {exc}"
+        if recomputed != digest:
+            return "hash_mismatch", "the stored fields do not hash to the stored hash (this row was altered)"
+        # content is outside the chain (erasable); its salted digest is inside, so check the text against it
+        event = enriched["event"]
+        salt = event.get("content_salt")
+        masked = enriched.get("content_action") == "MASK"
+        for text_field, digest_field in (("prompt", "prompt_sha256"), ("response", "response_sha256")):
+            if masked:  # the stored text is the masked one; its own digest is in the chain
+                digest_field = f"masked_{digest_field}"
+            text = event.get(text_field)
+            expected = enriched.get(digest_field) if masked else event.get(digest_field)
+            if text is not None and sha256_hex(text, salt) != expected:
+                return "content_mismatch", f"the stored {text_field} does not match its digest (the text was altered)"
+        return None
 
     def add_rows(self, rows: Iterable[tuple[Any, ...]]) -> None:
         for row in rows:
@@ -200,19 +216,51 @@ def load_checkpoints(store: ClickHouseStore, tenant: str | None = None) -> list[
 
 def verify_store(store: ClickHouseStore, tenant: str | None = None,
                  progress: Callable[[int], None] | None = None,
-                 public_keys: dict[str, bytes] | None = None) -> VerifyReport:
+                 public_keys: dict[str, bytes] | None = None, *, hash_in_database: bool = True) -> VerifyReport:
+    """Verify every chain (or one tenant's). `hash_in_database`: ClickHouse recomputes each link's
+    hash and content digests (sql_links.py) when every row uses the current EnrichedEvent schema;
+    rows that do not check out there, and every row otherwise, are checked here in Python."""
     verifier = ChainVerifier(load_checkpoints(store, tenant), public_keys)
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
-    sql = (f"SELECT {', '.join(SELECT_COLUMNS)} FROM {store.database}.events FINAL {where} "
+    params = {"tenant": tenant} if tenant else None
+    encoder = LinkEncoder()
+    if hash_in_database:
+        schemas = store.query(f"SELECT DISTINCT link_schema FROM {store.database}.events {where}",
+                              parameters=params).result_rows
+        hash_in_database = all(s == encoder.schema_hex for (s,) in schemas)
+    if not hash_in_database:
+        sql = (f"SELECT {', '.join(SELECT_COLUMNS)} FROM {store.database}.events FINAL {where} "
+               "ORDER BY tenant_id, seq")
+        with store.locked() as client, client.query_row_block_stream(sql, parameters=params) as stream:
+            for block in stream:
+                verifier.add_rows(block)
+                if progress is not None:
+                    progress(len(block))
+        return verifier.finish()
+
+    for statement in create_functions():
+        store.command(statement)
+    link_sql = link_hash_sql(encoder.canonical_form, encoder.schema_fingerprint)
+    sql = (f"SELECT tenant_id, seq, prev_hash, hash, toString(event_id), "
+           f"({link_sql} = hash) AND ({content_ok_sql()}) FROM {store.database}.events FINAL {where} "
            "ORDER BY tenant_id, seq")
-    with store.locked() as client, client.query_row_block_stream(
-        sql, parameters={"tenant": tenant} if tenant else None
-    ) as stream:
+    doubtful: set[str] = set()  # tenants with a row that did not check out in ClickHouse
+    with store.locked() as client, client.query_row_block_stream(sql, parameters=params) as stream:
         for block in stream:
-            verifier.add_rows(block)
+            for tenant_id, seq, prev_hash, digest, event_id, ok in block:
+                if tenant_id in doubtful:
+                    continue
+                if ok:
+                    verifier.add_checked(tenant_id, seq, bytes(prev_hash), bytes(digest), event_id)
+                else:
+                    doubtful.add(tenant_id)
             if progress is not None:
                 progress(len(block))
-    return verifier.finish()
+    report = verifier.finish()
+    for tenant_id in sorted(doubtful):  # the reference code names what is wrong, and where
+        reference = verify_store(store, tenant_id, public_keys=public_keys, hash_in_database=False)
+        report.tenants[tenant_id] = reference.tenants[tenant_id]
+    return report
 
 
 __all__ = ["ChainVerifier", "Finding", "VerifyReport", "verify_store"]
