@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from audit_layer_schemas.merkle import inclusion_path, range_root
+from audit_layer_schemas.merkle import inclusion_needs, inclusion_path, range_root
 from audit_layer_sinks import offline_proof
 from audit_layer_sinks.merkle_index import StoredSubtrees
 from audit_layer_sinks.store import ClickHouseStore
@@ -79,7 +79,9 @@ def main() -> int:
         for _ in range(args.proofs):
             seq = rng.randrange(1, n + 1)
             started = time.perf_counter()
-            audit_path = inclusion_path(seq - 1, n, StoredSubtrees(store, TENANT))  # fresh: nothing cached
+            subtrees = StoredSubtrees(store, TENANT)  # fresh: nothing cached
+            subtrees.prefetch(inclusion_needs(seq - 1, n))  # as build_proof does
+            audit_path = inclusion_path(seq - 1, n, subtrees)
             generate_ms.append((time.perf_counter() - started) * 1000)
             link = seq.to_bytes(8, "big") + SUFFIX
             proof = {"format": offline_proof.FORMAT, "tenant_id": TENANT, "seq": seq, "prev_hash": "00" * 32,

@@ -49,6 +49,24 @@ class LeafList:
         return node_hash(self.perfect(start, half), self.perfect(start + half, half))
 
 
+class _Recorder:
+    """A source that records which subtree roots a proof asks for (to fetch them in one go)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def perfect(self, start: int, size: int) -> bytes:
+        self.calls.append((start, size))
+        return EMPTY_ROOT
+
+
+def inclusion_needs(index: int, size: int) -> list[tuple[int, int]]:
+    """The (start, size) perfect subtrees `inclusion_path(index, size, ...)` reads."""
+    recorder = _Recorder()
+    inclusion_path(index, size, recorder)
+    return recorder.calls
+
+
 def range_root(source: SubtreeRoots, start: int, n: int) -> bytes:
     """MTH of leaves[start:start+n] where `start` is aligned as RFC 6962's splits leave it."""
     if n == 0:

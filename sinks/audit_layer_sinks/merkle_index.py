@@ -21,17 +21,50 @@ class StoredSubtrees:
     def __init__(self, store: ClickHouseStore, tenant: str) -> None:
         self.store = store
         self.tenant = tenant
-        self._nodes: dict[tuple[int, int], bytes] | None = None
+        self._nodes: dict[tuple[int, int], bytes | None] | None = None
         self._new: list[list[object]] = []
         self._blocks: dict[int, list[bytes]] = {}
         self.leaf_reads = 0
 
-    def _stored(self) -> dict[tuple[int, int], bytes]:
+    def _stored(self) -> dict[tuple[int, int], bytes | None]:
         if self._nodes is None:
-            rows = self.store.query(f"SELECT level, idx, hash FROM {self.store.database}.merkle_nodes "
-                                    "WHERE tenant_id = {t:String}", parameters={"t": self.tenant}).result_rows
-            self._nodes = {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
+            self._nodes = {}
         return self._nodes
+
+    def _node(self, level: int, idx: int) -> bytes | None:
+        nodes = self._stored()
+        if (level, idx) not in nodes:
+            found = self.store.query(
+                f"SELECT hash FROM {self.store.database}.merkle_nodes WHERE tenant_id = {{t:String}} "
+                "AND level = {l:UInt8} AND idx = {i:UInt64} LIMIT 1",
+                parameters={"t": self.tenant, "l": level, "i": idx}).result_rows
+            nodes[(level, idx)] = bytes(found[0][0]) if found else None
+        return nodes[(level, idx)]
+
+    def prefetch(self, calls: list[tuple[int, int]]) -> None:
+        """Read, in two queries, every stored node and link block that these `perfect` calls need."""
+        keys = sorted({(size.bit_length() - 1, start // size) for start, size in calls if size >= BLOCK})
+        if keys:
+            rows = self.store.query(
+                f"SELECT level, idx, hash FROM {self.store.database}.merkle_nodes WHERE tenant_id = {{t:String}} "
+                "AND (level, idx) IN {k:Array(Tuple(UInt8, UInt64))}",
+                parameters={"t": self.tenant, "k": keys}).result_rows
+            nodes = self._stored()
+            nodes.update({key: None for key in keys})
+            nodes.update({(int(level), int(idx)): bytes(h) for level, idx, h in rows})
+        firsts = sorted({start - start % BLOCK for start, size in calls if size < BLOCK} - set(self._blocks))
+        if firsts:
+            ranges = " OR ".join(f"seq BETWEEN {f + 1} AND {f + BLOCK}" for f in firsts)
+            rows = _distinct(self.tenant, self.store.query(
+                f"SELECT seq, hash FROM {self.store.database}.events WHERE tenant_id = {{t:String}} AND ({ranges}) "
+                "ORDER BY seq", parameters={"t": self.tenant}).result_rows)
+            for first in firsts:
+                block = [(int(seq), h) for seq, h in rows if first < seq <= first + BLOCK]
+                if [seq for seq, _ in block] != list(range(first + 1, first + 1 + len(block))):
+                    raise DamagedLog(f"tenant {self.tenant}: stored links from seq {first + 1} are not contiguous; "
+                                     "the log is damaged; run `audit-layer verify`")
+                self._blocks[first] = [leaf_hash(bytes(h)) for _, h in block]
+                self.leaf_reads += len(block)
 
     def _leaves(self, start: int, size: int) -> list[bytes]:
         """Leaf hashes [start, start + size) within one aligned block (read once, up to BLOCK)."""
@@ -58,8 +91,7 @@ class StoredSubtrees:
             return _tree(self._leaves(start, size))
         level = size.bit_length() - 1
         key = (level, start // size)
-        nodes = self._stored()
-        found = nodes.get(key)
+        found = self._node(*key)
         if found is None:
             half = size // 2
             found = node_hash(self.perfect(start, half), self.perfect(start + half, half))
@@ -69,9 +101,11 @@ class StoredSubtrees:
     def extend(self, size: int) -> int:
         """Store the roots of every complete block (and the subtrees above) in the first `size`
         leaves that are not stored yet, reading the new links in one stream. Returns how many."""
-        nodes = self._stored()
         level = BLOCK.bit_length() - 1
-        have = max((idx for lv, idx in nodes if lv == level), default=-1) + 1
+        [(count, top)] = self.store.query(
+            f"SELECT count(), max(idx) FROM {self.store.database}.merkle_nodes WHERE tenant_id = {{t:String}} "
+            "AND level = {l:UInt8}", parameters={"t": self.tenant, "l": level}).result_rows
+        have = int(top) + 1 if count else 0
         full = size // BLOCK
         if have >= full:
             return 0
@@ -103,8 +137,11 @@ class StoredSubtrees:
             parent_level = level + 1
             first, end = lower_first // 2, lower_end // 2
             for i in range(first, end):
-                if (parent_level, i) not in nodes:
-                    self._keep(parent_level, i, node_hash(nodes[(level, 2 * i)], nodes[(level, 2 * i + 1)]))
+                if self._node(parent_level, i) is None:
+                    left, right = self._node(level, 2 * i), self._node(level, 2 * i + 1)
+                    if left is None or right is None:
+                        raise DamagedLog(f"tenant {self.tenant}: merkle node ({level}, {2 * i}) is missing")
+                    self._keep(parent_level, i, node_hash(left, right))
             level, lower_first, lower_end = parent_level, first, end
         return self.save()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_layer_schemas.chain import LinkEncoder
-from audit_layer_schemas.merkle import consistency_path, inclusion_path, range_root
+from audit_layer_schemas.merkle import consistency_path, inclusion_needs, inclusion_path, range_root
 
 from audit_layer_sinks.lookup import EventNotFound, event_row
 from audit_layer_sinks.merkle_index import DamagedLog, StoredSubtrees
@@ -58,6 +58,7 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
     subtrees = StoredSubtrees(store, tenant)
     try:
         subtrees.extend(checkpoint["last_seq"])  # usually kept up to date by the sink already
+        subtrees.prefetch(inclusion_needs(seq - 1, checkpoint["last_seq"]))
         path = inclusion_path(seq - 1, checkpoint["last_seq"], subtrees)
     except DamagedLog as exc:
         raise ProofError(str(exc)) from None

@@ -81,3 +81,21 @@ def test_extend_keeps_every_complete_subtree_in_one_pass(store: Any, monkeypatch
     assert len(stored) == 18 + 9 + 4 + 2 + 1
     warm = StoredSubtrees(store, "acme")
     assert inclusion_path(150, 300, warm) == inclusion_path(150, 300, memory) and warm.leaf_reads <= 16 + 12
+
+
+def test_prefetch_reads_what_a_proof_needs_in_two_queries(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit_layer_schemas.merkle import inclusion_needs
+
+    monkeypatch.setattr(merkle_index, "BLOCK", 16)
+    chained = chain(varied_events("acme", 300))
+    load(store, chained)
+    memory = LeafList([leaf_hash(c["hash"]) for c in chained])
+    StoredSubtrees(store, "acme").extend(300)
+    for index in (0, 17, 150, 287, 299):
+        source = StoredSubtrees(store, "acme")
+        source.prefetch(inclusion_needs(index, 300))
+        queries = []
+        monkeypatch.setattr(store, "query", lambda *a, **k: queries.append(a) or pytest.fail("queried after prefetch"))
+        assert inclusion_path(index, 300, source) == inclusion_path(index, 300, memory)
+        monkeypatch.undo()
+        monkeypatch.setattr(merkle_index, "BLOCK", 16)
