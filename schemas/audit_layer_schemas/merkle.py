@@ -211,3 +211,22 @@ class Frontier:
         for node in reversed(self.nodes[:-1]):
             r = node_hash(node, r)
         return r
+
+
+class GrowingFrontier:
+    """A `Frontier` grown in place, for a verifier that appends millions of leaves in a row."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.nodes: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        node, carry, nodes = leaf, self.size, self.nodes
+        while carry & 1:
+            node = node_hash(nodes.pop(), node)
+            carry >>= 1
+        nodes.append(node)
+        self.size += 1
+
+    def root(self) -> bytes:
+        return Frontier(self.size, tuple(self.nodes)).root()

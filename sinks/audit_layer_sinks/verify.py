@@ -6,6 +6,7 @@ them out of ClickHouse.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from audit_layer_schemas import sha256_hex
 from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
 from audit_layer_schemas.checkpoint import CheckpointStatement
-from audit_layer_schemas.merkle import Frontier, leaf_hash
+from audit_layer_schemas.merkle import GrowingFrontier, leaf_hash
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -37,7 +38,7 @@ class TenantResult:
     last_seq: int = 0
     head: bytes = GENESIS_HASH
     first_finding: Finding | None = None
-    frontier: Frontier = field(default_factory=Frontier)
+    frontier: GrowingFrontier = field(default_factory=GrowingFrontier)
     checkpoints_verified: int = 0
     event_ids: set[str] = field(default_factory=set, repr=False)
 
@@ -142,34 +143,54 @@ class ChainVerifier:
         sql_links.py) and matched; the chain, event id, Merkle and checkpoint checks still run here."""
         self._add(tenant, seq, prev_hash, digest, "", None, event_id)
 
+    def add_checked_rows(self, rows: Iterable[tuple[str, int, bytes, bytes, str]]) -> None:
+        """`add_checked` for many rows: the common case (the next link, linked, a new id, no
+        checkpoint due) in a tight loop; anything else goes through `_add`, which names it."""
+        tenants, pending_all = self.report.tenants, self._pending
+        current: str | None = None
+        result = TenantResult("")
+        pending: dict[int, StoredCheckpoint] | None = None
+        sha256 = hashlib.sha256
+        for tenant, seq, prev_hash, digest, event_id in rows:
+            if tenant != current:
+                current, result, pending = tenant, tenants.get(tenant) or self._result(tenant), pending_all.get(tenant)
+            if result.first_finding is not None:
+                continue
+            if (seq != result.last_seq + 1 or prev_hash != result.head or event_id in result.event_ids
+                    or (pending and seq in pending)):
+                self._add(tenant, seq, prev_hash, digest, "", None, event_id)
+                continue
+            result.links += 1
+            result.event_ids.add(event_id)
+            result.last_seq, result.head = seq, digest
+            result.frontier.append(sha256(b"\x00" + digest).digest())
+
     def _add(self, tenant: str, seq: int, prev_hash: bytes, digest: bytes, link_schema: str,
              enriched: dict[str, Any] | None, event_id: str) -> None:
-        result = self._result(tenant)
+        result = self.report.tenants.get(tenant) or self._result(tenant)
         if result.first_finding is not None:
             return  # a broken chain is reported at its first bad link
         result.links += 1
-
-        def fail(problem: str, detail: str) -> None:
-            result.first_finding = Finding(tenant, seq, problem, detail)
-
-        expected_seq = result.last_seq + 1
+        problem: tuple[str, str] | None = None
         if seq == result.last_seq:
-            return fail("duplicate_seq", f"seq {seq} is stored twice")
-        if seq != expected_seq:
-            return fail("seq_gap", f"expected seq {expected_seq}, found {seq} (rows missing or inserted)")
-        if prev_hash != result.head:
-            return fail("prev_hash_mismatch", "prev_hash is not the hash of the previous link "
-                        "(a row before it was changed, removed or reordered)")
-        if enriched is not None:
+            problem = "duplicate_seq", f"seq {seq} is stored twice"
+        elif seq != result.last_seq + 1:
+            problem = "seq_gap", f"expected seq {result.last_seq + 1}, found {seq} (rows missing or inserted)"
+        elif prev_hash != result.head:
+            problem = ("prev_hash_mismatch", "prev_hash is not the hash of the previous link "
+                       "(a row before it was changed, removed or reordered)")
+        elif enriched is not None:
             problem = self._link_problem(prev_hash, digest, link_schema, enriched, seq)
-            if problem is not None:
-                return fail(*problem)
-        if event_id in result.event_ids:
-            return fail("duplicate_event_id", f"event {event_id} is chained twice (a replayed event)")
+        if problem is None and event_id in result.event_ids:
+            problem = "duplicate_event_id", f"event {event_id} is chained twice (a replayed event)"
+        if problem is not None:
+            result.first_finding = Finding(tenant, seq, *problem)
+            return
         result.event_ids.add(event_id)
         result.last_seq, result.head = seq, digest
-        result.frontier = result.frontier.append(leaf_hash(digest))
-        checkpoint = self._pending.get(tenant, {}).pop(seq, None)
+        result.frontier.append(leaf_hash(digest))
+        pending = self._pending.get(tenant)
+        checkpoint = pending.pop(seq, None) if pending else None
         if checkpoint is not None:
             finding = self._check_checkpoint(result, checkpoint)
             if finding is not None:
@@ -247,13 +268,10 @@ def verify_store(store: ClickHouseStore, tenant: str | None = None,
     doubtful: set[str] = set()  # tenants with a row that did not check out in ClickHouse
     with store.locked() as client, client.query_row_block_stream(sql, parameters=params) as stream:
         for block in stream:
-            for tenant_id, seq, prev_hash, digest, event_id, ok in block:
-                if tenant_id in doubtful:
-                    continue
-                if ok:
-                    verifier.add_checked(tenant_id, seq, bytes(prev_hash), bytes(digest), event_id)
-                else:
-                    doubtful.add(tenant_id)
+            for row in block:
+                if not row[5]:
+                    doubtful.add(row[0])
+            verifier.add_checked_rows(row[:5] for row in block if row[0] not in doubtful)
             if progress is not None:
                 progress(len(block))
     report = verifier.finish()
