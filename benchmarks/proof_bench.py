@@ -21,9 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.merkle import inclusion_needs, inclusion_path, range_root
 from audit_layer_sinks import offline_proof
 from audit_layer_sinks.merkle_index import StoredSubtrees
+from audit_layer_sinks.proofs import build_proof
 from audit_layer_sinks.store import ClickHouseStore
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -58,7 +60,8 @@ def main() -> int:
             "prev_hash, hash, link_schema, sdk_name, sdk_version) "
             f"SELECT '{TENANT}', number + 1, generateUUIDv7(), now64(6), now64(6), 'ALLOW', 'LOW', "
             "unhex(repeat('00', 32)), SHA256(concat(unhex(repeat('00', 32)), "
-            f"reverse(reinterpretAsFixedString(toUInt64(number + 1))), '{SUFFIX.decode()}')), '', 'bench', '0' "
+            f"reverse(reinterpretAsFixedString(toUInt64(number + 1))), '{SUFFIX.decode()}')), "
+            f"'{LinkEncoder().schema_hex}', 'bench', '0' "
             f"FROM numbers({n})")
 
         started = time.perf_counter()
@@ -93,6 +96,23 @@ def main() -> int:
             offline_proof.verify(json.loads(document))
             verify_ms.append((time.perf_counter() - started) * 1000)
             path_lengths.append(len(audit_path))
+        # the whole `audit-layer proof`: find the row by id, read it, the covering checkpoint, the path
+        # (the synthetic rows' fields do not hash to their synthetic links, so these documents are
+        # timed, not verified; the ones above are verified)
+        store.insert("checkpoints", [[TENANT, 1, n, bytes(32), tree_root, checkpoint["created_at_us"],
+                                      checkpoint["key_id"], base64.b64decode(checkpoint["signature"]), 0, 0]],
+                     ["tenant_id", "first_seq", "last_seq", "head_hash", "merkle_root", "created_at", "key_id",
+                      "signature", "kafka_partition", "kafka_offset"])
+        ids = [r[0] for r in store.query(f"SELECT toString(event_id) FROM bench.events WHERE "
+                                         f"cityHash64(event_id) % {max(n // (args.proofs * 4), 1)} = 0 "
+                                         f"LIMIT {args.proofs}").result_rows]
+        whole_ms = []
+        for event_id in ids:
+            started = time.perf_counter()
+            built = build_proof(store, event_id, {checkpoint["key_id"]: public})
+            whole_ms.append((time.perf_counter() - started) * 1000)
+            assert built["checkpoint"]["last_seq"] == n
+        results.update(whole_proof_ms_p50=_percentile(whole_ms, 0.5), whole_proof_ms_p99=_percentile(whole_ms, 0.99))
         results.update(proofs=args.proofs, audit_path_length=max(path_lengths),
                        proof_path_ms_p50=_percentile(generate_ms, 0.5),
                        proof_path_ms_p99=_percentile(generate_ms, 0.99),
@@ -103,7 +123,8 @@ def main() -> int:
     table = Table(title=f"inclusion proofs, one tenant of {n:,} links (embedded chDB)")
     for column in ("figure", "value", "target"):
         table.add_column(column, justify="right" if column != "figure" else "left")
-    targets = {"proof_path_ms_p99": "<= 50 ms (generation)", "offline_verify_ms_p99": "<= 1 ms"}
+    targets = {"proof_path_ms_p99": "<= 50 ms (generation)", "whole_proof_ms_p99": "<= 50 ms (generation)",
+               "offline_verify_ms_p99": "<= 1 ms"}
     for name, value in results.items():
         table.add_row(name, f"{value:,.2f}" if value < 100 else f"{value:,.0f}", targets.get(name, ""))
     console.print(table)
