@@ -15,6 +15,7 @@ EPILOG = """environment:
   KAFKA_BOOTSTRAP_SERVERS      Kafka brokers (default 127.0.0.1:9092)
   AUDIT_LAYER_TOPIC_PREFIX     prefix of every topic name (default none)
   AUDIT_LAYER_CLICKHOUSE_DSN   chdb:///path (embedded engine) or http://host:8123 (default chdb://./data/clickhouse)
+  AUDIT_LAYER_CLICKHOUSE_CLUSTER  a ClickHouse cluster to replicate the schema over (default: one server)
 """
 
 
