@@ -30,16 +30,14 @@ from audit_layer_sinks.store import ClickHouseStore
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from rich.console import Console
-from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.figures import percentile, publish
 
 TENANT = "bench-bank"
 SUFFIX = b"synthetic link"
 console = Console()
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def main() -> int:
@@ -112,24 +110,17 @@ def main() -> int:
             built = build_proof(store, event_id, {checkpoint["key_id"]: public})
             whole_ms.append((time.perf_counter() - started) * 1000)
             assert built["checkpoint"]["last_seq"] == n
-        results.update(whole_proof_ms_p50=_percentile(whole_ms, 0.5), whole_proof_ms_p99=_percentile(whole_ms, 0.99))
+        results.update(whole_proof_ms_p50=percentile(whole_ms, 0.5), whole_proof_ms_p99=percentile(whole_ms, 0.99))
         results.update(proofs=args.proofs, audit_path_length=max(path_lengths),
-                       proof_path_ms_p50=_percentile(generate_ms, 0.5),
-                       proof_path_ms_p99=_percentile(generate_ms, 0.99),
-                       offline_verify_ms_p50=_percentile(verify_ms, 0.5),
-                       offline_verify_ms_p99=_percentile(verify_ms, 0.99))
+                       proof_path_ms_p50=percentile(generate_ms, 0.5),
+                       proof_path_ms_p99=percentile(generate_ms, 0.99),
+                       offline_verify_ms_p50=percentile(verify_ms, 0.5),
+                       offline_verify_ms_p99=percentile(verify_ms, 0.99))
         store.close()
 
-    table = Table(title=f"inclusion proofs, one tenant of {n:,} links (embedded chDB)")
-    for column in ("figure", "value", "target"):
-        table.add_column(column, justify="right" if column != "figure" else "left")
-    targets = {"proof_path_ms_p99": "<= 50 ms (generation)", "whole_proof_ms_p99": "<= 50 ms (generation)",
-               "offline_verify_ms_p99": "<= 1 ms"}
-    for name, value in results.items():
-        table.add_row(name, f"{value:,.2f}" if value < 100 else f"{value:,.0f}", targets.get(name, ""))
-    console.print(table)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
+    publish(f"inclusion proofs, one tenant of {n:,} links (embedded chDB)", results,
+            {"proof_path_ms_p99": "<= 50 ms (generation)", "whole_proof_ms_p99": "<= 50 ms (generation)",
+             "offline_verify_ms_p99": "<= 1 ms"}, args.json, console)
     return 0
 
 
