@@ -61,15 +61,21 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_enricher(args: argparse.Namespace) -> int:
-    from audit_layer_processors.dlq import DlqPolicy
-    from audit_layer_processors.enricher import run
+def policy_of(path: Any) -> Any:
+    """The enrichment policy (default: the shipped one); a bad file is the user's to fix."""
     from audit_layer_processors.policy import PolicyError, load_policy
 
     try:
-        policy = load_policy(args.policy)
+        return load_policy(path)
     except PolicyError as exc:
         raise UserError(str(exc)) from None
+
+
+def cmd_enricher(args: argparse.Namespace) -> int:
+    from audit_layer_processors.dlq import DlqPolicy
+    from audit_layer_processors.enricher import run
+
+    policy = policy_of(args.policy)
     check_kafka(args.bootstrap_servers)
     return run(args.bootstrap_servers, topics_of(args), group_id=args.group,
                dlq_policy=DlqPolicy(args.dlq_max, args.dlq_window), policy=policy, loglevel=args.log_level)
@@ -132,13 +138,9 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 def retention_of(policy_path: Any) -> Any:
     """The sink keeps rows as long as the enrichment policy's retention classes say."""
-    from audit_layer_processors.policy import PolicyError, load_policy
     from audit_layer_sinks.retention import RetentionPolicy
 
-    try:
-        policy = load_policy(policy_path)
-    except PolicyError as exc:
-        raise UserError(str(exc)) from None
+    policy = policy_of(policy_path)
     return RetentionPolicy(policy.retention_classes, policy.retention_classes[policy.default_retention])
 
 

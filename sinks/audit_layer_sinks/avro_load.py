@@ -15,6 +15,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from audit_layer_schemas.avro_writer import encode_long
+
 from audit_layer_sinks.rows import INSERT_COLUMNS
 
 # where each events column comes from in a ChainedEvent, when not `event.event.<column>`
@@ -35,27 +37,17 @@ _PRIMITIVE = {"string": "String", "long": "Int64", "int": "Int32", "double": "Fl
               "boolean": "Bool", "bytes": "String"}
 
 
-def _zigzag(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _avro_bytes(value: bytes) -> bytes:
-    return _zigzag(len(value)) + value
+    return encode_long(len(value)) + value
 
 
 def container(schema_json: str, datums: Sequence[bytes]) -> bytes:
     """An Avro object container file holding `datums` (already encoded with `schema_json`) as one block."""
     sync = os.urandom(16)
-    header = (b"Obj\x01" + _zigzag(2) + _avro_bytes(b"avro.schema") + _avro_bytes(schema_json.encode())
-              + _avro_bytes(b"avro.codec") + _avro_bytes(b"null") + _zigzag(0) + sync)
+    header = (b"Obj\x01" + encode_long(2) + _avro_bytes(b"avro.schema") + _avro_bytes(schema_json.encode())
+              + _avro_bytes(b"avro.codec") + _avro_bytes(b"null") + encode_long(0) + sync)
     body = b"".join(datums)
-    return header + _zigzag(len(datums)) + _zigzag(len(body)) + body + sync
+    return header + encode_long(len(datums)) + encode_long(len(body)) + body + sync
 
 
 def _leaves(schema: Any, prefix: str, named: dict[str, Any], out: dict[str, str]) -> None:
@@ -127,7 +119,7 @@ class ChainedEventLoad:
     @staticmethod
     def row(offset: int, message: bytes) -> bytes:
         """A SinkRow datum from a Kafka message (its single-object header already checked)."""
-        return _zigzag(offset) + message[10:]
+        return encode_long(offset) + message[10:]
 
     def statement(self, source: str, retention: str, hold: str) -> str:
         """`source`: the table function the rows come from (file(...) or input(...)); `retention` and

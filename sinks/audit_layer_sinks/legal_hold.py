@@ -16,6 +16,9 @@ from typing import Any
 
 from audit_layer_sinks.store import ClickHouseStore
 
+_COLUMNS = ["hold_id", "tenant_id", "user_id", "session_id", "reason", "set_by", "set_at", "lifted_by", "lifted_at",
+            "version"]
+
 
 class HoldError(ValueError):
     pass
@@ -100,8 +103,7 @@ def place_hold(store: ClickHouseStore, tenant_id: str, *, user_id: str | None = 
     now = dt.datetime.now(dt.UTC)
     store.insert("legal_holds", [[hold.hold_id, tenant_id, user_id, session_id, reason, set_by, now, None, None,
                                   time.time_ns()]],
-                 ["hold_id", "tenant_id", "user_id", "session_id", "reason", "set_by", "set_at", "lifted_by",
-                  "lifted_at", "version"])
+                 _COLUMNS)
     apply_holds(store, [hold])
     cond, params = hold.condition(0)
     held = store.query(f"SELECT count() FROM {store.database}.events WHERE {cond}", parameters=params)
@@ -118,8 +120,7 @@ def lift_hold(store: ClickHouseStore, hold_id: str, lifted_by: str) -> tuple[Leg
         raise HoldError(f"no active legal hold {hold_id!r}; `audit-layer hold list` shows them")
     hold = LegalHold(*rows[0][:6])
     store.insert("legal_holds", [[*rows[0], lifted_by, dt.datetime.now(dt.UTC), time.time_ns()]],
-                 ["hold_id", "tenant_id", "user_id", "session_id", "reason", "set_by", "set_at", "lifted_by",
-                  "lifted_at", "version"])
+                 _COLUMNS)
     others = [h for h in active_holds(store, hold.tenant_id) if h.hold_id != hold_id]
     cond, params = hold.condition(len(others))
     still, other_params = _any_of(others)
