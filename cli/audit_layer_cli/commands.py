@@ -98,13 +98,63 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    if args.key_action in ("create", "list", "revoke"):
+        return api_keys_command(args)
+    return signing_keys_command(args)
+
+
+def api_keys_command(args: argparse.Namespace) -> int:
+    from audit_layer_api.api_keys import KeyFormatError, parse_scopes
+    from audit_layer_api.key_store import KeyStore
+
+    store = open_store(args)
+    store.migrate()
+    keys = KeyStore(store)
+    if args.key_action == "list":
+        table = Table(title="API keys")
+        for column in ("key id", "organisation", "name", "scopes", "requests/s", "created", "by", "state"):
+            table.add_column(column)
+        for k in keys.list(args.tenant):
+            table.add_row(k.key_id, k.tenant_id, k.name, ",".join(sorted(s.value for s in k.scopes)),
+                          f"{k.rate_per_s:g}", k.created_at[:19], k.created_by,
+                          "[red]revoked[/]" if k.revoked else "[green]active[/]")
+        console.print(table)
+        return 0
+    check_kafka(args.bootstrap_servers)
+    try:
+        if args.key_action == "create":
+            made, key = keys.create(args.tenant, parse_scopes(args.scopes), name=args.name, created_by=args.by,
+                                    rate_per_s=args.rate_limit)
+        else:
+            key = keys.revoke(args.key_id)
+    except KeyFormatError as exc:
+        raise UserError(str(exc)) from None
+    except KeyError:
+        raise UserError(f"no API key {args.key_id}; `audit-layer keys list` shows them") from None
+    scopes = ",".join(sorted(s.value for s in key.scopes))
+    publish_admin_event(
+        args, f"API key {key.key_id} {args.key_action}d", tenant_id=key.tenant_id, by=args.by,
+        operation="api_key", decision_type="api_key", outcome="created" if args.key_action == "create" else "revoked",
+        reason=f"API key {key.key_id} ({key.name or 'unnamed'}) {args.key_action}d",
+        reason_code=f"api_key_{args.key_action}",
+        metadata={"api_key_id": key.key_id, "scopes": scopes})
+    if args.key_action == "create":
+        Console(stderr=True).print(f"API key {key.key_id} for {key.tenant_id} (scopes {scopes}); the secret is "
+                                   "shown once, store it now:")
+        print(made.token)
+    else:
+        console.print(f"API key {key.key_id} of {key.tenant_id} revoked (API processes drop it within 5 s)")
+    return 0
+
+
+def signing_keys_command(args: argparse.Namespace) -> int:
     import base64
 
     from audit_layer_processors.signing import DEFAULT_KEY_FILE, SigningKeyError, generate_key_file, load_signer
 
     path = args.key or DEFAULT_KEY_FILE
     try:
-        if args.action == "generate":
+        if args.key_action == "generate":
             if path.exists():
                 raise UserError(f"{path} exists; choose another --key path to rotate (old public keys stay valid)")
             signer = generate_key_file(path)
@@ -426,6 +476,23 @@ def cmd_witness(args: argparse.Namespace) -> int:
     now = witness.seen(args.tenant)
     console.print(f"witness {witness.key_id}: countersigned {signed} new checkpoints of {args.tenant}; "
                   f"log consistent up to size {now.size}")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from audit_layer_api.service import ApiSettings, serve
+
+    settings = ApiSettings(args.bootstrap_servers, topics_of(args), public_keys=args.public_keys,
+                           max_body_bytes=args.max_body_bytes, backend_timeout_s=args.backend_timeout,
+                           verify_timeout_s=args.verify_timeout)
+    check_kafka(args.bootstrap_servers)
+    store = open_store(args, serve=True)
+    try:
+        store.migrate()
+        serve(settings, store, host=args.host, port=args.port, access_log=args.access_log,
+              log_level=args.log_level)
+    finally:
+        store.close()
     return 0
 
 

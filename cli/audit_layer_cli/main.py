@@ -100,12 +100,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-seconds", type=float, default=10.0,
                    help="... or every T seconds when events are pending (default: 10)")
 
-    p = sub.add_parser("keys", help="checkpoint signing keys: generate, show the public keys",
-                       description="Checkpoint keys are Ed25519; the key id is the first 8 bytes of SHA-256 of "
-                                   "the raw public key. Hand the public keys to auditors and witnesses.")
-    p.add_argument("action", choices=["generate", "show"], help="generate a new key, or show public keys")
-    p.add_argument("--key", type=Path, default=None,
-                   help="private key file (default: data/keys/checkpoint-ed25519.pem)")
+    p = sub.add_parser("keys", help="API keys (create, list, revoke) and checkpoint signing keys (generate, show)",
+                       description="API keys authenticate REST API callers: each belongs to one organisation "
+                                   "(tenant) and has scopes; only a hash of the secret is stored. Checkpoint signing "
+                                   "keys are Ed25519; their key id is the first 8 bytes of SHA-256 of the raw public "
+                                   "key; hand the public keys to auditors and witnesses.",
+                       epilog="examples:\n  audit-layer keys create --tenant acme --scopes ingest,read --name billing\n"
+                              "  audit-layer keys list --tenant acme\n  audit-layer keys revoke 3f9a0c12d4e5\n"
+                              "  audit-layer keys show\n  audit-layer keys generate --key witness.pem",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    keys = p.add_subparsers(dest="key_action", required=True, metavar="ACTION")
+    k = keys.add_parser("create", help="a new API key (the secret is printed once)")
+    _add_clickhouse(k)
+    _add_kafka(k)
+    k.add_argument("--tenant", required=True, help="the organisation the key belongs to")
+    k.add_argument("--scopes", required=True, help="comma-separated: ingest, read, reports, admin")
+    k.add_argument("--name", default="", help="what the key is for (shown in listings and access records)")
+    k.add_argument("--rate-limit", type=float, default=50.0, help="requests per second (default: 50; bursts of 2 s)")
+    k.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who creates it (default: $USER)")
+    k = keys.add_parser("list", help="list API keys (never their secrets)")
+    _add_clickhouse(k)
+    k.add_argument("--tenant", help="one organisation only")
+    k = keys.add_parser("revoke", help="revoke an API key (effective within 5 s)")
+    _add_clickhouse(k)
+    _add_kafka(k)
+    k.add_argument("key_id", help="the 12-hex key id (from `keys list`)")
+    k.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who revokes it (default: $USER)")
+    for action, text in (("generate", "generate a new checkpoint signing key"),
+                         ("show", "show a checkpoint signing key's id and public key")):
+        k = keys.add_parser(action, help=text)
+        k.add_argument("--key", type=Path, default=None,
+                       help="private key file (default: data/keys/checkpoint-ed25519.pem)")
+
+    p = sub.add_parser("api", help="run the REST API (FastAPI) on HTTP",
+                       description="Serve ingest, search, records, reports and chain verification under /v1, "
+                                   "authenticated by API keys (`audit-layer keys create`). OpenAPI at /openapi.json, "
+                                   "interactive docs at /docs.")
+    _add_kafka(p)
+    _add_clickhouse(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=_positive, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
+                   help="trusted checkpoint public keys, for proofs and verification (default: data/keys)")
+    p.add_argument("--max-body-bytes", type=_positive, default=8 * 1024 * 1024,
+                   help="largest request body accepted (default: 8 MiB)")
+    p.add_argument("--backend-timeout", type=float, default=10.0,
+                   help="seconds a request waits for ClickHouse or Kafka (default: 10)")
+    p.add_argument("--verify-timeout", type=float, default=120.0,
+                   help="seconds GET /v1/chain/verify may take (default: 120)")
+    p.add_argument("--access-log", action="store_true", help="log one line per request")
 
     p = sub.add_parser("sink", help="run the ClickHouse sink",
                        description="Load chained events into ClickHouse exactly once.")

@@ -15,15 +15,18 @@ class EventNotFound(LookupError):
     pass
 
 
-def event_row(store: ClickHouseStore, event_id: str, extra: tuple[str, ...] = ()) -> tuple[Any, ...]:
-    """The event's SELECT_COLUMNS (then `extra`) row."""
+def event_row(store: ClickHouseStore, event_id: str, extra: tuple[str, ...] = (),
+              tenant: str | None = None) -> tuple[Any, ...]:
+    """The event's SELECT_COLUMNS (then `extra`) row; with `tenant`, only that tenant's event (ids come
+    from clients, so two tenants may send the same one: a tenant's reader must never get the other's)."""
     try:
         event_id = str(uuid.UUID(event_id))
     except ValueError:
         raise EventNotFound(f"{event_id!r} is not an event id (a UUID)") from None
     db = store.database
-    keys = store.query(f"SELECT tenant_id, seq FROM {db}.event_ids WHERE event_id = toUUID({{id:String}})",
-                       parameters={"id": event_id}).result_rows
+    only = " AND tenant_id = {t:String}" if tenant is not None else ""
+    keys = store.query(f"SELECT tenant_id, seq FROM {db}.event_ids WHERE event_id = toUUID({{id:String}}){only}",
+                       parameters={"id": event_id, **({"t": tenant} if tenant is not None else {})}).result_rows
     for tenant, seq in keys:
         rows = store.query(f"SELECT {', '.join(SELECT_COLUMNS + extra)} FROM {db}.events FINAL "
                            "WHERE tenant_id = {t:String} AND seq = {s:UInt64}", parameters={"t": tenant, "s": seq})

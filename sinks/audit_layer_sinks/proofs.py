@@ -39,10 +39,12 @@ def checkpoint_dict(row: tuple[Any, ...]) -> dict[str, Any]:
             "signature": base64.b64encode(bytes(signature)).decode()}
 
 
-def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes]) -> dict[str, Any]:
+def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes],
+                tenant: str | None = None) -> dict[str, Any]:
+    """The inclusion proof of one event (of `tenant` only, when given)."""
     db = store.database
     try:
-        row = event_row(store, event_id)
+        row = event_row(store, event_id, tenant=tenant)
     except EventNotFound as exc:
         raise ProofError(str(exc)) from None
     event_id = str(uuid.UUID(event_id))

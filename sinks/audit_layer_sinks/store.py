@@ -105,9 +105,10 @@ class ClickHouseStore:
         with self._lock:
             return self.client.command(sql)
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None,
+              settings: dict[str, Any] | None = None) -> Any:
         with self._lock:
-            return self.client.query(sql, parameters=parameters)
+            return self.client.query(sql, parameters=parameters, settings=settings)
 
     def command_with(self, sql: str, parameters: dict[str, Any] | None = None,
                      settings: dict[str, Any] | None = None) -> Any:

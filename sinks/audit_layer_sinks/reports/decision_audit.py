@@ -23,10 +23,10 @@ CONTENT_SHOWN = 4000  # characters of prompt and response in the html and pdf; j
 DecisionNotFound = EventNotFound
 
 
-def lookup(store: ClickHouseStore, event_id: str) -> dict[str, Any]:
+def lookup(store: ClickHouseStore, event_id: str, tenant: str | None = None) -> dict[str, Any]:
     """The stored row of one event, by id, as column -> value (and the raw row under `_row`)."""
     extra = ("retention_days", "legal_hold", "kafka_partition", "kafka_offset", "toString(loaded_at) AS loaded_at")
-    row = event_row(store, event_id, extra)
+    row = event_row(store, event_id, extra, tenant=tenant)
     names = [c.rsplit(" AS ", 1)[-1] for c in SELECT_COLUMNS + extra]
     return dict(zip(names, row, strict=True)) | {"_row": row}
 
@@ -41,8 +41,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes]) -> Report:
-    row = lookup(store, event_id)
+def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes], tenant: str | None = None) -> Report:
+    row = lookup(store, event_id, tenant)
     tenant, seq, prev_hash, digest, link_schema, enriched = chain_fields_from_row(row["_row"][:len(SELECT_COLUMNS)])
     event = enriched["event"]
     db = store.database
@@ -73,7 +73,7 @@ def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes]) 
     # the inclusion proof, checked as an auditor would, offline
     proof: dict[str, Any] = {}
     try:
-        built = build_proof(store, str(event["event_id"]), public_keys)
+        built = build_proof(store, str(event["event_id"]), public_keys, tenant)
         verify_offline(built)
         cp = built["checkpoint"]
         proof = {"status": "VERIFIED", "checkpoint_last_seq": cp["last_seq"], "key_id": cp["key_id"],
