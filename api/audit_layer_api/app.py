@@ -71,7 +71,9 @@ _MEDIA = {ReportFormat.JSON: "application/json", ReportFormat.CSV: "text/csv; ch
           ReportFormat.HTML: "text/html; charset=utf-8", ReportFormat.PDF: "application/pdf"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemModel, "content": {problems.MEDIA_TYPE: {}}, "description": text}
-    for code, text in ((401, "no valid API key"), (403, "the key lacks the scope"), (422, "invalid request"),
+    for code, text in ((400, "the body is not UTF-8 JSON, an unknown parameter, or a foreign cursor"),
+                       (401, "no valid API key"), (413, "body over the size limit"),
+                       (403, "the key lacks the scope"), (422, "invalid request"),
                        (429, "rate limit; see Retry-After"), (503, "a backend is unavailable"),
                        (504, "a backend did not answer in time"))
 }
@@ -189,8 +191,7 @@ def create_app(backends: Backends) -> FastAPI:
 
     @app.post("/v1/audit/log", status_code=202, response_model=IngestResult, tags=["audit"],
               summary="record one event or a batch (answers once Kafka acknowledged them)",
-              responses={**_ERRORS, 413: {"model": ProblemModel, "content": {problems.MEDIA_TYPE: {}},
-                                          "description": "body over the size limit"}})
+              responses=_ERRORS)
     async def ingest(body: IngestBody, key: Ingester) -> IngestResult:
         sent = [body] if isinstance(body, IngestEvent) else body.events
         now_us = time.time_ns() // 1000
@@ -216,8 +217,7 @@ def create_app(backends: Backends) -> FastAPI:
 
     @app.get("/v1/audit/logs", response_model=LogPage, tags=["audit"],
              summary="search the organisation's records, newest first, with cursor pagination",
-             responses={**_ERRORS, 400: {"model": ProblemModel, "content": {problems.MEDIA_TYPE: {}},
-                                         "description": "unknown filter or foreign cursor"}})
+             responses=_ERRORS)
     async def search(
         request: Request, key: Reader,
         start_date: Annotated[str | None, Query(description="from this date (YYYY-MM-DD, UTC) or RFC 3339 instant, "

@@ -11,12 +11,20 @@ from typing import Annotated, Any, Literal
 from audit_layer_schemas import AuditEvent, RiskLevel, sha256_hex
 from audit_layer_schemas.ids import uuid7
 from audit_layer_schemas.models import MAX_ID_CHARS, Action
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 API_SDK_NAME = "audit-layer-rest"
 API_VERSION = "1"
 MAX_BATCH = 1000
 KEY_ID_METADATA = "audit_layer.api_key_id"
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+# ClickHouse hands back naive UTC times; RFC 3339 wants the offset written out
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class IngestEvent(AuditEvent):
@@ -31,9 +39,15 @@ class IngestEvent(AuditEvent):
     model_config = ConfigDict(frozen=True, extra="forbid", title="IngestEvent")
 
     event_id: str | None = Field(default=None, description="UUID; made by the service when absent")  # type: ignore[assignment]
-    timestamp_us: int | None = Field(default=None, ge=0, description="microseconds since the epoch (UTC)")  # type: ignore[assignment]
+    timestamp_us: int | None = Field(default=None, ge=0, strict=True, description="microseconds since the epoch (UTC)")  # type: ignore[assignment]
     tenant_id: str | None = Field(default=None, max_length=MAX_ID_CHARS,  # type: ignore[assignment]
                                   description="optional; must be the key's organisation")
+    # numbers as JSON numbers: "5" is a client's mistake to report, not to guess at
+    duration_ms: float | None = Field(default=None, ge=0, strict=True)
+    input_tokens: int | None = Field(default=None, ge=0, strict=True)
+    output_tokens: int | None = Field(default=None, ge=0, strict=True)
+    total_tokens: int | None = Field(default=None, ge=0, strict=True)
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
     sdk_name: str = Field(default=API_SDK_NAME, min_length=1, max_length=MAX_ID_CHARS)
     sdk_version: str = Field(default=API_VERSION, min_length=1, max_length=MAX_ID_CHARS)
 
@@ -101,7 +115,7 @@ class LogSummary(BaseModel):
 
     event_id: str
     seq: int = Field(description="position in the organisation's hash chain (1, 2, ...)")
-    timestamp: dt.datetime
+    timestamp: UtcDatetime
     user_id: str | None
     session_id: str | None
     provider: str | None
@@ -185,7 +199,7 @@ class Finding(BaseModel):
 class VerifyResult(BaseModel):
     tenant_id: str
     status: Literal["verified", "failed", "empty", "never_verified"]
-    verified_at: dt.datetime | None
+    verified_at: UtcDatetime | None
     links: int
     last_seq: int
     checkpoints_verified: int
