@@ -107,8 +107,10 @@ def create_app(backends: Backends) -> FastAPI:
             raise Problem(504, f"the database did not answer within {limit:.0f} s; narrow the request or retry "
                                "later") from None
 
-    async def publish(events: list[AuditEvent]) -> None:
-        messages = [(e.tenant_id.encode(), _CODEC.encode(e.to_avro())) for e in events]
+    async def publish(records: list[dict[str, Any]]) -> None:
+        await send([(r["tenant_id"].encode(), _CODEC.encode(r)) for r in records])
+
+    async def send(messages: list[tuple[bytes, bytes]]) -> None:
         try:
             await backends.producer.send(backends.topics.events, messages)
         except KafkaUnavailable as exc:
@@ -121,7 +123,7 @@ def create_app(backends: Backends) -> FastAPI:
         route = request.scope.get("route")
         endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
         await publish([access_event(key, endpoint, outcome=outcome, params=params, event_ids=list(event_ids),
-                                    client=_client(request))])
+                                    client=_client(request)).to_avro()])
 
     async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiKey:
         now = time.monotonic()
@@ -142,7 +144,8 @@ def create_app(backends: Backends) -> FastAPI:
             key = await backend(backends.keys.find, key_id)
         if key is None or not key.accepts(secret):
             raise Problem(401, "the API key is unknown or revoked", headers=unauthorized)
-        verdict = backends.limiter.take(key.key_id, key.rate_per_s, now)
+        # each of the `workers` processes takes its share of the key's rate (connections spread evenly)
+        verdict = backends.limiter.take(key.key_id, key.rate_per_s / settings.workers, now)
         if not verdict.allowed:
             raise Problem(429, f"rate limit of {key.rate_per_s:g} requests/s for key {key.key_id}; retry after "
                                f"{verdict.retry_after_s} s", headers={"Retry-After": str(verdict.retry_after_s)})
@@ -195,21 +198,25 @@ def create_app(backends: Backends) -> FastAPI:
     async def ingest(body: IngestBody, key: Ingester) -> IngestResult:
         sent = [body] if isinstance(body, IngestEvent) else body.events
         now_us = time.time_ns() // 1000
-        events = []
+        records = []
         for i, item in enumerate(sent):
             where = f"events[{i}]: " if isinstance(body, IngestBatch) else ""
             if item.tenant_id is not None and item.tenant_id != key.tenant_id:
                 raise Problem(403, f"{where}tenant_id {item.tenant_id!r} is not this key's organisation "
                                    f"({key.tenant_id}); leave tenant_id out")
             try:
-                events.append(item.to_event(key.tenant_id, key.key_id, now_us))
+                records.append(item.to_record(key.tenant_id, key.key_id, now_us))
             except ValidationError as exc:
                 first = exc.errors()[0]
                 raise Problem(422, f"{where}{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
             except ValueError as exc:
                 raise Problem(422, f"{where}{exc}") from None
-        await publish(events)
-        return IngestResult(tenant_id=key.tenant_id, event_ids=[e.event_id for e in events])
+        try:
+            messages = [(r["tenant_id"].encode(), _CODEC.encode(r)) for r in records]
+        except (ValueError, TypeError, UnicodeEncodeError) as exc:  # e.g. text that is not valid Unicode
+            raise Problem(422, f"an event cannot be encoded: {exc}") from None
+        await send(messages)
+        return IngestResult(tenant_id=key.tenant_id, event_ids=[r["event_id"] for r in records])
 
     # -- search and records ------------------------------------------------------------------------
 

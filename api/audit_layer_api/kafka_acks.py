@@ -1,6 +1,10 @@
 """Publishing to Kafka and answering once the broker acknowledged: confluent-kafka's producer,
 with each request's delivery reports gathered into one asyncio future.
 
+Delivery reports are served on the event loop itself (a poll task runs while any request waits),
+not on a thread of their own: a second Python thread would contend with the loop for the GIL on
+every report, which costs more than the polling.
+
 acks=all and idempotence as in the SDK; a short linger, since an HTTP client waits for the ack.
 A delivery that fails or takes longer than the timeout fails the request (503): the client
 keeps its events and retries, rather than the service claiming what Kafka did not confirm.
@@ -9,7 +13,6 @@ keeps its events and retries, rather than the service claiming what Kafka did no
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,9 @@ class AckPolicy:
     queue_max_messages: int = 200_000
 
 
+POLL_INTERVAL_S = 0.0005
+
+
 class KafkaUnavailable(RuntimeError):
     pass
 
@@ -33,10 +39,9 @@ class KafkaUnavailable(RuntimeError):
 class _Pending:
     """The delivery reports of one request, counted down on the producer's poll thread."""
 
-    __slots__ = ("error", "future", "left", "loop")
+    __slots__ = ("error", "future", "left")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
-        self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
         self.left = count
         self.error: str | None = None
@@ -46,7 +51,7 @@ class _Pending:
             self.error = err.str()
         self.left -= 1
         if self.left == 0:
-            self.loop.call_soon_threadsafe(self._finish)
+            self._finish()
 
     def _finish(self) -> None:
         if self.future.done():
@@ -73,28 +78,37 @@ class AckingProducer:
             "message.timeout.ms": int(policy.timeout_s * 1000),
             "log_level": 3,
         })
-        self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="audit-layer-api-acks", daemon=True)
-        self._poller.start()
+        self._waiting = 0
+        self._poller: asyncio.Task[None] | None = None
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.05)
+    async def _poll(self) -> None:
+        """Serve delivery reports while a request waits for one."""
+        while self._waiting:
+            self._producer.poll(0)
+            await asyncio.sleep(POLL_INTERVAL_S)
+        self._poller = None
 
     async def send(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Produce every (key, value) and return when Kafka acknowledged all; KafkaUnavailable else."""
         pending = _Pending(asyncio.get_running_loop(), len(messages))
+        self._waiting += 1
         try:
-            for key, value in messages:
-                self._producer.produce(topic, key=key, value=value, on_delivery=pending.report)
-        except BufferError:
-            raise KafkaUnavailable("the producer queue is full; Kafka is not keeping up") from None
-        except Exception as exc:  # e.g. KafkaException for a message over the broker's size limit
-            raise KafkaUnavailable(str(exc)) from None
-        try:
-            await asyncio.wait_for(asyncio.shield(pending.future), self.policy.timeout_s + 1.0)
-        except TimeoutError:
-            raise KafkaUnavailable(f"Kafka did not acknowledge within {self.policy.timeout_s:.0f} s") from None
+            if self._poller is None:
+                self._poller = asyncio.create_task(self._poll())
+            try:
+                for key, value in messages:
+                    self._producer.produce(topic, key=key, value=value, on_delivery=pending.report)
+            except BufferError:
+                raise KafkaUnavailable("the producer queue is full; Kafka is not keeping up") from None
+            except Exception as exc:  # e.g. KafkaException for a message over the broker's size limit
+                raise KafkaUnavailable(str(exc)) from None
+            try:
+                async with asyncio.timeout(self.policy.timeout_s + 1.0):
+                    await pending.future
+            except TimeoutError:
+                raise KafkaUnavailable(f"Kafka did not acknowledge within {self.policy.timeout_s:.0f} s") from None
+        finally:
+            self._waiting -= 1
 
     def ready(self, timeout: float = 2.0) -> str | None:
         """None when a broker answers a metadata request, else why not."""
@@ -105,6 +119,4 @@ class AckingProducer:
         return None
 
     def close(self, timeout: float = 10.0) -> Any:
-        self._stop.set()
-        self._poller.join(timeout=2.0)
         return self._producer.flush(timeout)

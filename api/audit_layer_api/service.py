@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ class ApiSettings:
     verify_timeout_s: float = 120.0
     unknown_key_rate_per_s: float = 20.0  # per client address
     acks: AckPolicy = field(default_factory=AckPolicy)
+    workers: int = 1  # processes; each enforces 1/workers of a key's rate limit
 
     @property
     def query_settings(self) -> dict[str, Any]:
@@ -64,16 +67,42 @@ class Backends:
         self.producer.close()
 
 
+CONFIG_ENV = "AUDIT_LAYER_API_CONFIG"
+
+
+def app_from_env() -> Any:
+    """A worker process's app (uvicorn --workers): settings from the parent, the store through the
+    parent's (the embedded engine's owner serves it; a ClickHouse server is opened directly)."""
+    from audit_layer_api.app import create_app
+
+    config = json.loads(os.environ[CONFIG_ENV])
+    settings = ApiSettings(config["bootstrap"], Topics(config["prefix"]), public_keys=Path(config["public_keys"]),
+                           max_body_bytes=config["max_body_bytes"], backend_timeout_s=config["backend_timeout_s"],
+                           verify_timeout_s=config["verify_timeout_s"], workers=config["workers"])
+    return create_app(Backends(settings, ClickHouseStore(config["dsn"], config["database"])))
+
+
 def serve(settings: ApiSettings, store: ClickHouseStore, *, host: str, port: int, access_log: bool = False,
           log_level: str = "INFO") -> None:
+    """Run the API; with settings.workers > 1, as that many processes sharing the port."""
     import uvicorn
 
     from audit_layer_api.app import create_app
 
+    options: dict[str, Any] = {"host": host, "port": port, "access_log": access_log, "log_level": log_level.lower(),
+                               "limit_concurrency": 2000, "timeout_graceful_shutdown": 10, "server_header": False}
+    log.info("Audit Layer API on http://%s:%d with %d process(es) (OpenAPI: /openapi.json, docs: /docs)",
+             host, port, settings.workers)
+    if settings.workers > 1:
+        os.environ[CONFIG_ENV] = json.dumps({
+            "bootstrap": settings.bootstrap_servers, "prefix": settings.topics.prefix,
+            "public_keys": str(settings.public_keys), "max_body_bytes": settings.max_body_bytes,
+            "backend_timeout_s": settings.backend_timeout_s, "verify_timeout_s": settings.verify_timeout_s,
+            "workers": settings.workers, "dsn": store.dsn, "database": store.database})
+        uvicorn.run("audit_layer_api.service:app_from_env", factory=True, workers=settings.workers, **options)
+        return
     backends = Backends(settings, store)
     try:
-        log.info("Audit Layer API on http://%s:%d (OpenAPI: /openapi.json, docs: /docs)", host, port)
-        uvicorn.run(create_app(backends), host=host, port=port, access_log=access_log, log_level=log_level.lower(),
-                    limit_concurrency=2000, timeout_graceful_shutdown=10, server_header=False)
+        uvicorn.run(create_app(backends), **options)
     finally:
         backends.close()

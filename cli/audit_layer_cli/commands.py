@@ -484,7 +484,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     settings = ApiSettings(args.bootstrap_servers, topics_of(args), public_keys=args.public_keys,
                            max_body_bytes=args.max_body_bytes, backend_timeout_s=args.backend_timeout,
-                           verify_timeout_s=args.verify_timeout)
+                           verify_timeout_s=args.verify_timeout, workers=args.workers)
     check_kafka(args.bootstrap_servers)
     store = open_store(args, serve=True)
     try:

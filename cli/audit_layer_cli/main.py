@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a request waits for ClickHouse or Kafka (default: 10)")
     p.add_argument("--verify-timeout", type=float, default=120.0,
                    help="seconds GET /v1/chain/verify may take (default: 120)")
+    p.add_argument("--workers", type=_positive, default=1,
+                   help="processes serving the port (default: 1); on the embedded engine they reach it "
+                        "through this process, which owns it")
     p.add_argument("--access-log", action="store_true", help="log one line per request")
 
     p = sub.add_parser("sink", help="run the ClickHouse sink",
