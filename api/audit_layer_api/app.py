@@ -125,6 +125,26 @@ def create_app(backends: Backends) -> FastAPI:
         await publish([access_event(key, endpoint, outcome=outcome, params=params, event_ids=list(event_ids),
                                     client=_client(request)).to_avro()])
 
+    lookups: dict[str, asyncio.Future[ApiKey | None]] = {}
+
+    async def lookup(key_id: str) -> ApiKey | None:
+        """One database lookup per key id at a time: concurrent requests of a key share it."""
+        running = lookups.get(key_id)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[ApiKey | None] = asyncio.get_running_loop().create_future()
+        lookups[key_id] = future
+        try:
+            key = await backend(backends.keys.find, key_id)
+            future.set_result(key)
+            return key
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            del lookups[key_id]
+
     async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiKey:
         now = time.monotonic()
         unauthorized = {"WWW-Authenticate": "Bearer"}
@@ -135,14 +155,16 @@ def create_app(backends: Backends) -> FastAPI:
         except KeyFormatError as exc:
             raise Problem(401, str(exc), headers=unauthorized) from None
         key = backends.keys.cached(key_id)
+        failures = f"auth-failures:{_client(request)}"
         if key is None:
-            # a guessing client is slowed down before it costs a database lookup
-            verdict = backends.limiter.take(f"auth:{_client(request)}", settings.unknown_key_rate_per_s, now)
+            # a client that keeps sending unknown keys is refused before it costs a lookup
+            verdict = backends.limiter.blocked(failures, settings.unknown_key_rate_per_s, now)
             if not verdict.allowed:
-                raise Problem(429, "too many requests with unknown keys", headers={
+                raise Problem(429, "too many requests with unknown or wrong keys from this address", headers={
                     "Retry-After": str(verdict.retry_after_s)})
-            key = await backend(backends.keys.find, key_id)
+            key = await lookup(key_id)
         if key is None or not key.accepts(secret):
+            backends.limiter.take(failures, settings.unknown_key_rate_per_s, now)
             raise Problem(401, "the API key is unknown or revoked", headers=unauthorized)
         # each of the `workers` processes takes its share of the key's rate (connections spread evenly)
         verdict = backends.limiter.take(key.key_id, key.rate_per_s / settings.workers, now)

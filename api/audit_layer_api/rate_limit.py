@@ -35,3 +35,13 @@ class RateLimiter:
                 return RateDecision(True)
             self._buckets[key_id] = (tokens, now)
         return RateDecision(False, max(1, math.ceil((cost - tokens) / rate_per_s)))
+
+    def blocked(self, key_id: str, rate_per_s: float, now: float) -> RateDecision:
+        """Whether `take` would refuse, without taking anything."""
+        capacity = max(rate_per_s * self.burst_seconds, 1.0)
+        with self._lock:
+            tokens, at = self._buckets.get(key_id, (capacity, now))
+        tokens = min(capacity, tokens + (now - at) * rate_per_s)
+        if tokens >= 1.0:
+            return RateDecision(True)
+        return RateDecision(False, max(1, math.ceil((1.0 - tokens) / rate_per_s)))

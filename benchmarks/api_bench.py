@@ -1,0 +1,196 @@
+"""The REST API under load on loopback: ingest requests/s and latency (single events and batches of
+100, acknowledged by Kafka), and search latency over a 10,000,000-event organisation.
+
+    python benchmarks/api_bench.py --bootstrap 127.0.0.1:9092 --workers 2 --search-events 10000000
+
+The API runs as `audit-layer api` (its own processes, as deployed); this process owns the embedded
+engine and serves it to them. The load tool is `hey` (Go), installed into .bench-tools/ with
+`go install` when it is not on the PATH. Search: 100,000 distinct events built by the real
+enricher and chain code, copied inside ClickHouse (new ids and seqs, days shifted back) up to
+`--search-events`, then sequential HTTP requests over a mix of filters and pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from audit_layer_api.api_keys import Scope
+from audit_layer_api.key_store import KeyStore
+from audit_layer_processors.topics_admin import ensure_topics
+from audit_layer_schemas import Topics
+from audit_layer_sinks.store import ClickHouseStore
+from rich.console import Console
+from rich.progress import Progress
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.figures import percentile, publish
+from tests.datasets import chain, load, varied_events
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS = REPO / ".bench-tools"
+TENANT = "bench-org"
+console = Console(stderr=True)
+
+
+def hey_binary() -> str:
+    found = shutil.which("hey") or (str(TOOLS / "hey") if (TOOLS / "hey").exists() else None)
+    if found:
+        return found
+    console.print("installing the load tool: go install github.com/rakyll/hey@v0.1.5 ...")
+    subprocess.run(["go", "install", "github.com/rakyll/hey@v0.1.5"], check=True,
+                   env={**os.environ, "GOBIN": str(TOOLS)})
+    return str(TOOLS / "hey")
+
+
+def hey(url: str, token: str, body: Path, seconds: int, concurrency: int) -> dict[str, float]:
+    out = subprocess.run([hey_binary(), "-z", f"{seconds}s", "-c", str(concurrency), "-m", "POST",
+                          "-H", f"Authorization: Bearer {token}", "-T", "application/json", "-D", str(body), url],
+                         capture_output=True, text=True, check=True).stdout
+    statuses = {int(code): int(n) for code, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    if set(statuses) != {202}:
+        raise SystemExit(f"not every request was accepted: {statuses}\n{out}")
+
+    def latency(q: str) -> float:
+        match = re.search(rf"{q}%+ in ([\d.]+) secs", out)
+        return float(match.group(1)) * 1000 if match else float("nan")
+
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"requests_per_s": rate, "p50_ms": latency("50"), "p99_ms": latency("99"),
+            "requests": sum(statuses.values())}
+
+
+def event(i: int) -> dict[str, Any]:
+    return {"action": "ALLOW", "user_id": f"user-{i % 50}", "session_id": f"s-{i % 200}", "provider": "openai",
+            "model": "gpt-4o-mini", "decision_type": "credit_decision", "decision_outcome": "approved",
+            "prompt": f"Applicant {i}: income 52,000, debt 9,000. Approve a loan of 12,000?",
+            "response": "Approved: debt-to-income 17%.", "input_tokens": 42, "output_tokens": 9, "confidence": 0.93}
+
+
+def start_api(args: argparse.Namespace, dsn: str, topics: Topics, port: int, log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "WARNING", "api", "--port", str(port),
+           "--bootstrap-servers", args.bootstrap, "--topic-prefix", topics.prefix, "--dsn", dsn,
+           "--database", "bench", "--workers", str(args.workers)]
+    process = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise SystemExit(f"the API exited:\n{log.read_text()}")
+        time.sleep(0.3)
+    raise SystemExit(f"the API did not become ready:\n{log.read_text()}")
+
+
+def fill(store: ClickHouseStore, total: int, base: int) -> None:
+    with Progress(console=console) as bar:
+        task = bar.add_task("building the search data set", total=total)
+        start_us = int((time.time() - 86_400) * 1e6)
+        events = []
+        for k in range(0, base, 10_000):
+            events.extend(varied_events(TENANT, 10_000, seed=k, start_us=start_us + k * 1000, users=500))
+        chained = chain(events)  # one chain: seqs 1..base
+        for k in range(0, base, 10_000):
+            load(store, chained[k:k + 10_000])
+            bar.update(task, completed=k + 10_000)
+        db = store.database
+        for k in range(1, max(total // base, 1)):
+            store.command(
+                f"INSERT INTO {db}.events SELECT * REPLACE (seq + {k * base} AS seq, generateUUIDv7() AS event_id, "
+                f"timestamp - toIntervalDay({k % 90}) AS timestamp) "
+                f"FROM (SELECT * FROM {db}.events WHERE seq <= {base})")
+            bar.update(task, completed=(k + 1) * base)
+
+
+def search_latencies(url: str, token: str, rounds: int) -> dict[str, float]:
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    month_ago = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 30 * 86_400))
+    mixes = [{}, {"user_id": "u-17"}, {"decision_type": "triage"}, {"risk_level": "HIGH"},
+             {"compliance_tag": "FCRA"}, {"action": "REJECT", "model": "gpt-4.1"},
+             {"start_date": month_ago, "end_date": today, "decision_outcome": "denied"},
+             {"session_id": "s-3", "provider": "anthropic"}]
+    timings: list[float] = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        for mix in mixes:  # warm-up: one of each
+            http.get("/v1/audit/logs", params=mix).raise_for_status()
+        with Progress(console=console) as bar:
+            task = bar.add_task("search requests", total=rounds * len(mixes))
+            for _ in range(rounds):
+                for mix in mixes:
+                    started = time.perf_counter()
+                    page = http.get("/v1/audit/logs", params={**mix, "limit": 100})
+                    page.raise_for_status()
+                    cursor = page.json()["next_cursor"]
+                    timings.append((time.perf_counter() - started) * 1000)
+                    if cursor:  # and the next page of the same filters
+                        started = time.perf_counter()
+                        http.get("/v1/audit/logs", params={**mix, "limit": 100, "cursor": cursor}).raise_for_status()
+                        timings.append((time.perf_counter() - started) * 1000)
+                    bar.update(task, advance=1)
+    return {"search_requests": len(timings), "search_p50_ms": percentile(timings, 0.50),
+            "search_p99_ms": percentile(timings, 0.99)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka brokers")
+    parser.add_argument("--workers", type=int, default=2, help="API processes (default: 2, one per core)")
+    parser.add_argument("--seconds", type=int, default=15, help="length of each ingest run")
+    parser.add_argument("--search-events", type=int, default=10_000_000, help="rows the search runs over")
+    parser.add_argument("--search-rounds", type=int, default=40, help="rounds of the 8 search mixes")
+    parser.add_argument("--port", type=int, default=18_900)
+    parser.add_argument("--json", type=Path, default=Path("bench-results/api.json"))
+    args = parser.parse_args()
+    hey_binary()
+    results: dict[str, float] = {"api_workers": args.workers}
+    topics = Topics(prefix=f"apibench-{int(time.time())}-")
+    ensure_topics(args.bootstrap, topics, partitions=3)
+    with tempfile.TemporaryDirectory(prefix="audit-layer-apibench-") as path:
+        dsn = f"chdb://{path}/ch"
+        store = ClickHouseStore(dsn, "bench", serve=True)
+        store.migrate()
+        token = KeyStore(store).create(TENANT, frozenset(Scope), name="bench", rate_per_s=1e7)[0].token
+        api = start_api(args, dsn, topics, args.port, Path(path) / "api.log")
+        try:
+            url = f"http://127.0.0.1:{args.port}"
+            bodies = Path(path)
+            (bodies / "one.json").write_text(json.dumps(event(1)))
+            (bodies / "batch.json").write_text(json.dumps({"events": [event(i) for i in range(100)]}))
+            console.print(f"ingest: single events, 32 connections, {args.seconds} s ...")
+            single = hey(f"{url}/v1/audit/log", token, bodies / "one.json", args.seconds, 32)
+            console.print(f"ingest: batches of 100, 8 connections, {args.seconds} s ...")
+            batch = hey(f"{url}/v1/audit/log", token, bodies / "batch.json", args.seconds, 8)
+            results.update(ingest_single_requests_per_s=single["requests_per_s"], ingest_single_p50_ms=single["p50_ms"],
+                           ingest_single_p99_ms=single["p99_ms"],
+                           ingest_batch_events_per_s=batch["requests_per_s"] * 100,
+                           ingest_batch_p50_ms=batch["p50_ms"], ingest_batch_p99_ms=batch["p99_ms"])
+            fill(store, args.search_events, min(100_000, args.search_events))
+            rows = int(store.query("SELECT count() FROM bench.events WHERE tenant_id = {t:String}",
+                                   parameters={"t": TENANT}).result_rows[0][0])
+            results["search_rows_of_the_organisation"] = rows
+            results.update(search_latencies(url, token, args.search_rounds))
+        finally:
+            api.terminate()
+            api.wait(30)
+            store.close()
+    publish("REST API on loopback", results, {
+        "ingest_single_requests_per_s": ">= 2,000", "ingest_batch_events_per_s": ">= 50,000",
+        "search_p99_ms": "<= 100"}, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
