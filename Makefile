@@ -71,6 +71,7 @@ bench: install kafka
 	$(BIN)/python benchmarks/tamper_drill.py --trials 10000
 	$(BIN)/python benchmarks/proof_bench.py --links 10000000 --proofs 200
 	$(BIN)/python benchmarks/clickhouse_bench.py --events 10000000 --sink-events 200000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
+	$(BIN)/python benchmarks/api_bench.py --workers 2 --search-events 10000000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache $(TS)/dist $(TS)/schema

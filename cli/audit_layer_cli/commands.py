@@ -107,6 +107,12 @@ def api_keys_command(args: argparse.Namespace) -> int:
     from audit_layer_api.api_keys import KeyFormatError, parse_scopes
     from audit_layer_api.key_store import KeyStore
 
+    try:
+        scopes = parse_scopes(args.scopes) if args.key_action == "create" else frozenset()
+    except KeyFormatError as exc:  # checked before any connection is made
+        raise UserError(str(exc)) from None
+    if args.key_action != "list":
+        check_kafka(args.bootstrap_servers)
     store = open_store(args)
     store.migrate()
     keys = KeyStore(store)
@@ -120,10 +126,9 @@ def api_keys_command(args: argparse.Namespace) -> int:
                           "[red]revoked[/]" if k.revoked else "[green]active[/]")
         console.print(table)
         return 0
-    check_kafka(args.bootstrap_servers)
     try:
         if args.key_action == "create":
-            made, key = keys.create(args.tenant, parse_scopes(args.scopes), name=args.name, created_by=args.by,
+            made, key = keys.create(args.tenant, scopes, name=args.name, created_by=args.by,
                                     rate_per_s=args.rate_limit)
         else:
             key = keys.revoke(args.key_id)

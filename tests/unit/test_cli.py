@@ -4,7 +4,7 @@ import sys
 import pytest
 
 COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof",
-            "erase", "checkpoints", "consistency", "witness", "report", "hold"]
+            "erase", "checkpoints", "consistency", "witness", "report", "hold", "api"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -48,3 +48,14 @@ def test_report_and_query_arguments_are_checked_before_any_work(tmp_path: object
     assert out.returncode == 0 and "decisions_by_outcome" in out.stdout and "from_date Date" in out.stdout
     out = _run("hold", "set", "--tenant", "t", "--user", "u", "--session", "s", "--reason", "r")
     assert out.returncode == 2 and "not allowed with argument" in out.stderr
+
+
+def test_keys_actions_and_their_errors(tmp_path: object) -> None:
+    for action in ("create", "list", "revoke", "generate", "show"):
+        out = _run("keys", action, "--help")
+        assert out.returncode == 0 and f"audit-layer keys {action}" in out.stdout
+    out = _run("keys", "create", "--tenant", "acme", "--scopes", "read,everything", "--dsn", f"chdb://{tmp_path}",
+               "--bootstrap-servers", "127.0.0.1:1")
+    assert out.returncode == 2 and "unknown scope everything" in out.stderr and "ingest, read" in out.stderr
+    out = _run("api", "--workers", "0")
+    assert out.returncode == 2 and "must be positive" in out.stderr
