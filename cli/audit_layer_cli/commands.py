@@ -136,15 +136,15 @@ def api_keys_command(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     except KeyError:
         raise UserError(f"no API key {args.key_id}; `audit-layer keys list` shows them") from None
-    scopes = ",".join(sorted(s.value for s in key.scopes))
+    scope_names = ",".join(sorted(s.value for s in key.scopes))
     publish_admin_event(
         args, f"API key {key.key_id} {args.key_action}d", tenant_id=key.tenant_id, by=args.by,
         operation="api_key", decision_type="api_key", outcome="created" if args.key_action == "create" else "revoked",
         reason=f"API key {key.key_id} ({key.name or 'unnamed'}) {args.key_action}d",
         reason_code=f"api_key_{args.key_action}",
-        metadata={"api_key_id": key.key_id, "scopes": scopes})
+        metadata={"api_key_id": key.key_id, "scopes": scope_names})
     if args.key_action == "create":
-        Console(stderr=True).print(f"API key {key.key_id} for {key.tenant_id} (scopes {scopes}); the secret is "
+        Console(stderr=True).print(f"API key {key.key_id} for {key.tenant_id} (scopes {scope_names}); the secret is "
                                    "shown once, store it now:")
         print(made.token)
     else:
