@@ -62,6 +62,7 @@ from audit_layer_api.search import (
     decode_cursor,
     encode_cursor,
     search_sql,
+    unique_by_seq,
 )
 from audit_layer_api.service import Backends
 
@@ -278,7 +279,7 @@ def create_app(backends: Backends) -> FastAPI:
             raise Problem(400 if "cursor" in str(exc) else 422, str(exc)) from None
         result = await backend(backends.store.query, sql, params, settings.query_settings)
         rows = [dict(zip(SUMMARY_NAMES, r, strict=True)) for r in result.result_rows]
-        page, more = rows[:limit], len(rows) > limit
+        page, more = unique_by_seq(rows)[:limit], len(rows) > limit
         items = [LogSummary(**r) for r in page]
         await record_access(key, request, "served" if items else "empty",
                             {**vars(filters), "limit": limit, "cursor": cursor}, [i.event_id for i in items])

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 MAX_LIMIT = 1000
 # what ClickHouse's Date and DateTime64(6) columns hold; a bound outside is a client's error, not a query's
@@ -122,6 +123,18 @@ def search_sql(database: str, tenant_id: str, filters: Filters, limit: int,
     if before_seq is not None:
         where.append("seq < {before:UInt64}")
         params["before"] = before_seq
-    sql = (f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM {database}.events FINAL WHERE {' AND '.join(where)} "
+    # no FINAL: it stops ClickHouse reading the sort key in order and pruning by time (3-5x slower at
+    # 10M rows). The (tenant, seq) key is unique by the sink's dedup tokens; should a duplicate row
+    # exist before a merge, it sorts next to its twin and `unique_by_seq` drops it.
+    sql = (f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM {database}.events WHERE {' AND '.join(where)} "
            "ORDER BY seq DESC LIMIT {limit:UInt32}")
     return sql, params
+
+
+def unique_by_seq(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in seq order with a repeated seq (a not yet merged duplicate) kept once."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if not out or out[-1]["seq"] != row["seq"]:
+            out.append(row)
+    return out

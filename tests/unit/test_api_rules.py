@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from audit_layer_api.api_keys import ApiKey, KeyFormatError, Scope, new_key, parse_scopes, secret_hash, split_token
 from audit_layer_api.rate_limit import RateLimiter
-from audit_layer_api.search import FilterError, Filters, decode_cursor, encode_cursor, parse_instant, search_sql
+from audit_layer_api.search import (
+    FilterError,
+    Filters,
+    decode_cursor,
+    encode_cursor,
+    parse_instant,
+    search_sql,
+    unique_by_seq,
+)
 
 
 def test_a_new_key_round_trips_and_only_its_hash_is_kept() -> None:
@@ -70,3 +78,8 @@ def test_token_bucket_bursts_then_holds_to_the_rate() -> None:
     assert not refused.allowed and refused.retry_after_s == 1
     assert limiter.take("k", 5.0, now=100.2).allowed  # one token back after 1/5 s
     assert limiter.blocked("other", 5.0, now=0.0).allowed and limiter.take("other", 5.0, now=0.0).allowed
+
+
+def test_a_duplicate_row_not_yet_merged_is_shown_once() -> None:
+    rows = [{"seq": 9, "v": "a"}, {"seq": 8, "v": "b"}, {"seq": 8, "v": "b"}, {"seq": 7, "v": "c"}]
+    assert [r["seq"] for r in unique_by_seq(rows)] == [9, 8, 7]
