@@ -280,7 +280,9 @@ def test_scopes_limits_and_bad_input(api: ApiServer, store: Any) -> None:
         assert "read" in denied["detail"]
         _problem(http.post("/v1/reports/generate", json={"report_type": "compliance_summary"}), 403)
         # malformed bodies: clear 4xx, never 5xx
-        _problem(http.post("/v1/audit/log", content=b"{not json", headers={"content-type": "application/json"}), 422)
+        _problem(http.post("/v1/audit/log", content=b"{not json", headers={"content-type": "application/json"}), 400)
+        _problem(http.post("/v1/audit/log", content=b"action=ALLOW",
+                           headers={"content-type": "application/x-www-form-urlencoded"}), 415)
         bad = _problem(http.post("/v1/audit/log", json={"action": "MAYBE"}), 422)
         assert "action" in bad["detail"]
         _problem(http.post("/v1/audit/log", json={"action": "ALLOW", "input_tokens": -1}), 422)
@@ -288,8 +290,9 @@ def test_scopes_limits_and_bad_input(api: ApiServer, store: Any) -> None:
         _problem(http.post("/v1/audit/log", json={"events": []}), 422)
         _problem(http.post("/v1/audit/log", json={"action": "ALLOW", "prompt": "hi", "prompt_sha256": "0" * 64}), 422)
         json_type = {"content-type": "application/json"}
+        # a lone surrogate is not Unicode: refused as JSON (it could never be encoded as UTF-8)
         _problem(http.post("/v1/audit/log", content=b'{"action": "ALLOW", "prompt": "\\ud800"}', headers=json_type),
-                 422)
+                 400)
         not_utf8 = _problem(http.post("/v1/audit/log", content=b'{"action": "ALLOW", "prompt": "\xff"}',
                                       headers=json_type), 400)
         assert "UTF-8" in not_utf8["detail"]
