@@ -1,4 +1,4 @@
-"""One stored event by its id: (tenant, seq) from the event_ids index (sorted by id), then the
+"""One stored event by its id: (tenant, seq) from the event_keys index (sorted by id), then the
 row by the events table's own key. Both are primary-key reads, so the cost does not grow with
 the table."""
 
@@ -25,7 +25,7 @@ def event_row(store: ClickHouseStore, event_id: str, extra: tuple[str, ...] = ()
         raise EventNotFound(f"{event_id!r} is not an event id (a UUID)") from None
     db = store.database
     only = " AND tenant_id = {t:String}" if tenant is not None else ""
-    keys = store.query(f"SELECT tenant_id, seq FROM {db}.event_ids WHERE event_id = toUUID({{id:String}}){only}",
+    keys = store.query(f"SELECT tenant_id, seq FROM {db}.event_keys WHERE event_id = toUUID({{id:String}}){only}",
                        parameters={"id": event_id, **({"t": tenant} if tenant is not None else {})}).result_rows
     for tenant, seq in keys:
         rows = store.query(f"SELECT {', '.join(SELECT_COLUMNS + extra)} FROM {db}.events FINAL "

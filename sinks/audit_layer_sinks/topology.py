@@ -21,6 +21,7 @@ _ENGINE = re.compile(r"ENGINE\s*=\s*(Replacing|Aggregating|Summing)?MergeTree(\(
 _DEDUP_WINDOW = re.compile(r"non_replicated_deduplication_window")
 _DB_TABLE = re.compile(r"\{db\}\.(\w+)")
 _VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \{db\}\.(\w+)")
+_DROP = re.compile(r"^DROP (TABLE|VIEW) IF EXISTS \{db\}\.(\w+)$")
 _DDL_HEAD = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b[^(]*?\{db\}\.\w+", re.S)
 
 
@@ -63,6 +64,11 @@ class Topology:
             return [statement.replace("{db}", database) + f" ON CLUSTER {cluster}"]
         if statement.lstrip().upper().startswith("INSERT"):
             return [statement.replace("{db}", database)]  # a backfill goes through the distributed tables
+        drop = _DROP.match(statement.strip())
+        if drop:  # a view keeps its name; a table is its distributed table and its local tables
+            kind, name = drop.groups()
+            names = [name] if kind == "VIEW" else [name, self._local(name)]
+            return [f"DROP {kind} IF EXISTS {database}.{n} ON CLUSTER {cluster} SYNC" for n in names]
         view = _VIEW.search(statement)
         created = _CREATE_TABLE.search(statement)
         local = _DB_TABLE.sub(lambda m: "{db}." + self._local(m.group(1)), statement)

@@ -40,11 +40,12 @@ def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path:
         select = f"SELECT {', '.join(SELECT_COLUMNS)} FROM {{db}}.events FINAL ORDER BY seq"
         before = _rows(store, select)
 
-        assert store.migrate() == ["0005_analytics.sql", "0006_event_ids.sql", "0007_merkle_nodes.sql"]
+        assert store.migrate() == ["0005_analytics.sql", "0006_event_ids.sql", "0007_merkle_nodes.sql",
+                                   "0008_api_keys.sql", "0009_event_keys.sql"]
         assert _rows(store, select) == before  # every stored field as it was
         assert _rows(store, "SELECT min(retention_days), max(legal_hold) FROM {db}.events") == [(180, 0)]
         assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]  # backfilled
-        assert _rows(store, "SELECT count() FROM {db}.event_ids") == [(120,)]
+        assert _rows(store, "SELECT count() FROM {db}.event_keys FINAL") == [(120,)]
 
         schema = _rows(store, "SHOW CREATE TABLE {db}.events")
         assert store.migrate() == []
@@ -58,7 +59,7 @@ def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path:
                 store.command(statement)
         assert _rows(store, "SHOW CREATE TABLE {db}.events") == schema
         assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]
-        assert _rows(store, "SELECT count() FROM {db}.event_ids") == [(120,)]
+        assert _rows(store, "SELECT count() FROM {db}.event_keys FINAL") == [(120,)]
     finally:
         store.command("DROP DATABASE IF EXISTS test_upgrade")
 

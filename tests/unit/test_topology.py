@@ -47,3 +47,15 @@ def test_cluster_rendering_replicates_every_table_and_distributes_the_names_read
 def test_a_cluster_name_must_be_an_identifier() -> None:
     with pytest.raises(TopologyError):
         Topology("audit; DROP TABLE x")
+
+
+def test_dropping_a_view_keeps_its_name_and_a_table_goes_with_its_local_tables() -> None:
+    statements = Topology("audit_cluster").render(
+        "DROP VIEW IF EXISTS {db}.event_ids_mv;\nDROP TABLE IF EXISTS {db}.event_ids\n", "audit")
+    assert statements == [
+        "DROP VIEW IF EXISTS audit.event_ids_mv ON CLUSTER audit_cluster SYNC",
+        "DROP TABLE IF EXISTS audit.event_ids ON CLUSTER audit_cluster SYNC",
+        "DROP TABLE IF EXISTS audit.event_ids_local ON CLUSTER audit_cluster SYNC",
+    ]
+    assert Topology().render("DROP TABLE IF EXISTS {db}.event_ids\n", "audit") == [
+        "DROP TABLE IF EXISTS audit.event_ids"]
