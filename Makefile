@@ -8,7 +8,7 @@ export KAFKA_PORT ?= 9092
 
 TS     := producer/typescript
 
-.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify bench clean ts-build ts-test
+.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify bench faults clean ts-build ts-test
 
 help:
 	@echo "make demo        run the whole pipeline end to end (10,000 audited calls, 3 tenants)"
@@ -19,6 +19,7 @@ help:
 	@echo "make kafka-stop  stop it"
 	@echo "make verify      verify every chain stored in ./data/clickhouse"
 	@echo "make bench       SDK added latency, verify throughput, the 10,000-case tamper drill (bench-results/)"
+	@echo "make faults      kill -9 drill: 100,000 events, 20+ kills of the workers, exact count and verify"
 
 $(BIN)/.installed: pyproject.toml producer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,10 @@ bench: install kafka
 	$(BIN)/python benchmarks/proof_bench.py --links 10000000 --proofs 200
 	$(BIN)/python benchmarks/clickhouse_bench.py --events 10000000 --sink-events 200000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
 	$(BIN)/python benchmarks/api_bench.py --workers 2 --search-events 10000000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
+
+# fault injection on the real broker and the embedded engine (RELIABILITY.md); a short version runs in `make test`
+faults: install kafka
+	$(BIN)/python faults/kill_drill.py --events 100000 --rate 1500 --min-kills 20 --bootstrap 127.0.0.1:$(KAFKA_PORT)
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache $(TS)/dist $(TS)/schema
