@@ -1,0 +1,276 @@
+"""The pipeline against its ceiling, in one run on this machine.
+
+    python benchmarks/pipeline_bench.py --events 200000 --bootstrap 127.0.0.1:9092
+
+1. The ceiling: the same Avro-encoded events produced and consumed once through Kafka with
+   confluent-kafka (one hop, 3 partitions, lz4, acks=all), messages/s.
+2. Each stage alone, its input topic filled beforehand: the enricher, the sequencer, the sink,
+   each as its own process (`audit-layer <stage>`). Events/s from the stage's first committed
+   progress to its last; and a py-spy profile of the slowest stage (top functions by own time).
+3. The whole pipeline: the SDK's events in `audit.events`, the three workers started together,
+   events/s from the first event enriched to the last one queryable in ClickHouse; and its
+   ratio to the ceiling.
+4. Freshness: the running pipeline fed 1,000 events/s for `--fresh-seconds`; produce-to-queryable
+   (the row's `loaded_at` minus the event's time) p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from audit_layer_processors.signing import generate_key_file
+from audit_layer_processors.topics_admin import delete_topics, ensure_topics
+from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
+from audit_layer_sinks.store import ClickHouseStore
+from confluent_kafka import Consumer, Producer, TopicPartition
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.figures import publish
+from tests.factories import make_event
+
+console = Console(stderr=True)
+PARTITIONS = 3
+TENANTS = 12
+
+
+def encoded_events(n: int, start_us: int | None = None) -> list[tuple[bytes, bytes]]:
+    codec = AvroCodec(AUDIT_EVENT)
+    out = []
+    for i in range(n):
+        event = make_event(f"bench-{i % TENANTS}", user_id=f"u-{i % 500}", session_id=f"s-{i % 900}",
+                           **({"timestamp_us": start_us} if start_us else {}))
+        out.append((event.tenant_id.encode(), codec.encode(event.to_avro())))
+    return out
+
+
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> float:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4", "acks": "all",
+                         "enable.idempotence": True, "partitioner": "murmur2_random",
+                         "queue.buffering.max.messages": 1_000_000})
+    started = time.perf_counter()
+    for key, value in messages:
+        while True:
+            try:
+                producer.produce(topic, value, key=key)
+                break
+            except BufferError:
+                producer.poll(0.01)
+    producer.flush(120)
+    return time.perf_counter() - started
+
+
+def ceiling(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> float:
+    """Produce and consume the same bytes once (one hop), concurrently: messages/s end to end."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-ceiling",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "isolation.level": "read_committed"})
+    consumer.subscribe([topic])
+    consumer.poll(1.0)  # join before the clock starts
+    got = 0
+    started = time.perf_counter()
+    sender = threading.Thread(target=produce, args=(bootstrap, topic, messages))
+    sender.start()
+    while got < len(messages):
+        for message in consumer.consume(10_000, 1.0):
+            if message.error() is None:
+                got += 1
+    elapsed = time.perf_counter() - started
+    sender.join()
+    consumer.close()
+    return len(messages) / elapsed
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        parts = consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+        return sum(max(p.offset, 0) for p in parts)
+    finally:
+        consumer.close()
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "pipeline-bench-watermarks"})
+    try:
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(PARTITIONS))
+    finally:
+        consumer.close()
+
+
+class Stage:
+    def __init__(self, name: str, args: argparse.Namespace, topics: Topics, work: Path, *extra: str) -> None:
+        self.name, self.group = name, f"{topics.prefix}{name}"
+        cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "WARNING", name, "--bootstrap-servers",
+               args.bootstrap, "--topic-prefix", topics.prefix, "--group", self.group, *extra]
+        self.log = work / f"{topics.prefix}{name}.log"
+        self.process = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def rows_loaded(dsn: str) -> int:
+    try:
+        store = ClickHouseStore(dsn, "bench")
+        try:
+            return int(store.query("SELECT count() FROM bench.events").result_rows[0][0])
+        finally:
+            store.close()
+    except Exception:
+        return 0
+
+
+def timed(progress: Any, total: int, label: str, timeout: float = 1800.0) -> tuple[float, float]:
+    """(first progress, all done) times, polling `progress()` until it reaches `total`."""
+    first, deadline = None, time.monotonic() + timeout
+    start_value = progress()
+    while time.monotonic() < deadline:
+        value = progress()
+        if first is None and value > start_value:
+            first = time.monotonic()
+        if value >= total:
+            return first or time.monotonic(), time.monotonic()
+        time.sleep(0.25)
+    raise SystemExit(f"{label}: reached {progress()} of {total} in {timeout:.0f} s")
+
+
+def profile(pid: int, seconds: int, out: Path) -> list[str]:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        return ["py-spy not installed (pip install py-spy)"]
+    subprocess.run([spy, "record", "-p", str(pid), "-d", str(seconds), "-f", "raw", "-o", str(out), "--nonblocking"],
+                   capture_output=True, timeout=seconds + 30)
+    own: Counter[str] = Counter()
+    total = 0
+    for line in out.read_text().splitlines() if out.exists() else []:
+        stack, _, n = line.rpartition(" ")
+        total += int(n)
+        own[stack.split(";")[-1]] += int(n)
+    return [f"{n / total:5.1%} {frame}" for frame, n in own.most_common(8)] if total else ["no samples"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--fresh-seconds", type=int, default=30)
+    parser.add_argument("--stages-only", action="store_true",
+                        help="only the stages alone (no ceiling, pipeline or freshness): for tuning a stage")
+    parser.add_argument("--json", type=Path, default=Path("bench-results/pipeline.json"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="audit-layer-pipeline-bench-"))
+    key = work / "checkpoint.pem"
+    generate_key_file(key)
+    n = args.events
+    console.print(f"encoding {n:,} events ...")
+    messages = encoded_events(n)
+    results: dict[str, Any] = {"events": n}
+    stamp = int(time.time())
+
+    if not args.stages_only:
+        ceiling_topics = Topics(prefix=f"ceiling{stamp}.")
+        ensure_topics(args.bootstrap, ceiling_topics, partitions=PARTITIONS)
+        console.print("ceiling: raw produce + consume, one hop ...")
+        results["ceiling_msgs_per_s"] = ceiling(args.bootstrap, ceiling_topics.events, messages)
+        delete_topics(args.bootstrap, ceiling_topics.all())
+
+    # each stage alone, on a filled input topic
+    alone = Topics(prefix=f"alone{stamp}.")
+    ensure_topics(args.bootstrap, alone, partitions=PARTITIONS)
+    produce(args.bootstrap, alone.events, messages)
+    dsn = f"chdb://{work / 'ch-alone'}"
+    stage_args = {"enricher": (), "sequencer": ("--signing-key", str(key)),
+                  "sink": ("--dsn", dsn, "--database", "bench")}
+    inputs = {"enricher": alone.events, "sequencer": alone.enriched, "sink": alone.chained}
+    profiles: dict[str, list[str]] = {}
+    for name in ("enricher", "sequencer", "sink"):
+        console.print(f"{name} alone ...")
+        stage = Stage(name, args, alone, work, *stage_args[name])
+        end = end_offsets(args.bootstrap, inputs[name])  # transaction markers included: reached at the end
+        if name == "sink":
+            first, done = timed(lambda: rows_loaded(dsn), n, name)
+        else:
+            profiler = threading.Thread(target=lambda s=stage: profiles.__setitem__(
+                s.name, profile(s.process.pid, 10, work / f"{s.name}.spy")), daemon=True)
+            profiler.start()
+            first, done = timed(lambda s=stage, t=inputs[name]: committed(args.bootstrap, s.group, t), end, name)
+            profiler.join(40)
+        results[f"{name}_alone_events_per_s"] = n / max(done - first, 1e-9)
+        stage.stop()
+    delete_topics(args.bootstrap, alone.all())
+    slowest = min(("enricher", "sequencer", "sink"), key=lambda s: results[f"{s}_alone_events_per_s"])
+    results["slowest_stage"] = slowest
+    if args.stages_only:
+        console.print(results)
+        return 0
+
+    # the whole pipeline, started together on a filled input topic
+    whole = Topics(prefix=f"whole{stamp}.")
+    ensure_topics(args.bootstrap, whole, partitions=PARTITIONS)
+    produce(args.bootstrap, whole.events, messages)
+    dsn = f"chdb://{work / 'ch-whole'}"
+    console.print("the whole pipeline ...")
+    stages = [Stage("enricher", args, whole, work), Stage("sequencer", args, whole, work, "--signing-key", str(key)),
+              Stage("sink", args, whole, work, "--dsn", dsn, "--database", "bench")]
+    try:
+        first, _ = timed(lambda: committed(args.bootstrap, stages[0].group, whole.events), 1, "pipeline start")
+        _, done = timed(lambda: rows_loaded(dsn), n, "pipeline")
+        results["pipeline_events_per_s"] = n / (done - first)
+        results["pipeline_share_of_ceiling"] = results["pipeline_events_per_s"] / results["ceiling_msgs_per_s"]
+
+        console.print(f"freshness at 1,000 events/s for {args.fresh_seconds} s ...")
+        producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 5, "compression.type": "lz4",
+                             "acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random"})
+        codec = AvroCodec(AUDIT_EVENT)
+        started = time.monotonic()
+        for i in range(args.fresh_seconds * 1000):
+            event = make_event(f"fresh-{i % TENANTS}", timestamp_us=time.time_ns() // 1000)
+            producer.produce(whole.events, codec.encode(event.to_avro()), key=event.tenant_id.encode())
+            producer.poll(0)
+            ahead = (i + 1) / 1000 - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        producer.flush(60)
+        total = n + args.fresh_seconds * 1000
+        timed(lambda: rows_loaded(dsn), total, "freshness")
+        store = ClickHouseStore(dsn, "bench")
+        [(p50, p99, count)] = store.query(
+            "SELECT quantileExact(0.5)(ms), quantileExact(0.99)(ms), count() FROM (SELECT "
+            "toUnixTimestamp64Milli(loaded_at) - toUnixTimestamp64Milli(timestamp) AS ms FROM bench.events "
+            "WHERE startsWith(tenant_id, 'fresh-'))").result_rows
+        store.close()
+        results.update(freshness_events=int(count), freshness_p50_ms=float(p50), freshness_p99_ms=float(p99))
+    finally:
+        for stage in stages:
+            stage.stop()
+        delete_topics(args.bootstrap, whole.all())
+    console.print(f"profile of the slowest stage ({slowest}), own time:")
+    for line in profiles.get(slowest, ["(the sink runs ClickHouse in-process; see its stage timers)"]):
+        console.print(f"  {line}")
+    results["slowest_stage_profile"] = profiles.get(slowest, [])
+    figures = {k: float(v) for k, v in results.items() if isinstance(v, int | float)}
+    publish("pipeline vs ceiling", figures, {
+        "pipeline_events_per_s": ">= 20,000", "pipeline_share_of_ceiling": ">= 0.15",
+        "freshness_p99_ms": "<= 2,000"}, args.json)
+    args.json.write_text(__import__("json").dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
