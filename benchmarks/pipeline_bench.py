@@ -31,7 +31,7 @@ from typing import Any
 from audit_layer_processors.signing import generate_key_file
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_sinks.store import ClickHouseStore, open_if_served
 from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 
@@ -127,7 +127,9 @@ class Stage:
 
 def rows_loaded(dsn: str) -> int:
     try:
-        store = ClickHouseStore(dsn, "bench")
+        store = open_if_served(dsn, "bench")
+        if store is None:
+            return 0
         try:
             return int(store.query("SELECT count() FROM bench.events").result_rows[0][0])
         finally:

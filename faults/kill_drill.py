@@ -30,7 +30,7 @@ from audit_layer_processors.topics_admin import delete_topics, ensure_topics
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditCollector, AuditConfig, AuditPublisher
 from audit_layer_sinks.proofs import load_public_keys
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_sinks.store import ClickHouseStore, open_if_served
 from audit_layer_sinks.verify import verify_store
 from rich.console import Console
 from rich.table import Table
@@ -83,7 +83,9 @@ def send(publisher: AuditPublisher, events: int, rate: float, tenants: int, sent
 def stored(dsn: str, database: str) -> int:
     """Rows loaded so far, read through the sink's engine (None while it restarts)."""
     try:
-        store = ClickHouseStore(dsn, database)
+        store = open_if_served(dsn, database)
+        if store is None:
+            return -1
         try:
             return int(store.query(f"SELECT count() FROM {database}.events").result_rows[0][0])
         finally:

@@ -153,3 +153,11 @@ class ClickHouseStore:
             self._server = None
         with self._lock:
             self.client.close()
+
+
+def open_if_served(dsn: str, database: str = DEFAULT_DATABASE) -> ClickHouseStore | None:
+    """A store reaching an embedded engine through the process serving it, or None while nobody
+    serves it (a watcher must never open the engine itself: it would lock out the owner's restart)."""
+    if dsn.startswith("chdb://") and read_owner(Path(dsn[len("chdb://"):])) is None:
+        return None
+    return ClickHouseStore(dsn, database)
