@@ -73,6 +73,7 @@ bench: install kafka
 	$(BIN)/python benchmarks/proof_bench.py --links 10000000 --proofs 200
 	$(BIN)/python benchmarks/clickhouse_bench.py --events 10000000 --sink-events 200000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
 	$(BIN)/python benchmarks/api_bench.py --workers 2 --search-events 10000000 --bootstrap 127.0.0.1:$(KAFKA_PORT)
+	$(BIN)/python benchmarks/pipeline_bench.py --events 50000 --fresh-seconds 30 --bootstrap 127.0.0.1:$(KAFKA_PORT)
 
 # fault injection on the real broker and the embedded engine (RELIABILITY.md); a short version runs in `make test`
 faults: install kafka
