@@ -2,6 +2,11 @@
 of audit events flows, each restarted at once; then an exact count and a full verification.
 
     python faults/kill_drill.py --events 100000 --rate 1500 --min-kills 20 --bootstrap 127.0.0.1:9092
+    python faults/kill_drill.py --events 30000 --rate 1000 --min-kills 0 --broker-restarts 2
+
+With `--broker-restarts N` the local broker (scripts/kafka/kafka.sh, the port of --bootstrap) is
+also stopped N times mid-stream for `--broker-down` seconds and started again: the SDK spools,
+the workers wait and reconnect.
 
 Every worker is its own process (`audit-layer enricher|sequencer|sink`), as deployed; the sink owns
 the embedded engine, so killing it kills the engine too. Passing means: every event sent is stored
@@ -80,6 +85,12 @@ def send(publisher: AuditPublisher, events: int, rate: float, tenants: int, sent
             time.sleep(ahead)
 
 
+def broker(action: str, port: str) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts/kafka/kafka.sh"
+    subprocess.run(["bash", str(script), action], check=True, env={**os.environ, "KAFKA_PORT": port},
+                   stdout=subprocess.DEVNULL)
+
+
 def stored(dsn: str, database: str) -> int:
     """Rows loaded so far, read through the sink's engine (None while it restarts)."""
     try:
@@ -101,6 +112,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1500.0, help="events per second sent")
     parser.add_argument("--tenants", type=int, default=8)
     parser.add_argument("--min-kills", type=int, default=20, help="kill -9 at least this many times in all")
+    parser.add_argument("--broker-restarts", type=int, default=0,
+                        help="also stop and restart the local broker this many times mid-stream")
+    parser.add_argument("--broker-down", type=float, default=15.0, help="seconds the broker stays down")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the load after sending")
     parser.add_argument("--json", type=Path, default=Path("bench-results/faults_kill.json"))
@@ -132,7 +146,17 @@ def main() -> int:
     sender.start()
     kills: list[dict[str, Any]] = []
     turns: list[str] = []
-    while sender.is_alive() or len(kills) < args.min_kills:
+    restarts: list[dict[str, Any]] = []
+    port = args.bootstrap.rsplit(":", 1)[-1]
+    while len(restarts) < args.broker_restarts:
+        time.sleep(rng.uniform(3.0, 8.0))
+        restarts.append({"at_s": round(time.monotonic() - started, 1), "sent": sent[0]})
+        console.print(f"  broker stop at {restarts[-1]['at_s']:6.1f} s ({sent[0]:,} sent), "
+                      f"down {args.broker_down:.0f} s")
+        broker("stop", port)
+        time.sleep(args.broker_down)
+        broker("start", port)
+    while args.min_kills and (sender.is_alive() or len(kills) < args.min_kills):
         time.sleep(rng.uniform(1.0, 3.5))
         if not turns:  # every worker once per round, in a random order
             turns = rng.sample(WORKERS, len(WORKERS))
@@ -143,6 +167,10 @@ def main() -> int:
         victim.kill_and_restart(pause)
     sender.join()
     unacked = publisher.flush(120)
+    spool_deadline = time.monotonic() + 300
+    while publisher.spooled_now and time.monotonic() < spool_deadline:
+        time.sleep(0.5)  # events spooled while the broker was down are replayed in the background
+    unacked += publisher.spooled_now
     publisher.close()
     console.print(f"sent {sent[0]:,} ({unacked} not acknowledged); waiting for the pipeline to catch up ...")
     deadline = time.monotonic() + args.timeout
@@ -171,21 +199,22 @@ def main() -> int:
     results: dict[str, Any] = {
         "events_sent": sent[0], "unacknowledged_by_kafka": unacked, "rows": int(rows),
         "duplicate_rows": int(rows) - int(distinct_keys), "distinct_event_ids": int(distinct_ids),
-        "lost": sent[0] - int(distinct_ids), "kills": len(kills),
+        "lost": sent[0] - int(distinct_ids), "kills": len(kills), "broker_restarts": len(restarts),
         "kills_by_worker": {w: sum(1 for k in kills if k["worker"] == w) for w in WORKERS},
         "chains": len(chains), "chains_whose_last_seq_is_their_count": sum(1 for _, n, top in chains if n == top),
         "verified_links": report.links, "verified_checkpoints": report.checkpoints,
         "findings": [vars(f) for f in report.findings], "seconds_to_all_loaded": round(recovery_s, 1),
-        "seed": seed, "kill_log": kills,
+        "seed": seed, "kill_log": kills, "broker_restart_log": restarts,
     }
     ok = (results["lost"] == 0 and results["duplicate_rows"] == 0 and int(rows) == sent[0] == args.events
           and not report.findings and results["chains_whose_last_seq_is_their_count"] == len(chains)
           and len(kills) >= args.min_kills and unacked == 0)
     results["passed"] = ok
-    table = Table(title=f"kill -9 drill: {'PASSED' if ok else 'FAILED'}")
+    table = Table(title=f"fault drill: {'PASSED' if ok else 'FAILED'}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name in ("events_sent", "rows", "distinct_event_ids", "lost", "duplicate_rows", "kills", "kills_by_worker",
+                 "broker_restarts",
                  "chains", "chains_whose_last_seq_is_their_count", "verified_links", "verified_checkpoints",
                  "findings", "seconds_to_all_loaded", "seed"):
         table.add_row(name, str(results[name]))
