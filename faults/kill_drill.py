@@ -48,10 +48,20 @@ class Worker:
     def __init__(self, name: str, cmd: list[str], log: Path) -> None:
         self.name, self.cmd, self.log = name, cmd, log
         self.kills = 0
+        self.exits = 0  # exits on its own (e.g. the broker gone), restarted like a supervisor would
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(self.cmd, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+
+    def revive(self) -> bool:
+        """What a supervisor (docker-compose `restart: on-failure`) does: start it again if it exited."""
+        if self.process.poll() is None:
+            return False
+        console.print(f"  {self.name} exited ({self.process.returncode}); restarted as a supervisor would")
+        self.exits += 1
+        self.process = self._start()
+        return True
 
     def kill_and_restart(self, pause: float) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -156,6 +166,8 @@ def main() -> int:
         broker("stop", port)
         time.sleep(args.broker_down)
         broker("start", port)
+        for worker in workers.values():
+            worker.revive()
     while args.min_kills and (sender.is_alive() or len(kills) < args.min_kills):
         time.sleep(rng.uniform(1.0, 3.5))
         if not turns:  # every worker once per round, in a random order
@@ -165,6 +177,8 @@ def main() -> int:
         kills.append({"worker": victim.name, "at_s": round(time.monotonic() - started, 1), "sent": sent[0]})
         console.print(f"  kill -9 {victim.name:9s} at {kills[-1]['at_s']:6.1f} s ({sent[0]:,} sent)")
         victim.kill_and_restart(pause)
+        for worker in workers.values():
+            worker.revive()
     sender.join()
     unacked = publisher.flush(120)
     spool_deadline = time.monotonic() + 300
@@ -182,9 +196,7 @@ def main() -> int:
         if count >= args.events and still >= 3:
             break
         for worker in workers.values():
-            if worker.process.poll() is not None:
-                console.print(f"[red]{worker.name} exited ({worker.process.returncode}); see {worker.log}[/]")
-                return 1
+            worker.revive()
         time.sleep(2.0)
     recovery_s = time.monotonic() - started
     for worker in workers.values():
@@ -200,6 +212,7 @@ def main() -> int:
         "events_sent": sent[0], "unacknowledged_by_kafka": unacked, "rows": int(rows),
         "duplicate_rows": int(rows) - int(distinct_keys), "distinct_event_ids": int(distinct_ids),
         "lost": sent[0] - int(distinct_ids), "kills": len(kills), "broker_restarts": len(restarts),
+        "worker_exits_restarted": {w.name: w.exits for w in workers.values()},
         "kills_by_worker": {w: sum(1 for k in kills if k["worker"] == w) for w in WORKERS},
         "chains": len(chains), "chains_whose_last_seq_is_their_count": sum(1 for _, n, top in chains if n == top),
         "verified_links": report.links, "verified_checkpoints": report.checkpoints,
@@ -214,7 +227,7 @@ def main() -> int:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name in ("events_sent", "rows", "distinct_event_ids", "lost", "duplicate_rows", "kills", "kills_by_worker",
-                 "broker_restarts",
+                 "broker_restarts", "worker_exits_restarted",
                  "chains", "chains_whose_last_seq_is_their_count", "verified_links", "verified_checkpoints",
                  "findings", "seconds_to_all_loaded", "seed"):
         table.add_row(name, str(results[name]))
