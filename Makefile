@@ -78,6 +78,8 @@ bench: install kafka
 # fault injection on the real broker and the embedded engine (RELIABILITY.md); a short version runs in `make test`
 faults: install kafka
 	$(BIN)/python faults/kill_drill.py --events 100000 --rate 1500 --min-kills 20 --bootstrap 127.0.0.1:$(KAFKA_PORT)
+	$(BIN)/python faults/kill_drill.py --events 30000 --rate 1000 --min-kills 0 --broker-restarts 2 --broker-down 15 \
+		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_broker.json
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache $(TS)/dist $(TS)/schema
