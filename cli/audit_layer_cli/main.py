@@ -49,6 +49,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A positive number (of seconds, or per second)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
 def _date(text: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(text)
@@ -116,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--tenant", required=True, help="the organisation the key belongs to")
     k.add_argument("--scopes", required=True, help="comma-separated: ingest, read, reports, admin")
     k.add_argument("--name", default="", help="what the key is for (shown in listings and access records)")
-    k.add_argument("--rate-limit", type=float, default=50.0, help="requests per second (default: 50; bursts of 2 s)")
+    k.add_argument("--rate-limit", type=_seconds, default=50.0, help="requests per second (default: 50; bursts of 2 s)")
     k.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who creates it (default: $USER)")
     k = keys.add_parser("list", help="list API keys (never their secrets)")
     _add_clickhouse(k)
@@ -144,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trusted checkpoint public keys, for proofs and verification (default: data/keys)")
     p.add_argument("--max-body-bytes", type=_positive, default=8 * 1024 * 1024,
                    help="largest request body accepted (default: 8 MiB)")
-    p.add_argument("--backend-timeout", type=float, default=10.0,
+    p.add_argument("--backend-timeout", type=_seconds, default=10.0,
                    help="seconds a request waits for ClickHouse or Kafka (default: 10)")
-    p.add_argument("--verify-timeout", type=float, default=120.0,
+    p.add_argument("--verify-timeout", type=_seconds, default=120.0,
                    help="seconds GET /v1/chain/verify may take (default: 120)")
     p.add_argument("--workers", type=_positive, default=1,
                    help="processes serving the port (default: 1); on the embedded engine they reach it "

@@ -59,3 +59,7 @@ def test_keys_actions_and_their_errors(tmp_path: object) -> None:
     assert out.returncode == 2 and "unknown scope everything" in out.stderr and "ingest, read" in out.stderr
     out = _run("api", "--workers", "0")
     assert out.returncode == 2 and "must be positive" in out.stderr
+    out = _run("api", "--backend-timeout", "-1")
+    assert out.returncode == 2 and "must be a positive number" in out.stderr
+    out = _run("keys", "create", "--tenant", "acme", "--scopes", "read", "--rate-limit", "nan")
+    assert out.returncode == 2 and "must be a positive number" in out.stderr
