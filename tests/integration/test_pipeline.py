@@ -68,25 +68,40 @@ def test_poison_messages_go_to_the_dlq_with_reasons_while_the_rest_flows(pipelin
     good_before = [make_event("acme-bank") for _ in range(50)]
     good_after = [make_event("acme-bank") for _ in range(50)]
     _publish(bootstrap, topics.events, good_before)
-    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
     valid = make_event("acme-bank").to_avro()
+    marked = codec.encode({**valid, "prompt": "\u00e9AAAAAAAAAAAAAAA"})
     poison = [
         (b"acme-bank", b"\x00\x01random bytes, not Avro"),
         (b"acme-bank", codec.encode(valid)[:-7]),
         (b"acme-bank", b"\xc3\x01" + b"\xff" * 8 + b"\x02\x04"),
         (b"acme-bank", codec.encode({**valid, "input_tokens": -3})),
         (b"someone-else", codec.encode(make_event("acme-bank").to_avro())),
+        # text that is not UTF-8 inside a well-formed record (same length, so the Avro stays valid)
+        (b"acme-bank", marked.replace("\u00e9AAAAAAAAAAAAAAA".encode(), b"\xff\xfe" + b"A" * 15)),
+        (b"", codec.encode({**valid, "tenant_id": ""})),  # no tenant
+        # 6 MB of prompt: under the topics' 8 MiB message limit, over the event's content limit
+        (b"acme-bank", codec.encode({**valid, "prompt": "x" * (6 * 1024 * 1024), "prompt_sha256": None})),
     ]
+    big = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                    "message.max.bytes": 12 * 1024 * 1024})
     for key, value in poison:
-        producer.produce(topics.events, key=key, value=value)
-    assert producer.flush(30) == 0
+        big.produce(topics.events, key=key, value=value)
+    assert big.flush(30) == 0
+    # 10 MB is over the topics' limit: the broker refuses it, so it never reaches a worker
+    refused: list[Any] = []
+    big.produce(topics.events, key=b"acme-bank", value=codec.encode({**valid, "prompt": "y" * (10 * 1024 * 1024)}),
+                on_delivery=lambda err, _msg: refused.append(err))
+    big.flush(30)
+    assert refused and refused[0] is not None and "TOO_LARGE" in refused[0].name(), refused
     _publish(bootstrap, topics.events, good_after)
 
     assert wait_for_rows(store, 100, workers=pipeline["workers"], sink=pipeline["sink"]) == 100
     letters = _dlq_messages(bootstrap, topics.dlq, len(poison))
     reasons = sorted(dict(m.headers())["dlq.reason"].decode() for m in letters)
+    print("dlq reasons:", reasons)
     assert reasons == sorted(["not_single_object_encoding", "corrupt_avro", "unknown_schema_fingerprint",
-                              "invalid_event", "key_tenant_mismatch"])
+                              "invalid_event", "key_tenant_mismatch", "corrupt_avro", "invalid_event",
+                              "invalid_event"])
     assert {m.value() for m in letters} == {v for _, v in poison}  # the original bytes, for replay
     assert all(w.alive() for w in pipeline["workers"])
     assert verify(store).ok
@@ -104,3 +119,25 @@ def test_a_row_altered_in_clickhouse_fails_verify_at_that_seq(pipeline: dict[str
     [finding] = report.findings
     assert (finding.tenant_id, finding.seq, finding.problem) == ("globex-hr", 7, "hash_mismatch")
     assert report.tenants["acme-bank"].first_finding is None
+
+
+def test_the_dlq_limit_stops_an_enricher_fed_only_garbage(kafka_bootstrap: str, topics: Any, tmp_path: Any) -> None:
+    """A bad deploy upstream must stop the enricher, not dead-letter everything quietly."""
+    from tests.conftest import Worker
+
+    enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path, "--dlq-max", "5", "--dlq-window", "60")
+    try:
+        producer = Producer({"bootstrap.servers": kafka_bootstrap, "partitioner": "murmur2_random"})
+        for i in range(30):
+            producer.produce(topics.events, key=b"acme-bank", value=b"garbage %d" % i)
+        assert producer.flush(30) == 0
+        deadline = time.monotonic() + 120
+        while enricher.alive() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not enricher.alive(), "the enricher kept dead-lettering past its limit"
+        assert enricher.process.returncode != 0
+        assert "--dlq-max" in enricher.log_path.read_text(errors="replace")
+        letters = _dlq_messages(kafka_bootstrap, topics.dlq, 6, timeout=20)
+        assert 5 <= len(letters) < 30  # it stopped early: most of the garbage was never dead-lettered
+    finally:
+        enricher.stop()
