@@ -5,9 +5,10 @@ Shared by the enricher (tenant policy: tag, mask, drop) and the SDK (capture mod
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 KINDS = ("email", "phone", "us_ssn", "payment_card", "iban", "ip_address")
@@ -47,17 +48,44 @@ def _ip_ok(candidate: str) -> bool:
 
 
 _Check = Callable[[str], bool]
-_DETECTORS: list[tuple[str, re.Pattern[str], _Check | None]] = [
-    ("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), None),
-    ("us_ssn", re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)"), None),
-    ("payment_card", re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"),
+_Spans = Callable[[str], Iterator[tuple[int, int]]]
+_LOCAL_PART = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def _emails(text: str) -> Iterator[tuple[int, int]]:
+    """What `[local]+@domain` finds, anchored at each '@'. The plain regex retries the local part from
+    every position of a long run of letters with no '@' after it: quadratic, minutes for a 512 KiB
+    prompt. From the '@' the local part is the run of its characters to the left, so this is linear."""
+    floor = 0  # matches do not overlap
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > floor and text[start - 1] in _LOCAL_PART:
+            start -= 1
+        domain = _DOMAIN.match(text, at + 1) if start < at else None
+        if domain is not None:
+            yield start, domain.end()
+            floor = domain.end()
+        at = text.find("@", max(at + 1, floor))
+
+
+def _regex(pattern: str) -> _Spans:
+    compiled = re.compile(pattern)
+    return lambda text: (m.span() for m in compiled.finditer(text))
+
+
+_DETECTORS: list[tuple[str, _Spans, _Check | None]] = [
+    ("email", _emails, None),
+    ("us_ssn", _regex(r"(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)"), None),
+    ("payment_card", _regex(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"),
      lambda s: luhn_ok(re.sub(r"\D", "", s))),
-    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), iban_ok),
-    ("ip_address", re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])|"
-                              r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])"), _ip_ok),
+    ("iban", _regex(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), iban_ok),
+    ("ip_address", _regex(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])|"
+                          r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])"), _ip_ok),
     # North American 3-3-4, or international with a + country code
-    ("phone", re.compile(r"(?<![\w+])(?:\+1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\d)|"
-                         r"(?<![\w+])\+\d{1,3}(?:[ .-]\d{2,5}){2,4}(?!\d)"), None),
+    ("phone", _regex(r"(?<![\w+])(?:\+1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\d)|"
+                     r"(?<![\w+])\+\d{1,3}(?:[ .-]\d{2,5}){2,4}(?!\d)"), None),
 ]
 
 
@@ -66,18 +94,21 @@ def detect(text: str | None, kinds: tuple[str, ...] = KINDS) -> list[Finding]:
     if not text:
         return []
     found: list[Finding] = []
-    taken: list[tuple[int, int]] = []
-    for kind, pattern, check in _DETECTORS:
+    # the spans taken so far, disjoint and sorted: an overlap can only be with a neighbour
+    starts: list[int] = []
+    ends: list[int] = []
+    for kind, spans, check in _DETECTORS:
         if kind not in kinds:
             continue
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if any(start < e and s < end for s, e in taken):
+        for start, end in spans(text):
+            i = bisect.bisect_right(starts, start)
+            if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
                 continue
-            if check is not None and not check(match.group()):
+            if check is not None and not check(text[start:end]):
                 continue
             found.append(Finding(kind, start, end))
-            taken.append((start, end))
+            starts.insert(i, start)
+            ends.insert(i, end)
     return sorted(found, key=lambda f: f.start)
 
 

@@ -1,5 +1,7 @@
 import pytest
 from audit_layer_schemas.pii import detect, iban_ok, luhn_ok, mask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(("text", "kind"), [
@@ -37,3 +39,21 @@ def test_mask_replaces_spans() -> None:
 def test_checks() -> None:
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
     assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+# the plain regex the e-mail finder must agree with (it is quadratic on long runs without an '@')
+_PLAIN_EMAIL = __import__("re").compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+@settings(max_examples=1000, derandomize=True, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab.Z9-_+%@ x\u00e9"), max_size=60))
+def test_the_email_finder_finds_what_the_plain_regex_finds(text: str) -> None:
+    assert [(f.start, f.end) for f in detect(text, ("email",))] == [m.span() for m in _PLAIN_EMAIL.finditer(text)]
+
+
+@pytest.mark.timeout(30)  # linear: well under a second each; the quadratic versions took minutes
+@pytest.mark.parametrize("text", ["a" * 512 * 1024, "a.b" * 170_000, "a@b.co " * 70_000, "1 " * 250_000,
+                                  "x@" * 250_000, "ab:" * 170_000])
+def test_a_maximal_prompt_is_scanned_in_linear_time(text: str) -> None:
+    found = detect(text)
+    assert all(0 <= f.start < f.end <= len(text) for f in found)
