@@ -18,7 +18,6 @@ from typing import Any
 
 from audit_layer_schemas import (
     CHAIN_HEAD,
-    CHAINED_EVENT,
     CHECKPOINT,
     ENRICHED_EVENT,
     AvroCodec,
@@ -44,6 +43,7 @@ from audit_layer_processors.chain_state import (
     Signer,
     latest_heads,
 )
+from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -74,9 +74,9 @@ class Sequencer:
         self._signer = signer
         self._checkpoint_codec = AvroCodec(CHECKPOINT)
         self._enriched = AvroCodec(ENRICHED_EVENT)
-        self._chained = AvroCodec(CHAINED_EVENT)
         self._head_codec = AvroCodec(CHAIN_HEAD)
         self._encoder = LinkEncoder()
+        self._chained = ChainedWriter(self._encoder.schema_hex)
         self._limiter = DlqLimiter(config.dlq)
         self._heads: dict[str, Head] = {}
         self._tenant_partition: dict[str, int] = {}
@@ -131,6 +131,8 @@ class Sequencer:
         finally:
             self._consumer.close()
             self._producer.flush(10)
+            log.info("stopped: chained %(chained)d, duplicates dropped %(duplicates)d, "
+                     "dead-lettered %(dead_lettered)d, transactions %(transactions)d", self.counts)
 
     # -- assignment -------------------------------------------------------------------------
 
@@ -221,9 +223,8 @@ class Sequencer:
                     continue
                 tenant_partition[link.tenant_id] = partition
                 linked += 1
-                chained = {"event": enriched, "seq": link.seq, "prev_hash": link.prev_hash,
-                           "hash": link.hash, "link_schema": self._encoder.schema_hex}
-                self._producer.produce(topics.chained, key=msg.key(), value=self._chained.encode(chained),
+                self._producer.produce(topics.chained, key=msg.key(),
+                                       value=self._chained.write(msg.value(), enriched, link),  # type: ignore[arg-type]
                                        partition=partition)
             batch.checkpoint_due_by_time(tenant_partition)
             staged = batch.staged()

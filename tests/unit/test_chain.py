@@ -105,3 +105,25 @@ def test_duplicates_dropped_within_the_window_and_across_restarts() -> None:
 def test_latest_heads_takes_highest_seq() -> None:
     heads = latest_heads([("a", Head(1, b"1" * 32)), ("a", Head(3, b"3" * 32)), ("b", Head(2, b"2" * 32))])
     assert heads["a"].seq == 3 and heads["b"].seq == 2
+
+
+def test_a_spliced_chained_event_is_byte_for_byte_the_encoded_one() -> None:
+    from audit_layer_processors.chain_state import Link
+    from audit_layer_processors.chained_writer import ChainedWriter
+    from audit_layer_schemas import CHAINED_EVENT, ENRICHED_EVENT, AvroCodec
+
+    encoder = LinkEncoder()
+    writer = ChainedWriter(encoder.schema_hex)
+    enriched_codec, chained_codec = AvroCodec(ENRICHED_EVENT), AvroCodec(CHAINED_EVENT)
+    for seq in (1, 63, 64, 10**12):
+        record = enriched_record(make_event("acme", metadata={"b": "2", "a": "1"}))
+        message = enriched_codec.encode(record)
+        decoded = enriched_codec.decode(message)
+        link = Link("acme", seq, bytes(range(32)), hashlib.sha256(b"%d" % seq).digest())
+        expected = chained_codec.encode({"event": decoded, "seq": seq, "prev_hash": link.prev_hash,
+                                         "hash": link.hash, "link_schema": encoder.schema_hex})
+        spliced = writer.write(message, decoded, link)
+        assert spliced == expected
+        assert chained_codec.decode(spliced)["seq"] == seq
+        # another writer's layout is re-encoded from the decoded record, never spliced
+        assert writer.write(b"\xc3\x01" + bytes(8) + message[10:], decoded, link) == expected
