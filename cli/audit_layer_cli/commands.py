@@ -73,12 +73,20 @@ def policy_of(path: Any) -> Any:
 
 def cmd_enricher(args: argparse.Namespace) -> int:
     from audit_layer_processors.dlq import DlqPolicy
-    from audit_layer_processors.enricher import run
 
     policy = policy_of(args.policy)
     check_kafka(args.bootstrap_servers)
-    return run(args.bootstrap_servers, topics_of(args), group_id=args.group,
-               dlq_policy=DlqPolicy(args.dlq_max, args.dlq_window), policy=policy, loglevel=args.log_level)
+    dlq = DlqPolicy(args.dlq_max, args.dlq_window)
+    if args.runtime == "faust":
+        from audit_layer_processors.enricher_faust import run as run_faust
+
+        return run_faust(args.bootstrap_servers, topics_of(args), group_id=args.group, dlq_policy=dlq,
+                         policy=policy, loglevel=args.log_level)
+    from audit_layer_processors.enricher_batch import BatchEnricherConfig
+    from audit_layer_processors.enricher_batch import run as run_batch
+
+    return run_batch(BatchEnricherConfig(args.bootstrap_servers, topics_of(args), group_id=args.group, dlq=dlq),
+                     policy)
 
 
 def cmd_sequencer(args: argparse.Namespace) -> int:

@@ -1,26 +1,25 @@
-"""The enricher worker (faust-streaming): audit.events -> validate -> enrich -> audit.events.enriched.
+"""The enricher on faust-streaming (`audit-layer enricher --runtime faust`): audit.events -> the
+enrich step (enrich_step.py) -> audit.events.enriched or audit.dlq.
 
 Stateless and at-least-once: outputs are attached to their source offset and published
 before that offset is committed (faust's publish-on-commit), so a crash re-processes
-rather than loses; the sequencer drops the duplicates. Bad input goes to audit.dlq with the
-reason in headers, bounded by a DlqPolicy.
+rather than loses; the sequencer drops the duplicates. The default runtime is enricher_batch.py:
+the same step, a fraction of the per-event cost (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import faust
-from audit_layer_schemas import ENRICHED_EVENT, AvroCodec, Topics
+from audit_layer_schemas import Topics
 
-from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqLimitExceeded, DlqPolicy
-from audit_layer_processors.enrichment import enrich
+from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
+from audit_layer_processors.enrich_step import EnrichStep
 from audit_layer_processors.policy import Policy
-from audit_layer_processors.validation import EventValidator, Rejection
 
 log = logging.getLogger("audit_layer.enricher")
 
@@ -60,41 +59,30 @@ def build_app(
         producer_max_request_size=8 * 1024 * 1024,
     )
     source = app.topic(topics.events, key_type=bytes, value_type=bytes)
-    enriched_topic = app.topic(topics.enriched, key_type=bytes, value_type=bytes)
-    dlq_topic = app.topic(topics.dlq, key_type=bytes, value_type=bytes)
-    validator = EventValidator()
-    codec = AvroCodec(ENRICHED_EVENT)
-    limiter = DlqLimiter(dlq_policy or DlqPolicy())
-    counts = {"enriched": 0, "dead_lettered": 0}
+    outputs = {name: app.topic(name, key_type=bytes, value_type=bytes) for name in (topics.enriched, topics.dlq)}
+    step = EnrichStep(topics, policy, dlq_policy or DlqPolicy())
 
     @app.agent(source)
     async def enricher(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            result = validator.validate(message.key, message.value)
-            if isinstance(result, Rejection):
-                letter = DeadLetter(result.reason, result.detail, message.topic, message.partition,
-                                    message.offset)
-                log.warning("dead-lettered %s:%d:%d: %s: %s", message.topic, message.partition,
-                            message.offset, result.reason, result.detail)
-                await dlq_topic.send(key=message.key, value=message.value,
-                                     partition=message.partition, headers=letter.headers())
-                counts["dead_lettered"] += 1
-                try:
-                    limiter.record()
-                except DlqLimitExceeded as exc:
-                    log.critical("%s", exc)
-                    await app.crash(exc)  # type: ignore[arg-type]
-                    return
-                continue
-            record = enrich(result, time.time_ns() // 1000, policy)
-            await enriched_topic.send(key=message.key, value=codec.encode(record),
-                                      partition=message.partition)
-            counts["enriched"] += 1
+            try:
+                out = step(message.key, message.value, message.topic, message.partition, message.offset)
+            except DlqLimitExceeded as exc:
+                log.critical("%s", exc)
+                await app.crash(exc)  # type: ignore[arg-type]
+                return
+            await outputs[out.topic].send(key=out.key, value=out.value, partition=out.partition,
+                                          headers=out.headers)  # type: ignore[arg-type]  # values are bytes
 
     @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
     async def report() -> None:
-        log.info("enriched %(enriched)d, dead-lettered %(dead_lettered)d", counts)
+        log.info("%s", step.counts.line())
+
+    @app.on_before_shutdown.connect  # type: ignore[untyped-decorator, arg-type]
+    async def final_report(app: faust.App, *_: Any, **__: Any) -> None:
+        # the totals of this process's life, for scale-out figures and operators
+        log.info("stopped: %s", step.counts.line())
 
     return app
 

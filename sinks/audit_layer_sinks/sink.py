@@ -134,15 +134,20 @@ class ClickHouseSink:
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         log.info("sink consuming %s into %s (%s)", ", ".join(self._targets), self.store.database,
                  self.store.dsn)
+        last_report = time.monotonic()
         try:
             while not self._stop.is_set():
                 self._refresh_holds()
                 for msg in self._consumer.consume(5000, self.config.poll_timeout):
                     self._add(msg)
                 self._flush_due()
+                if time.monotonic() - last_report > 10:
+                    last_report = time.monotonic()
+                    log.info("loaded %d rows in %d batches", self.rows_loaded, self.batches_loaded)
             self._flush_due(force=True)
         finally:
             self._consumer.close()
+            log.info("stopped: loaded %d rows in %d batches", self.rows_loaded, self.batches_loaded)
 
     def _add(self, msg: Message) -> None:
         err = msg.error()

@@ -1,0 +1,70 @@
+"""The enricher's one step, shared by both runtimes: a raw message in, the message to produce out
+(the enriched event on the same partition, or the original bytes to audit.dlq with the reason).
+
+Pure apart from the clock: no Kafka here, so the step is tested without a broker and the two
+runtimes (enricher_batch.py, enricher_faust.py) cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from audit_layer_schemas import ENRICHED_EVENT, AvroCodec, Topics
+
+from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
+from audit_layer_processors.enrichment import enrich
+from audit_layer_processors.policy import Policy
+from audit_layer_processors.validation import EventValidator, Rejection
+
+log = logging.getLogger("audit_layer.enricher")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    headers: list[tuple[str, str | bytes | None]] | None = None
+
+
+@dataclass
+class EnrichCounts:
+    enriched: int = 0
+    dead_lettered: int = 0
+
+    def line(self) -> str:
+        return f"enriched {self.enriched}, dead-lettered {self.dead_lettered}"
+
+
+@dataclass
+class EnrichStep:
+    topics: Topics
+    policy: Policy
+    dlq_policy: DlqPolicy = field(default_factory=DlqPolicy)
+    clock_us: Callable[[], int] = field(default=lambda: time.time_ns() // 1000)
+
+    def __post_init__(self) -> None:
+        self.counts = EnrichCounts()
+        self._validator = EventValidator()
+        self._codec = AvroCodec(ENRICHED_EVENT)
+        self._limiter = DlqLimiter(self.dlq_policy)
+
+    def __call__(self, key: bytes | None, value: bytes | None, topic: str, partition: int,
+                 offset: int) -> Outgoing:
+        """The message to produce for this input; raises DlqLimitExceeded when dead letters pass
+        the policy's limit (the runtime stops: a bad deploy must not dead-letter everything)."""
+        result = self._validator.validate(key, value)
+        if isinstance(result, Rejection):
+            log.warning("dead-lettered %s:%d:%d: %s: %s", topic, partition, offset, result.reason, result.detail)
+            self._limiter.record()
+            self.counts.dead_lettered += 1
+            letter = DeadLetter(result.reason, result.detail, topic, partition, offset)
+            headers: list[tuple[str, str | bytes | None]] = list(letter.headers())
+            return Outgoing(self.topics.dlq, key, value, partition, headers)
+        record = enrich(result, self.clock_us(), self.policy)
+        self.counts.enriched += 1
+        return Outgoing(self.topics.enriched, key, self._codec.encode(record), partition)

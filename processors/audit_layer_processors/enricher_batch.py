@@ -1,0 +1,195 @@
+"""The enricher's default runtime: confluent-kafka in batches (`audit-layer enricher`).
+
+audit.events -> the enrich step (enrich_step.py) -> audit.events.enriched or audit.dlq.
+
+At-least-once, in the arroyo manner: consume a batch, run the step on each message, produce each
+output to the input's partition number, and commit an offset only after every output before it
+was acknowledged by the broker (the producer flushed): a crash re-processes, never loses, and the
+sequencer drops the duplicates. A delivery that fails stops the worker without committing.
+Partitions given up in a rebalance are flushed and committed first, so their next owner does not
+redo them.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit_layer_schemas import Topics
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
+from audit_layer_processors.enrich_step import EnrichStep, Outgoing
+from audit_layer_processors.policy import Policy
+
+log = logging.getLogger("audit_layer.enricher")
+
+
+@dataclass(frozen=True)
+class CommitPolicy:
+    """Commit (after flushing the producer) every `interval` seconds or `max_messages` messages."""
+
+    interval: float = 0.5
+    max_messages: int = 20_000
+
+
+@dataclass(frozen=True)
+class BatchEnricherConfig:
+    bootstrap_servers: str
+    topics: Topics
+    group_id: str = "audit-enricher"
+    batch_max_messages: int = 1000
+    poll_timeout: float = 0.1
+    # how long a flush before a commit waits for the broker before the worker stops
+    flush_timeout: float = 120.0
+    commit: CommitPolicy = field(default_factory=CommitPolicy)
+    dlq: DlqPolicy = field(default_factory=DlqPolicy)
+
+
+class EnricherStopped(RuntimeError):
+    """Outputs could not be delivered: stop without committing, so nothing is lost."""
+
+
+class BatchEnricher:
+    def __init__(self, config: BatchEnricherConfig, policy: Policy) -> None:
+        self.config = config
+        self.step = EnrichStep(config.topics, policy, config.dlq)
+        self._stop = threading.Event()
+        self._pending: dict[int, int] = {}  # partition -> next offset to commit once flushed
+        self._since_commit = 0
+        self._last_commit = time.monotonic()
+        self._delivery_error: KafkaError | None = None
+        common = {"bootstrap.servers": config.bootstrap_servers}
+        self._consumer = Consumer({
+            **common,
+            "group.id": config.group_id,
+            "client.id": f"{config.group_id}-batch",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+            # a crashed member's partitions move on after 10 s instead of the 45 s default
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 2_000,
+        })
+        self._producer = Producer({
+            **common,
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.max.bytes": 8 * 1024 * 1024,
+            "queue.buffering.max.messages": 200_000,
+        })
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        topic = self.config.topics.events
+        self._consumer.subscribe([topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
+        log.info("enricher (batch runtime) consuming %s, policy %s", topic, self.step.policy.version)
+        last_report = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                for message in self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout):
+                    self._handle(message)
+                self._producer.poll(0)
+                if self._commit_due():
+                    self._flush_and_commit()
+                if time.monotonic() - last_report > 10:
+                    last_report = time.monotonic()
+                    log.info("%s", self.step.counts.line())
+            self._flush_and_commit()
+        finally:
+            self._consumer.close()
+            log.info("stopped: %s", self.step.counts.line())
+
+    def _handle(self, message: Message) -> None:
+        err = message.error()
+        if err is not None:
+            if err.fatal():
+                raise EnricherStopped(f"consumer error: {err}")
+            log.warning("consumer: %s", err)
+            return
+        partition, offset = message.partition() or 0, message.offset() or 0
+        out = self.step(message.key(), message.value(), message.topic() or "", partition, offset)
+        self._produce(out)
+        self._pending[partition] = offset + 1
+        self._since_commit += 1
+
+    def _produce(self, out: Outgoing) -> None:
+        while True:
+            try:
+                self._producer.produce(out.topic, value=out.value, key=out.key, partition=out.partition,
+                                       headers=out.headers, on_delivery=self._on_delivery)
+                return
+            except BufferError:  # the local queue is full (a slow or absent broker): wait for room
+                self._producer.poll(0.1)
+                if self._delivery_error is not None:
+                    raise EnricherStopped(f"delivery failed: {self._delivery_error}") from None
+
+    def _on_delivery(self, err: KafkaError | None, _message: Message) -> None:
+        if err is not None and self._delivery_error is None:
+            self._delivery_error = err
+
+    def _commit_due(self) -> bool:
+        policy = self.config.commit
+        return bool(self._pending) and (self._since_commit >= policy.max_messages
+                                        or time.monotonic() - self._last_commit >= policy.interval)
+
+    def _flush_and_commit(self, partitions: set[int] | None = None) -> None:
+        """Every output produced so far acknowledged, then the offsets after them committed."""
+        if not self._pending:
+            return
+        remaining = self._producer.flush(self.config.flush_timeout)
+        if remaining or self._delivery_error is not None:
+            raise EnricherStopped(f"{remaining} outputs not acknowledged within {self.config.flush_timeout:g} s"
+                                  if remaining else f"delivery failed: {self._delivery_error}")
+        topic = self.config.topics.events
+        chosen = {p: o for p, o in self._pending.items() if partitions is None or p in partitions}
+        if chosen:
+            self._consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in chosen.items()],
+                                  asynchronous=False)
+        for p in chosen:
+            del self._pending[p]
+        self._since_commit = 0
+        self._last_commit = time.monotonic()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # hand over a clean cut: what this worker enriched from these partitions is committed
+        try:
+            self._flush_and_commit({p.partition for p in partitions})
+        except Exception as exc:  # the next owner re-processes from the last commit: duplicates, no loss
+            log.warning("could not commit revoked partitions: %s", exc)
+            for p in partitions:
+                self._pending.pop(p.partition, None)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # another member owns them already: committing would be refused; the owner re-processes
+        for p in partitions:
+            self._pending.pop(p.partition, None)
+        log.warning("partitions lost: %s", sorted(p.partition for p in partitions))
+
+
+def run(config: BatchEnricherConfig, policy: Policy) -> int:
+    enricher = BatchEnricher(config, policy)
+
+    def _stop(*_: Any) -> None:
+        enricher.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        enricher.run()
+    except DlqLimitExceeded as exc:
+        log.critical("%s", exc)
+        return 2
+    except EnricherStopped as exc:
+        log.critical("enricher stopped: %s", exc)
+        return 1
+    return 0
