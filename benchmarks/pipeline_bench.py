@@ -37,6 +37,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.figures import publish
+from faults.drill import Worker
 from tests.factories import make_event
 
 console = Console(stderr=True)
@@ -109,20 +110,19 @@ def end_offsets(bootstrap: str, topic: str) -> int:
 
 
 class Stage:
-    def __init__(self, name: str, args: argparse.Namespace, topics: Topics, work: Path, *extra: str) -> None:
-        self.name, self.group = name, f"{topics.prefix}{name}"
-        cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "WARNING", name, "--bootstrap-servers",
+    """One stage's worker process (`audit-layer <name>`), its consumer group named after `label`."""
+
+    def __init__(self, name: str, args: argparse.Namespace, topics: Topics, work: Path, *extra: str,
+                 label: str | None = None) -> None:
+        label = label or name
+        self.name, self.group = label, f"{topics.prefix}{label}"
+        cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "INFO", name, "--bootstrap-servers",
                args.bootstrap, "--topic-prefix", topics.prefix, "--group", self.group, *extra]
-        self.log = work / f"{topics.prefix}{name}.log"
-        self.process = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        self.worker = Worker(label, cmd, work / f"{topics.prefix}{label}.log")
+        self.process = self.worker.process
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.worker.stop()
 
 
 def rows_loaded(dsn: str) -> int:
@@ -192,29 +192,35 @@ def main() -> int:
         results["ceiling_msgs_per_s"] = ceiling(args.bootstrap, ceiling_topics.events, messages)
         delete_topics(args.bootstrap, ceiling_topics.all())
 
-    # each stage alone, on a filled input topic
+    # each stage alone, on a filled input topic; the enricher in both runtimes, side by side
     alone = Topics(prefix=f"alone{stamp}.")
-    ensure_topics(args.bootstrap, alone, partitions=PARTITIONS)
-    produce(args.bootstrap, alone.events, messages)
+    alone_faust = Topics(prefix=f"alonefaust{stamp}.")
+    for topics in (alone, alone_faust):
+        ensure_topics(args.bootstrap, topics, partitions=PARTITIONS)
+        produce(args.bootstrap, topics.events, messages)
     dsn = f"chdb://{work / 'ch-alone'}"
-    stage_args = {"enricher": (), "sequencer": ("--signing-key", str(key)),
-                  "sink": ("--dsn", dsn, "--database", "bench")}
-    inputs = {"enricher": alone.events, "sequencer": alone.enriched, "sink": alone.chained}
+    runs = [  # label, stage, its topics, its input, extra arguments
+        ("enricher", "enricher", alone, alone.events, ()),
+        ("enricher_faust", "enricher", alone_faust, alone_faust.events, ("--runtime", "faust")),
+        ("sequencer", "sequencer", alone, alone.enriched, ("--signing-key", str(key))),
+        ("sink", "sink", alone, alone.chained, ("--dsn", dsn, "--database", "bench")),
+    ]
     profiles: dict[str, list[str]] = {}
-    for name in ("enricher", "sequencer", "sink"):
-        console.print(f"{name} alone ...")
-        stage = Stage(name, args, alone, work, *stage_args[name])
-        end = end_offsets(args.bootstrap, inputs[name])  # transaction markers included: reached at the end
+    for label, name, topics, source, extra in runs:
+        console.print(f"{label} alone ...")
+        stage = Stage(name, args, topics, work, *extra, label=label)
+        end = end_offsets(args.bootstrap, source)  # transaction markers included: reached at the end
         if name == "sink":
             first, done = timed(lambda: rows_loaded(dsn), n, name)
         else:
             profiler = threading.Thread(target=lambda s=stage: profiles.__setitem__(
                 s.name, profile(s.process.pid, 10, work / f"{s.name}.spy")), daemon=True)
             profiler.start()
-            first, done = timed(lambda s=stage, t=inputs[name]: committed(args.bootstrap, s.group, t), end, name)
+            first, done = timed(lambda s=stage, t=source: committed(args.bootstrap, s.group, t), end, label)
             profiler.join(40)
-        results[f"{name}_alone_events_per_s"] = n / max(done - first, 1e-9)
+        results[f"{label}_alone_events_per_s"] = n / max(done - first, 1e-9)
         stage.stop()
+    delete_topics(args.bootstrap, alone_faust.all())
     delete_topics(args.bootstrap, alone.all())
     slowest = min(("enricher", "sequencer", "sink"), key=lambda s: results[f"{s}_alone_events_per_s"])
     results["slowest_stage"] = slowest
