@@ -31,13 +31,13 @@ from typing import Any
 from audit_layer_processors.signing import generate_key_file
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
-from audit_layer_sinks.store import ClickHouseStore, open_if_served
+from audit_layer_sinks.store import ClickHouseStore
 from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.figures import publish
-from faults.drill import Worker
+from faults.drill import Worker, stored
 from tests.factories import make_event
 
 console = Console(stderr=True)
@@ -113,9 +113,9 @@ class Stage:
     """One stage's worker process (`audit-layer <name>`), its consumer group named after `label`."""
 
     def __init__(self, name: str, args: argparse.Namespace, topics: Topics, work: Path, *extra: str,
-                 label: str | None = None) -> None:
+                 label: str | None = None, group: str | None = None) -> None:
         label = label or name
-        self.name, self.group = label, f"{topics.prefix}{label}"
+        self.name, self.group = label, f"{topics.prefix}{group or label}"
         cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "INFO", name, "--bootstrap-servers",
                args.bootstrap, "--topic-prefix", topics.prefix, "--group", self.group, *extra]
         self.worker = Worker(label, cmd, work / f"{topics.prefix}{label}.log")
@@ -126,16 +126,7 @@ class Stage:
 
 
 def rows_loaded(dsn: str) -> int:
-    try:
-        store = open_if_served(dsn, "bench")
-        if store is None:
-            return 0
-        try:
-            return int(store.query("SELECT count() FROM bench.events").result_rows[0][0])
-        finally:
-            store.close()
-    except Exception:
-        return 0
+    return max(stored(dsn, "bench"), 0)
 
 
 def timed(progress: Any, total: int, label: str, timeout: float = 1800.0) -> tuple[float, float]:
@@ -172,6 +163,8 @@ def main() -> int:
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--fresh-seconds", type=int, default=30)
+    parser.add_argument("--enrichers", type=int, default=1, help="enricher processes in the whole pipeline")
+    parser.add_argument("--sequencers", type=int, default=1, help="sequencer processes in the whole pipeline")
     parser.add_argument("--stages-only", action="store_true",
                         help="only the stages alone (no ceiling, pipeline or freshness): for tuning a stage")
     parser.add_argument("--json", type=Path, default=Path("bench-results/pipeline.json"))
@@ -234,10 +227,16 @@ def main() -> int:
     produce(args.bootstrap, whole.events, messages)
     dsn = f"chdb://{work / 'ch-whole'}"
     console.print("the whole pipeline ...")
-    stages = [Stage("enricher", args, whole, work), Stage("sequencer", args, whole, work, "--signing-key", str(key)),
-              Stage("sink", args, whole, work, "--dsn", dsn, "--database", "bench")]
+    stages = [Stage("sink", args, whole, work, "--dsn", dsn, "--database", "bench")]
+    while stored(dsn, "bench") < 0:  # the sink owns the embedded engine before anything else starts
+        time.sleep(0.2)
+    stages += [Stage("enricher", args, whole, work, label=f"enricher{i}", group="enricher")
+               for i in range(args.enrichers)]
+    stages += [Stage("sequencer", args, whole, work, "--signing-key", str(key), "--instance-id", str(i),
+                     label=f"sequencer{i}", group="sequencer") for i in range(args.sequencers)]
+    enricher_group = stages[1].group
     try:
-        first, _ = timed(lambda: committed(args.bootstrap, stages[0].group, whole.events), 1, "pipeline start")
+        first, _ = timed(lambda: committed(args.bootstrap, enricher_group, whole.events), 1, "pipeline start")
         _, done = timed(lambda: rows_loaded(dsn), n, "pipeline")
         results["pipeline_events_per_s"] = n / (done - first)
         results["pipeline_share_of_ceiling"] = results["pipeline_events_per_s"] / results["ceiling_msgs_per_s"]

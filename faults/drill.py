@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,7 @@ class Load:
     sent: int = 0
     exceptions: int = 0
     call_seconds: list[float] = field(default_factory=list)
+    sdk_counts: dict[str, int] = field(default_factory=dict)  # the publisher's own counts, after drain()
 
     def run(self) -> None:
         started = time.monotonic()
@@ -141,6 +142,7 @@ class Load:
             time.sleep(0.5)  # events spooled while the broker was down are replayed in the background
         unacked += self.publisher.spooled_now
         self.publisher.close()
+        self.sdk_counts = asdict(self.publisher.stats.snapshot())
         return unacked
 
     def latency_ms(self) -> dict[str, float]:

@@ -123,7 +123,7 @@ def main() -> int:
         "broker_down_s": [r["down_s"] for r in restarts],
         "worker_exits_restarted": {w.name: w.exits for w in workers.values()},
         "kills_by_worker": {w: sum(1 for k in kills if k["worker"] == w) for w in STAGES},
-        "sdk_exceptions": load.exceptions, "sdk_call_ms": latency,
+        "sdk_exceptions": load.exceptions, "sdk_counts": load.sdk_counts, "sdk_call_ms": latency,
         "seconds_to_all_loaded": round(recovery_s, 1), "seed": seed, "kill_log": kills,
         "broker_restart_log": restarts,
     })
@@ -132,7 +132,8 @@ def main() -> int:
     results["passed"] = ok
     print_table(f"fault drill: {'PASSED' if ok else 'FAILED'}", results,
                 ["events_sent", "rows", "distinct_event_ids", "lost", "duplicate_rows", "kills", "kills_by_worker",
-                 "broker_restarts", "broker_down_s", "worker_exits_restarted", "sdk_exceptions", "sdk_call_ms",
+                 "broker_restarts", "broker_down_s", "worker_exits_restarted", "sdk_exceptions", "sdk_counts",
+                 "sdk_call_ms",
                  "chains", "chains_whose_last_seq_is_their_count", "verified_links", "verified_checkpoints",
                  "findings", "seconds_to_all_loaded", "seed"])
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,8 @@ def main() -> int:
                           "events_per_s": round(count / seconds) if count is not None and seconds > 0 else None,
                           "exits_restarted": worker.exits})
     results.update({
-        "unacknowledged_by_kafka": unacked, "sdk_exceptions": load.exceptions, "sdk_call_ms": load.latency_ms(),
+        "unacknowledged_by_kafka": unacked, "sdk_exceptions": load.exceptions, "sdk_counts": load.sdk_counts,
+        "sdk_call_ms": load.latency_ms(),
         "processes_per_stage": {s: sum(1 for w in workers if w.name == s) for s in STAGES},
         "handled_per_stage": {s: sum(p["events"] or 0 for p, w in zip(processes, workers, strict=True)
                                      if w.name == s) for s in STAGES},
@@ -158,7 +159,8 @@ def main() -> int:
     results["passed"] = ok
     print_table(f"scale-out drill: {'PASSED' if ok else 'FAILED'}", results,
                 ["events_sent", "rows", "distinct_event_ids", "lost", "duplicate_rows", "processes_per_stage",
-                 "handled_per_stage", "sdk_exceptions", "chains", "chains_whose_last_seq_is_their_count",
+                 "handled_per_stage", "sdk_exceptions", "sdk_counts", "chains",
+                 "chains_whose_last_seq_is_their_count",
                  "verified_links", "verified_checkpoints", "findings", "seconds_to_all_loaded"])
     table = Table(title="per process (events it handled while the stream was loaded)")
     for column in ("process", "events", "seconds", "events_per_s", "exits_restarted"):

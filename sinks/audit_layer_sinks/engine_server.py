@@ -146,8 +146,22 @@ class EngineServer:
         sql = head.decode()
         if not sql.strip():
             raise ValueError("Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
-        result: bytes = client.raw_query(sql, parameters=bound or None, settings=settings or None)
+        # the values arrive in ClickHouse's text format, as a server receives them; bound as plain
+        # strings they would be escaped a second time (an Array(String) then fails to parse)
+        parameters = {name: _AsSent(text) for name, text in bound.items()}
+        result: bytes = client.raw_query(sql, parameters=parameters or None, settings=settings or None)
         return result
+
+
+class _AsSent:
+    """A query parameter already formatted by the caller's client: clickhouse-connect formats a value
+    of a type it does not know with str(), so this passes the text on unchanged."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:

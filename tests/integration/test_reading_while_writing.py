@@ -120,3 +120,26 @@ def test_commands_read_and_write_through_the_process_that_owns_the_engine(
         sink.stop()
         for worker in workers:
             worker.stop()
+
+
+def test_typed_parameters_reach_the_engine_through_its_owner_unchanged(store: Any, chdb_path: str) -> None:
+    """A sink that does not own the engine asks it for `tenant_id IN {t:Array(String)}` (sink.py's
+    checkpoint cover check); values must arrive as sent, not escaped twice."""
+    server = EngineServer(store, Path(chdb_path))
+    server.start()
+    try:
+        script = (
+            "import json, sys\n"
+            "from audit_layer_sinks.store import ClickHouseStore\n"
+            f"s = ClickHouseStore('chdb://{chdb_path}', '{store.database}')\n"
+            "assert s.via_owner\n"
+            "rows = s.query(\"SELECT {t:Array(String)} AS t, {s:String} AS s, {n:UInt64} AS n\",\n"
+            "               parameters={'t': ['drill-2', \"o'brien\"], 's': 'back\\\\slash \\'q\\'',\n"
+            "                           'n': 7}).result_rows\n"
+            "print(json.dumps([list(rows[0][0]), rows[0][1], rows[0][2]]))\n"
+        )
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert json.loads(out.stdout) == [["drill-2", "o'brien"], "back\\slash 'q'", 7]
+    finally:
+        server.stop()
