@@ -80,6 +80,10 @@ faults: install kafka
 	$(BIN)/python faults/kill_drill.py --events 100000 --rate 1500 --min-kills 20 --bootstrap 127.0.0.1:$(KAFKA_PORT)
 	$(BIN)/python faults/kill_drill.py --events 30000 --rate 1000 --min-kills 0 --broker-restarts 2 --broker-down 15 \
 		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_broker.json
+	$(BIN)/python faults/kill_drill.py --events 100000 --rate 1000 --min-kills 0 --broker-restarts 1 --broker-down 60 \
+		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_broker_60s.json
+	$(BIN)/python faults/scale_drill.py --events 60000 --rate 1500 --start 2 --partitions 6 \
+		--bootstrap 127.0.0.1:$(KAFKA_PORT)
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache $(TS)/dist $(TS)/schema

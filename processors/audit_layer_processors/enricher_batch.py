@@ -5,7 +5,8 @@ audit.events -> the enrich step (enrich_step.py) -> audit.events.enriched or aud
 At-least-once, in the arroyo manner: consume a batch, run the step on each message, produce each
 output to the input's partition number, and commit an offset only after every output before it
 was acknowledged by the broker (the producer flushed): a crash re-processes, never loses, and the
-sequencer drops the duplicates. A delivery that fails stops the worker without committing.
+sequencer drops the duplicates. A delivery that fails stops the worker without committing; a commit
+that fails (a broker restarting, a coordinator moving) is retried at the next commit.
 Partitions given up in a rebalance are flushed and committed first, so their next owner does not
 redo them.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit_layer_schemas import Topics
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
@@ -152,13 +153,20 @@ class BatchEnricher:
                                   if remaining else f"delivery failed: {self._delivery_error}")
         topic = self.config.topics.events
         chosen = {p: o for p, o in self._pending.items() if partitions is None or p in partitions}
-        if chosen:
-            self._consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in chosen.items()],
-                                  asynchronous=False)
-        for p in chosen:
-            del self._pending[p]
         self._since_commit = 0
         self._last_commit = time.monotonic()
+        try:
+            if chosen:
+                self._consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in chosen.items()],
+                                      asynchronous=False)
+        except KafkaException as exc:
+            # an offset left uncommitted costs re-processing (duplicates the sequencer drops), never a loss:
+            # after a broker restart the coordinator moves or loads, and a commit fails for a while. The
+            # offsets stay pending; partitions that leave meanwhile are dropped by _on_revoke/_on_lost
+            log.warning("commit failed (%s); retrying at the next commit", exc.args[0])
+            return
+        for p in chosen:
+            del self._pending[p]
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # hand over a clean cut: what this worker enriched from these partitions is committed
@@ -166,8 +174,8 @@ class BatchEnricher:
             self._flush_and_commit({p.partition for p in partitions})
         except Exception as exc:  # the next owner re-processes from the last commit: duplicates, no loss
             log.warning("could not commit revoked partitions: %s", exc)
-            for p in partitions:
-                self._pending.pop(p.partition, None)
+        for p in partitions:
+            self._pending.pop(p.partition, None)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # another member owns them already: committing would be refused; the owner re-processes

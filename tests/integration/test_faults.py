@@ -27,3 +27,20 @@ def test_kill_9_of_every_worker_loses_and_doubles_nothing(kafka_bootstrap: str, 
     assert result["rows"] == result["distinct_event_ids"] == 3000
     assert all(n >= 1 for n in result["kills_by_worker"].values()), result["kills_by_worker"]
     assert result["verified_links"] == 3000
+
+
+@pytest.mark.timeout(1800)
+def test_workers_added_and_removed_mid_stream_lose_and_double_nothing(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """The short scale-out drill: two of each worker over six partitions, a third of each joins, then one of
+    each leaves (sinks beyond the first load through the engine's owner)."""
+    out = tmp_path / "scale.json"
+    run = subprocess.run([sys.executable, str(REPO / "faults/scale_drill.py"), "--bootstrap", kafka_bootstrap,
+                          "--events", "4000", "--rate", "500", "--start", "2", "--partitions", "6",
+                          "--timeout", "1200", "--json", str(out)], capture_output=True, text=True, timeout=1700)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["passed"] and result["lost"] == 0 and result["duplicate_rows"] == 0 and not result["findings"]
+    assert result["rows"] == result["distinct_event_ids"] == result["verified_links"] == 4000
+    assert result["processes_per_stage"] == {"enricher": 3, "sequencer": 3, "sink": 3}
+    assert result["handled_per_stage"]["enricher"] >= 4000 and result["handled_per_stage"]["sequencer"] == 4000
+    assert all(p["exits_restarted"] == 0 for p in result["processes"]), result["processes"]
