@@ -44,7 +44,7 @@ class BatchEnricherConfig:
     topics: Topics
     group_id: str = "audit-enricher"
     batch_max_messages: int = 1000
-    poll_timeout: float = 0.1
+    poll_timeout: float = 0.05  # the most a message waits for its batch to fill: latency at low rates
     # how long a flush before a commit waits for the broker before the worker stops
     flush_timeout: float = 120.0
     commit: CommitPolicy = field(default_factory=CommitPolicy)

@@ -56,7 +56,7 @@ class SequencerConfig:
     group_id: str = "audit-sequencer"
     instance_id: str = "0"
     batch_max_messages: int = 2000
-    poll_timeout: float = 0.2
+    poll_timeout: float = 0.05  # the most a message waits for its batch to fill: latency at low rates
     # a takeover waits at most this long for a crashed owner's open transaction
     transaction_timeout_ms: int = 10_000
     dedup: DedupPolicy = field(default_factory=DedupPolicy)
