@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,10 @@ ALL_SCOPES = frozenset(Scope)
 
 
 class ApiServer:
+    # the pipeline behind it, when started by api_pipeline()
+    workers: list[Any] = []
+    sink: Any = None
+
     def __init__(self, bootstrap: str, topics: Topics, store: Any, public_keys: Path, **settings: Any) -> None:
         self.backends = Backends(ApiSettings(bootstrap, topics, public_keys=public_keys, **settings), store)
         self.app = create_app(self.backends)
@@ -46,3 +52,26 @@ class ApiServer:
         self.server.should_exit = True
         self.thread.join(15)
         self.backends.close()
+
+
+@contextmanager
+def api_pipeline(bootstrap: str, topics: Topics, store: Any, log_dir: Path, *,
+                 checkpoint_every: int) -> Iterator[ApiServer]:
+    """The API with what it needs behind it: the enricher and sequencer processes and the sink (in this
+    process, which owns the embedded engine); everything stopped afterwards."""
+    from tests.conftest import KEY_DIR, SinkThread, Worker, trusted_keys
+
+    trusted_keys()  # makes the session's signing key
+    workers = [Worker("enricher", bootstrap, topics, log_dir),
+               Worker("sequencer", bootstrap, topics, log_dir, "--checkpoint-every", str(checkpoint_every),
+                      "--checkpoint-seconds", "1")]
+    sink = SinkThread(bootstrap, topics, store)
+    server = ApiServer(bootstrap, topics, store, KEY_DIR)
+    server.workers, server.sink = workers, sink
+    try:
+        yield server
+    finally:
+        server.stop()
+        sink.stop()
+        for worker in workers:
+            worker.stop()

@@ -19,8 +19,8 @@ import pytest
 from audit_layer_api.api_keys import Scope
 from audit_layer_schemas import Topics
 
-from tests.api_server import ApiServer
-from tests.conftest import KEY_DIR, SinkThread, Worker, trusted_keys, wait_for_rows
+from tests.api_server import ApiServer, api_pipeline
+from tests.conftest import wait_for_rows
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -28,19 +28,8 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def api(kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path) -> Iterator[ApiServer]:
-    trusted_keys()  # makes the session's signing key
-    workers = [Worker("enricher", kafka_bootstrap, topics, tmp_path),
-               Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--checkpoint-every", "20",
-                      "--checkpoint-seconds", "1")]
-    sink = SinkThread(kafka_bootstrap, topics, store)
-    server = ApiServer(kafka_bootstrap, topics, store, KEY_DIR)
-    server.workers = workers  # type: ignore[attr-defined]
-    server.sink = sink  # type: ignore[attr-defined]
-    yield server
-    server.stop()
-    sink.stop()
-    for worker in workers:
-        worker.stop()
+    with api_pipeline(kafka_bootstrap, topics, store, tmp_path, checkpoint_every=20) as server:
+        yield server
 
 
 def _event(i: int, **overrides: Any) -> dict[str, Any]:
@@ -65,7 +54,7 @@ def _problem(response: Any, status: int) -> dict[str, Any]:
 
 
 def _wait_rows(api: ApiServer, store: Any, n: int) -> None:
-    assert wait_for_rows(store, n, workers=api.workers, sink=api.sink) >= n  # type: ignore[attr-defined]
+    assert wait_for_rows(store, n, workers=api.workers, sink=api.sink) >= n
 
 
 def _wait_covered(store: Any, tenant: str, seq: int) -> None:

@@ -16,8 +16,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.api_server import ApiServer
-from tests.conftest import KEY_DIR, SinkThread, Worker, trusted_keys, wait_for_rows
+from tests.api_server import api_pipeline
+from tests.conftest import wait_for_rows
 
 pytestmark = pytest.mark.integration
 EXAMPLES = 40  # per operation and mode; enough to reach every parameter, quick enough for every CI run
@@ -25,26 +25,17 @@ EXAMPLES = 40  # per operation and mode; enough to reach every parameter, quick 
 
 @pytest.fixture
 def api_schema(kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Any) -> Iterator[Any]:
-    trusted_keys()
-    workers = [Worker("enricher", kafka_bootstrap, topics, tmp_path),
-               Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--checkpoint-every", "5",
-                      "--checkpoint-seconds", "1")]
-    sink = SinkThread(kafka_bootstrap, topics, store)
-    server = ApiServer(kafka_bootstrap, topics, store, KEY_DIR)
-    token = server.key("org-s", name="schemathesis", rate_per_s=1e6)
-    with server.client(token) as http:
-        events = [{"action": "ALLOW", "decision_type": "triage", "user_id": f"u{i}", "prompt": f"case {i}"}
-                  for i in range(20)]
-        assert http.post("/v1/audit/log", json={"events": events}).status_code == 202
-    assert wait_for_rows(store, 20, workers=workers, sink=sink) >= 20
-    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    schema.config.headers = {"Authorization": f"Bearer {token}"}
-    server.token = token  # type: ignore[attr-defined]
-    yield schema
-    server.stop()
-    sink.stop()
-    for worker in workers:
-        worker.stop()
+    with api_pipeline(kafka_bootstrap, topics, store, tmp_path, checkpoint_every=5) as server:
+        token = server.key("org-s", name="schemathesis", rate_per_s=1e6)
+        with server.client(token) as http:
+            events = [{"action": "ALLOW", "decision_type": "triage", "user_id": f"u{i}", "prompt": f"case {i}"}
+                      for i in range(20)]
+            assert http.post("/v1/audit/log", json={"events": events}).status_code == 202
+        assert wait_for_rows(store, 20, workers=server.workers, sink=server.sink) >= 20
+        schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+        schema.config.headers = {"Authorization": f"Bearer {token}"}
+        server.token = token  # type: ignore[attr-defined]
+        yield schema
 
 
 def test_no_server_error_and_responses_match_the_document(api_schema: Any) -> None:
