@@ -25,12 +25,13 @@ def event_row(store: ClickHouseStore, event_id: str, extra: tuple[str, ...] = ()
         raise EventNotFound(f"{event_id!r} is not an event id (a UUID)") from None
     db = store.database
     only = " AND tenant_id = {t:String}" if tenant is not None else ""
-    keys = store.query(f"SELECT tenant_id, seq FROM {db}.event_keys WHERE event_id = toUUID({{id:String}}){only}",
-                       parameters={"id": event_id, **({"t": tenant} if tenant is not None else {})}).result_rows
-    for tenant, seq in keys:
-        rows = store.query(f"SELECT {', '.join(SELECT_COLUMNS + extra)} FROM {db}.events FINAL "
-                           "WHERE tenant_id = {t:String} AND seq = {s:UInt64}", parameters={"t": tenant, "s": seq})
-        for row in rows.result_rows:
-            if str(row[SELECT_COLUMNS.index("toString(event_id) AS event_id")]) == event_id:
-                return tuple(row)
+    # one round trip: the key lookup as a subquery, whose (tenant_id, seq) set drives the events
+    # table's primary key
+    rows = store.query(
+        f"SELECT {', '.join(SELECT_COLUMNS + extra)} FROM {db}.events FINAL WHERE (tenant_id, seq) IN "
+        f"(SELECT tenant_id, seq FROM {db}.event_keys WHERE event_id = toUUID({{id:String}}){only})",
+        parameters={"id": event_id, **({"t": tenant} if tenant is not None else {})}).result_rows
+    for row in sorted(rows, key=lambda r: (r[0], r[1])):  # (tenant_id, seq): the same answer every time
+        if str(row[SELECT_COLUMNS.index("toString(event_id) AS event_id")]) == event_id:
+            return tuple(row)
     raise EventNotFound(f"no event {event_id} is stored")

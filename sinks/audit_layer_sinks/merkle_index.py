@@ -9,6 +9,7 @@ from audit_layer_sinks.store import ClickHouseStore
 
 # subtrees smaller than this are computed from the links, read a block at a time; larger ones are kept
 BLOCK = 1024
+_LINK = 255  # the level prefetch's query gives a link row
 
 
 class DamagedLog(RuntimeError):
@@ -41,30 +42,36 @@ class StoredSubtrees:
             nodes[(level, idx)] = bytes(found[0][0]) if found else None
         return nodes[(level, idx)]
 
-    def prefetch(self, calls: list[tuple[int, int]]) -> None:
-        """Read, in two queries, every stored node and link block that these `perfect` calls need."""
+    def prefetch(self, calls: list[tuple[int, int]]) -> bool:
+        """Read, in one query, every stored node and link block that these `perfect` calls need.
+        False when a node they need is not stored (the index is behind: `extend` catches it up)."""
         keys = sorted({(size.bit_length() - 1, start // size) for start, size in calls if size >= BLOCK})
-        if keys:
-            rows = self.store.query(
-                f"SELECT level, idx, hash FROM {self.store.database}.merkle_nodes WHERE tenant_id = {{t:String}} "
-                "AND (level, idx) IN {k:Array(Tuple(UInt8, UInt64))}",
-                parameters={"t": self.tenant, "k": keys}).result_rows
-            nodes = self._stored()
-            nodes.update({key: None for key in keys})
-            nodes.update({(int(level), int(idx)): bytes(h) for level, idx, h in rows})
         firsts = sorted({start - start % BLOCK for start, size in calls if size < BLOCK} - set(self._blocks))
+        db = self.store.database
+        parts, parameters = [], {"t": self.tenant, "k": keys}
+        if keys:
+            parts.append(f"SELECT level, idx, hash FROM {db}.merkle_nodes WHERE tenant_id = {{t:String}} "
+                         "AND (level, idx) IN {k:Array(Tuple(UInt8, UInt64))}")
         if firsts:
             ranges = " OR ".join(f"seq BETWEEN {f + 1} AND {f + BLOCK}" for f in firsts)
-            rows = _distinct(self.tenant, self.store.query(
-                f"SELECT seq, hash FROM {self.store.database}.events WHERE tenant_id = {{t:String}} AND ({ranges}) "
-                "ORDER BY seq", parameters={"t": self.tenant}).result_rows)
-            for first in firsts:
-                block = [(int(seq), h) for seq, h in rows if first < seq <= first + BLOCK]
-                if [seq for seq, _ in block] != list(range(first + 1, first + 1 + len(block))):
-                    raise DamagedLog(f"tenant {self.tenant}: stored links from seq {first + 1} are not contiguous; "
-                                     "the log is damaged; run `audit-layer verify`")
-                self._blocks[first] = [leaf_hash(bytes(h)) for _, h in block]
-                self.leaf_reads += len(block)
+            # level 255 marks a link (no stored node has it): both reads in one round trip
+            parts.append(f"SELECT toUInt8(255) AS level, seq AS idx, hash FROM {db}.events "
+                         f"WHERE tenant_id = {{t:String}} AND ({ranges})")
+        if not parts:
+            return True
+        rows = self.store.query(" UNION ALL ".join(parts), parameters=parameters).result_rows
+        nodes = self._stored()
+        nodes.update({key: None for key in keys})
+        nodes.update({(int(level), int(idx)): bytes(h) for level, idx, h in rows if level != _LINK})
+        links = _distinct(self.tenant, sorted((int(idx), bytes(h)) for level, idx, h in rows if level == _LINK))
+        for first in firsts:
+            block = [(seq, h) for seq, h in links if first < seq <= first + BLOCK]
+            if [seq for seq, _ in block] != list(range(first + 1, first + 1 + len(block))):
+                raise DamagedLog(f"tenant {self.tenant}: stored links from seq {first + 1} are not contiguous; "
+                                 "the log is damaged; run `audit-layer verify`")
+            self._blocks[first] = [leaf_hash(h) for _, h in block]
+            self.leaf_reads += len(block)
+        return all(nodes[key] is not None for key in keys)
 
     def _leaves(self, start: int, size: int) -> list[bytes]:
         """Leaf hashes [start, start + size) within one aligned block (read once, up to BLOCK)."""

@@ -49,8 +49,10 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         raise ProofError(str(exc)) from None
     event_id = str(uuid.UUID(event_id))
     tenant, seq, prev_hash, digest, link_schema, enriched = chain_fields_from_row(row)
+    # no FINAL: twins of one (tenant, last_seq) are the same signed checkpoint inserted twice, and
+    # the proof's verifier checks the signature of whichever is read
     checkpoints = store.query(
-        f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {db}.checkpoints FINAL "
+        f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {db}.checkpoints "
         "WHERE tenant_id = {t:String} AND last_seq >= {s:UInt64} ORDER BY last_seq LIMIT 1",
         parameters={"t": tenant, "s": seq}).result_rows
     if not checkpoints:
@@ -58,9 +60,12 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
                          "checkpoint; try again after the next one")
     checkpoint = checkpoint_dict(checkpoints[0])
     subtrees = StoredSubtrees(store, tenant)
+    needs = inclusion_needs(seq - 1, checkpoint["last_seq"])
     try:
-        subtrees.extend(checkpoint["last_seq"])  # usually kept up to date by the sink already
-        subtrees.prefetch(inclusion_needs(seq - 1, checkpoint["last_seq"]))
+        if not subtrees.prefetch(needs):  # the sink keeps the index up to date; here it is behind
+            subtrees.extend(checkpoint["last_seq"])
+            subtrees = StoredSubtrees(store, tenant)
+            subtrees.prefetch(needs)
         path = inclusion_path(seq - 1, checkpoint["last_seq"], subtrees)
     except DamagedLog as exc:
         raise ProofError(str(exc)) from None

@@ -83,17 +83,33 @@ def test_extend_keeps_every_complete_subtree_in_one_pass(store: Any, monkeypatch
     assert inclusion_path(150, 300, warm) == inclusion_path(150, 300, memory) and warm.leaf_reads <= 16 + 12
 
 
-def test_prefetch_reads_what_a_proof_needs_in_two_queries(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefetch_reads_what_a_proof_needs_in_one_query(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from audit_layer_schemas.merkle import inclusion_needs
 
     monkeypatch.setattr(merkle_index, "BLOCK", 16)
     chained = chain(varied_events("acme", 300))
     load(store, chained)
     memory = LeafList([leaf_hash(c["hash"]) for c in chained])
+    # before the index is extended, prefetch says so (build_proof then extends it)
+    behind = StoredSubtrees(store, "acme")
+    assert behind.prefetch(inclusion_needs(150, 300)) is False
+    assert inclusion_path(150, 300, behind) == inclusion_path(150, 300, memory)  # still right, just slower
     StoredSubtrees(store, "acme").extend(300)
     for index in (0, 17, 150, 287, 299):
         source = StoredSubtrees(store, "acme")
-        source.prefetch(inclusion_needs(index, 300))
+        queries = 0
+        real_query = store.query
+
+        def counted(*a: Any, _real: Any = real_query, **k: Any) -> Any:
+            nonlocal queries
+            queries += 1
+            return _real(*a, **k)
+
+        monkeypatch.setattr(store, "query", counted)
+        assert source.prefetch(inclusion_needs(index, 300)) is True
+        assert queries == 1
+        monkeypatch.undo()
+        monkeypatch.setattr(merkle_index, "BLOCK", 16)
         monkeypatch.setattr(store, "query", lambda *a, **k: pytest.fail("queried after prefetch"))
         assert inclusion_path(index, 300, source) == inclusion_path(index, 300, memory)
         monkeypatch.undo()
