@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.merkle import consistency_path, inclusion_needs, inclusion_path, range_root
 
-from audit_layer_sinks.lookup import EventNotFound, event_row
+from audit_layer_sinks.lookup import EventNotFound, event_key, row_at
 from audit_layer_sinks.merkle_index import DamagedLog, StoredSubtrees
 from audit_layer_sinks.offline_proof import FORMAT
 from audit_layer_sinks.rows import CHECKPOINT_SELECT, chain_fields_from_row
@@ -44,32 +45,40 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
     """The inclusion proof of one event (of `tenant` only, when given)."""
     db = store.database
     try:
-        row = event_row(store, event_id, tenant=tenant)
+        tenant, seq = event_key(store, event_id, tenant)
     except EventNotFound as exc:
         raise ProofError(str(exc)) from None
     event_id = str(uuid.UUID(event_id))
-    tenant, seq, prev_hash, digest, link_schema, enriched = chain_fields_from_row(row)
-    # no FINAL: twins of one (tenant, last_seq) are the same signed checkpoint inserted twice, and
-    # the proof's verifier checks the signature of whichever is read
-    checkpoints = store.query(
-        f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {db}.checkpoints "
-        "WHERE tenant_id = {t:String} AND last_seq >= {s:UInt64} ORDER BY last_seq LIMIT 1",
-        parameters={"t": tenant, "s": seq}).result_rows
-    if not checkpoints:
-        raise ProofError(f"event {event_id} (tenant {tenant}, seq {seq}) is not yet covered by a signed "
-                         "checkpoint; try again after the next one")
-    checkpoint = checkpoint_dict(checkpoints[0])
-    subtrees = StoredSubtrees(store, tenant)
-    needs = inclusion_needs(seq - 1, checkpoint["last_seq"])
-    try:
-        if not subtrees.prefetch(needs):  # the sink keeps the index up to date; here it is behind
-            subtrees.extend(checkpoint["last_seq"])
-            subtrees = StoredSubtrees(store, tenant)
-            subtrees.prefetch(needs)
-        path = inclusion_path(seq - 1, checkpoint["last_seq"], subtrees)
-    except DamagedLog as exc:
-        raise ProofError(str(exc)) from None
-    subtrees.save()
+    # the row, the widest read, runs on a second client while this one reads the checkpoint and the
+    # audit path: the two do not depend on each other
+    with ThreadPoolExecutor(1) as pool:
+        row_read = pool.submit(row_at, store.sibling(), tenant, seq, event_id)
+        # no FINAL: twins of one (tenant, last_seq) are the same signed checkpoint inserted twice, and
+        # the proof's verifier checks the signature of whichever is read
+        checkpoints = store.query(
+            f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {db}.checkpoints "
+            "WHERE tenant_id = {t:String} AND last_seq >= {s:UInt64} ORDER BY last_seq LIMIT 1",
+            parameters={"t": tenant, "s": seq}).result_rows
+        if not checkpoints:
+            raise ProofError(f"event {event_id} (tenant {tenant}, seq {seq}) is not yet covered by a signed "
+                             "checkpoint; try again after the next one")
+        checkpoint = checkpoint_dict(checkpoints[0])
+        subtrees = StoredSubtrees(store, tenant)
+        needs = inclusion_needs(seq - 1, checkpoint["last_seq"])
+        try:
+            if not subtrees.prefetch(needs):  # the sink keeps the index up to date; here it is behind
+                subtrees.extend(checkpoint["last_seq"])
+                subtrees = StoredSubtrees(store, tenant)
+                subtrees.prefetch(needs)
+            path = inclusion_path(seq - 1, checkpoint["last_seq"], subtrees)
+        except DamagedLog as exc:
+            raise ProofError(str(exc)) from None
+        subtrees.save()
+        try:
+            row = row_read.result()
+        except EventNotFound as exc:
+            raise ProofError(str(exc)) from None
+    _, _, prev_hash, digest, link_schema, enriched = chain_fields_from_row(row)
     try:
         encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
     except (KeyError, ValueError):

@@ -80,6 +80,7 @@ class ClickHouseStore:
         self.via_owner = owner is not None
         self._lock = threading.RLock()
         self._server: EngineServer | None = None
+        self._sibling: ClickHouseStore | None = None
         try:
             if owner is not None:
                 self.client: Client = clickhouse_connect.get_client(
@@ -147,7 +148,18 @@ class ClickHouseStore:
             applied.append(entry.name)
         return applied
 
+    def sibling(self) -> ClickHouseStore:
+        """A second client on the same engine (kept), for a read that runs beside one on this client:
+        one client runs one query at a time, two clients of the embedded engine run in parallel."""
+        with self._lock:
+            if self._sibling is None:
+                self._sibling = ClickHouseStore(self.dsn, self.database, topology=self.topology)
+            return self._sibling
+
     def close(self) -> None:
+        if self._sibling is not None:
+            self._sibling.close()
+            self._sibling = None
         if self._server is not None:
             self._server.stop()
             self._server = None
