@@ -7,6 +7,7 @@ nothing itself.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -152,6 +153,17 @@ class Load:
             return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
 
         return {"p50": pick(0.50), "p99": pick(0.99), "p999": pick(0.999), "max": round(ordered[-1] * 1000, 3)}
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero, or a message that says so."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
 
 
 def broker(action: str, port: str) -> None:

@@ -44,6 +44,7 @@ from faults.drill import (
     console,
     exact_count,
     exactly_once,
+    positive_int,
     print_table,
     wait_until_loaded,
 )
@@ -52,9 +53,9 @@ from faults.drill import (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
-    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--events", type=positive_int, default=100_000)
     parser.add_argument("--rate", type=float, default=1500.0, help="events per second sent")
-    parser.add_argument("--tenants", type=int, default=8)
+    parser.add_argument("--tenants", type=positive_int, default=8)
     parser.add_argument("--min-kills", type=int, default=20, help="kill -9 at least this many times in all")
     parser.add_argument("--broker-restarts", type=int, default=0,
                         help="also stop and restart the local broker this many times mid-stream")

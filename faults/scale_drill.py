@@ -9,9 +9,9 @@ checkpoint verifies, each chain's last seq equals its row count; and no SDK exce
 
 Per process: the events it handled (the totals each worker logs when it stops gracefully; a sink's
 count is its rows, events and checkpoints), how long it ran while the stream was being loaded, and the
-two divided. On the embedded engine the first sink owns
-the engine and the others load through it (ARCHITECTURE.md: one process per chDB path), so the sink
-that leaves is one that does not own it; against a ClickHouse server every sink is alike.
+two divided. On the embedded engine the first sink owns the engine and the others load through it
+(ARCHITECTURE.md: one process per chDB path), so the sink that leaves is one that does not own it;
+against a ClickHouse server every sink is alike.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from faults.drill import (
     console,
     exact_count,
     exactly_once,
+    positive_int,
     print_table,
     stored,
     wait_until_loaded,
@@ -59,13 +60,6 @@ def handled(worker: Worker) -> int | None:
     """Events this process handled, summed over its lives; None when a life ended without its total."""
     totals = [int(m.group(1)) for m in HANDLED[worker.name].finditer(worker.log.read_text(errors="replace"))]
     return sum(totals) if len(totals) == worker.exits + 1 else None
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value
 
 
 def main() -> int:
