@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
+from audit_layer_processors.kafka_clients import consumer_settings, producer_settings
 from audit_layer_processors.policy import Policy
 
 log = logging.getLogger("audit_layer.enricher")
@@ -64,28 +65,10 @@ class BatchEnricher:
         self._since_commit = 0
         self._last_commit = time.monotonic()
         self._delivery_error: KafkaError | None = None
-        common = {"bootstrap.servers": config.bootstrap_servers}
-        self._consumer = Consumer({
-            **common,
-            "group.id": config.group_id,
-            "client.id": f"{config.group_id}-batch",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": False,
-            # a crashed member's partitions move on after 10 s instead of the 45 s default
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 2_000,
-        })
-        self._producer = Producer({
-            **common,
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "message.max.bytes": 8 * 1024 * 1024,
-            "queue.buffering.max.messages": 200_000,
-        })
+        self._consumer = Consumer(consumer_settings(config.bootstrap_servers, config.group_id,
+                                                    f"{config.group_id}-batch"))
+        self._producer = Producer({**producer_settings(config.bootstrap_servers),
+                                   "queue.buffering.max.messages": 200_000})
 
     def stop(self) -> None:
         self._stop.set()

@@ -45,6 +45,7 @@ from audit_layer_processors.chain_state import (
 )
 from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
+from audit_layer_processors.kafka_clients import consumer_settings, producer_settings
 
 log = logging.getLogger("audit_layer.sequencer")
 
@@ -82,30 +83,12 @@ class Sequencer:
         self._tenant_partition: dict[str, int] = {}
         self._stop = threading.Event()
         self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0}
-        common = {"bootstrap.servers": config.bootstrap_servers}
-        self._consumer = Consumer({
-            **common,
-            "group.id": config.group_id,
-            "client.id": f"{config.group_id}-{config.instance_id}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "enable.partition.eof": False,
-            # a crashed member's partitions move on after 10 s instead of the 45 s default
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 2_000,
-        })
-        self._producer = Producer({
-            **common,
-            "transactional.id": f"{config.group_id}-{config.instance_id}",
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "message.max.bytes": 8 * 1024 * 1024,
-            "transaction.timeout.ms": config.transaction_timeout_ms,
-        })
+        client_id = f"{config.group_id}-{config.instance_id}"
+        self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id, client_id),
+                                   "isolation.level": "read_committed"})
+        self._producer = Producer({**producer_settings(config.bootstrap_servers),
+                                   "transactional.id": client_id,
+                                   "transaction.timeout.ms": config.transaction_timeout_ms})
 
     def stop(self) -> None:
         self._stop.set()
