@@ -8,6 +8,7 @@ nothing itself.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit_layer_processors.topics_admin import delete_topics
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditCollector, AuditPublisher
 from audit_layer_sinks.proofs import load_public_keys
@@ -234,3 +236,10 @@ def print_table(title: str, results: dict[str, Any], names: list[str]) -> None:
     for name in names:
         table.add_row(name, str(results[name]))
     Console().print(table)
+
+
+def finish(results: dict[str, Any], json_path: Path, bootstrap: str, topics: Topics) -> None:
+    """Write the results' JSON and delete the drill's topics."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2, default=str))
+    delete_topics(bootstrap, topics.all())

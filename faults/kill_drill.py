@@ -20,7 +20,6 @@ Prints a table, writes JSON, exits 1 on any failure.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_layer_processors.signing import generate_key_file
-from audit_layer_processors.topics_admin import delete_topics, ensure_topics
+from audit_layer_processors.topics_admin import ensure_topics
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 
@@ -44,6 +43,7 @@ from faults.drill import (
     console,
     exact_count,
     exactly_once,
+    finish,
     positive_int,
     print_table,
     wait_until_loaded,
@@ -137,9 +137,7 @@ def main() -> int:
                  "sdk_call_ms",
                  "chains", "chains_whose_last_seq_is_their_count", "verified_links", "verified_checkpoints",
                  "findings", "seconds_to_all_loaded", "seed"])
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2, default=str))
-    delete_topics(args.bootstrap, topics.all())
+    finish(results, args.json, args.bootstrap, topics)
     return 0 if ok else 1
 
 

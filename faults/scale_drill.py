@@ -17,7 +17,6 @@ against a ClickHouse server every sink is alike.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_layer_processors.signing import generate_key_file
-from audit_layer_processors.topics_admin import delete_topics, ensure_topics
+from audit_layer_processors.topics_admin import ensure_topics
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from rich.console import Console
@@ -42,6 +41,7 @@ from faults.drill import (
     console,
     exact_count,
     exactly_once,
+    finish,
     positive_int,
     print_table,
     stored,
@@ -162,9 +162,7 @@ def main() -> int:
     for row in processes:
         table.add_row(*(str(row[c]) for c in ("process", "events", "seconds", "events_per_s", "exits_restarted")))
     Console().print(table)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2, default=str))
-    delete_topics(args.bootstrap, topics.all())
+    finish(results, args.json, args.bootstrap, topics)
     return 0 if ok else 1
 
 
