@@ -188,3 +188,22 @@ def wait_for_rows(store: Any, expected: int, timeout: float = 120.0, workers: li
             assert sink.error is None, f"sink died: {sink.error!r}"
         time.sleep(0.3)
     return count
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[Any]:
+    """Every message of `topic` from its start: until `expected` arrived (or `timeout`), then one more
+    second, so a message too many is seen too."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-reader-{uuid.uuid4().hex[:6]}",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < expected and time.monotonic() < deadline:
+            found.extend(m for m in consumer.consume(500, 0.5) if m.error() is None)
+        found.extend(m for m in consumer.consume(500, 1.0) if m.error() is None)
+    finally:
+        consumer.close()
+    return found

@@ -12,26 +12,11 @@ import pytest
 from audit_layer_schemas import AUDIT_EVENT, ENRICHED_EVENT, AvroCodec, Topics
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.conftest import PARTITIONS, Worker
+from tests.conftest import PARTITIONS, Worker, read_topic
 from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 RUNTIMES = ["batch", "faust"]
-
-
-def _read(bootstrap: str, topic: str, expected: int, timeout: float = 90) -> list[Any]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-reader-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(found) < expected and time.monotonic() < deadline:
-            found.extend(m for m in consumer.consume(500, 0.5) if m.error() is None)
-        found.extend(m for m in consumer.consume(500, 1.0) if m.error() is None)  # nothing more may come
-    finally:
-        consumer.close()
-    return found
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -56,8 +41,8 @@ def test_enriches_in_place_dead_letters_poison_and_commits_what_it_did(
     assert producer.flush(30) == 0
     enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path, "--runtime", runtime)
     try:
-        enriched = _read(kafka_bootstrap, topics.enriched, len(good))
-        letters = _read(kafka_bootstrap, topics.dlq, len(poison))
+        enriched = read_topic(kafka_bootstrap, topics.enriched, len(good), timeout=90)
+        letters = read_topic(kafka_bootstrap, topics.dlq, len(poison), timeout=90)
         assert enricher.alive(), enricher.log_tail()
     finally:
         enricher.stop()
@@ -104,7 +89,7 @@ def test_the_dlq_limit_stops_an_enricher_fed_only_garbage(runtime: str, kafka_bo
         assert not enricher.alive(), "the enricher kept dead-lettering past its limit"
         assert enricher.process.returncode != 0
         assert "--dlq-max" in enricher.log_path.read_text(errors="replace")
-        letters = _read(kafka_bootstrap, topics.dlq, 6, timeout=20)
+        letters = read_topic(kafka_bootstrap, topics.dlq, 6, timeout=20)
         assert 5 <= len(letters) < 30  # it stopped early: most of the garbage was never dead-lettered
     finally:
         enricher.stop()

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec
 from audit_layer_sdk import AuditConfig, AuditPublisher
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
-from tests.conftest import verify, wait_for_rows
+from tests.conftest import read_topic, verify, wait_for_rows
 from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
@@ -23,20 +23,6 @@ def _publish(bootstrap: str, topic: str, events: list[Any]) -> AuditPublisher:
         assert publisher.publish(event)
     assert publisher.flush(30) == 0
     return publisher
-
-
-def _dlq_messages(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[Any]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-reader",
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(found) < expected and time.monotonic() < deadline:
-            found.extend(m for m in consumer.consume(100, 0.5) if m.error() is None)
-    finally:
-        consumer.close()
-    return found
 
 
 def test_n_events_in_gives_n_rows_and_every_chain_verifies(pipeline: dict[str, Any]) -> None:
@@ -96,7 +82,7 @@ def test_poison_messages_go_to_the_dlq_with_reasons_while_the_rest_flows(pipelin
     _publish(bootstrap, topics.events, good_after)
 
     assert wait_for_rows(store, 100, workers=pipeline["workers"], sink=pipeline["sink"]) == 100
-    letters = _dlq_messages(bootstrap, topics.dlq, len(poison))
+    letters = read_topic(bootstrap, topics.dlq, len(poison))
     reasons = sorted(dict(m.headers())["dlq.reason"].decode() for m in letters)
     print("dlq reasons:", reasons)
     assert reasons == sorted(["not_single_object_encoding", "corrupt_avro", "unknown_schema_fingerprint",
