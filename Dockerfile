@@ -5,6 +5,9 @@ COPY pyproject.toml README.md ./
 COPY schemas schemas
 COPY producer producer
 COPY processors processors
+COPY store store
+COPY ledger ledger
+COPY governance governance
 COPY sinks sinks
 COPY cli cli
 RUN pip install --no-cache-dir .

@@ -29,7 +29,7 @@ from audit_layer_api.api_keys import Scope
 from audit_layer_api.key_store import KeyStore
 from audit_layer_processors.topics_admin import ensure_topics
 from audit_layer_schemas import Topics
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 from rich.console import Console
 from rich.progress import Progress
 

@@ -24,12 +24,12 @@ import threading
 import time
 from pathlib import Path
 
+from audit_layer_governance.reports import compliance_summary, decision_audit
+from audit_layer_governance.retention import RetentionPolicy
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics
 from audit_layer_schemas import CHAINED_EVENT, AvroCodec, Topics
-from audit_layer_sinks.reports import compliance_summary, decision_audit
-from audit_layer_sinks.retention import RetentionPolicy
 from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 from confluent_kafka import Producer
 from rich.console import Console
 from rich.progress import Progress

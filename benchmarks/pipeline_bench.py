@@ -31,7 +31,7 @@ from typing import Any
 from audit_layer_processors.signing import generate_key_file
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 

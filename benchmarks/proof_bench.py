@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from audit_layer_ledger import offline_proof
+from audit_layer_ledger.merkle_index import StoredSubtrees
+from audit_layer_ledger.proofs import build_proof
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.merkle import inclusion_needs, inclusion_path, range_root
-from audit_layer_sinks import offline_proof
-from audit_layer_sinks.merkle_index import StoredSubtrees
-from audit_layer_sinks.proofs import build_proof
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from rich.console import Console

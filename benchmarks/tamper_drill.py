@@ -19,9 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from audit_layer_ledger.verify import ChainVerifier, StoredCheckpoint
 from audit_layer_processors.chain_state import ChainBatch, CheckpointPolicy, DedupPolicy, Signer
 from audit_layer_schemas.chain import LinkEncoder
-from audit_layer_sinks.verify import ChainVerifier, StoredCheckpoint
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from audit_layer_ledger.verify import ChainVerifier, verify_store
 from audit_layer_processors.chain_state import ChainBatch, DedupPolicy
 from audit_layer_schemas.chain import LinkEncoder
-from audit_layer_sinks.rows import INSERT_COLUMNS, row_from_chained
-from audit_layer_sinks.store import ClickHouseStore
-from audit_layer_sinks.verify import ChainVerifier, verify_store
+from audit_layer_store.rows import INSERT_COLUMNS, row_from_chained
+from audit_layer_store.store import ClickHouseStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.factories import enriched_record, make_event

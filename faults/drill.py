@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit_layer_ledger.proofs import load_public_keys
+from audit_layer_ledger.verify import verify_store
 from audit_layer_processors.topics_admin import delete_topics
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditCollector, AuditPublisher
-from audit_layer_sinks.proofs import load_public_keys
-from audit_layer_sinks.store import ClickHouseStore, open_if_served
-from audit_layer_sinks.verify import verify_store
+from audit_layer_store.store import ClickHouseStore, open_if_served
 from rich.console import Console
 from rich.table import Table
 

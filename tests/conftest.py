@@ -40,7 +40,7 @@ def _ensure_key() -> None:
 
 
 def trusted_keys() -> dict[str, bytes]:
-    from audit_layer_sinks.proofs import load_public_keys
+    from audit_layer_ledger.proofs import load_public_keys
 
     _ensure_key()
     return load_public_keys(KEY_DIR)
@@ -48,7 +48,7 @@ def trusted_keys() -> dict[str, bytes]:
 
 def verify(store: Any, **kwargs: Any) -> Any:
     """`audit-layer verify` on a test store, trusting the session's checkpoint key."""
-    from audit_layer_sinks.verify import verify_store
+    from audit_layer_ledger.verify import verify_store
 
     return verify_store(store, public_keys=trusted_keys(), **kwargs)
 
@@ -97,7 +97,7 @@ def chdb_path() -> Iterator[str]:
 
 @pytest.fixture
 def store(chdb_path: str) -> Iterator[Any]:
-    from audit_layer_sinks.store import ClickHouseStore
+    from audit_layer_store.store import ClickHouseStore
 
     database = f"test_{uuid.uuid4().hex[:10]}"
     result = ClickHouseStore(f"chdb://{chdb_path}", database)

@@ -10,7 +10,7 @@ from typing import Any
 from audit_layer_processors.chain_state import ChainBatch, DedupPolicy
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.ids import uuid7
-from audit_layer_sinks.rows import INSERT_COLUMNS, row_from_chained
+from audit_layer_store.rows import INSERT_COLUMNS, row_from_chained
 
 from tests.factories import enriched_record, make_event
 

@@ -12,14 +12,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
+from audit_layer_governance.reports import compliance_summary, decision_audit
+from audit_layer_governance.reports.compliance_summary import record_verification
+from audit_layer_governance.reports.render import render
+from audit_layer_ledger.proofs import ProofError, build_consistency, build_proof, tenant_checkpoints
+from audit_layer_ledger.verify import verify_store
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
-from audit_layer_sinks.lookup import EventNotFound
-from audit_layer_sinks.proofs import ProofError, build_consistency, build_proof, tenant_checkpoints
-from audit_layer_sinks.reports import compliance_summary, decision_audit
-from audit_layer_sinks.reports.compliance_summary import record_verification
-from audit_layer_sinks.reports.render import render
-from audit_layer_sinks.rows import SELECT_COLUMNS, chain_fields_from_row
-from audit_layer_sinks.verify import verify_store
+from audit_layer_store.lookup import EventNotFound
+from audit_layer_store.rows import SELECT_COLUMNS, chain_fields_from_row
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer

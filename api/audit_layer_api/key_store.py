@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 
 from audit_layer_api.api_keys import ApiKey, KeyFormatError, NewKey, Scope, new_key
 

@@ -167,7 +167,7 @@ class RecordResponse(BaseModel):
     chain: ChainPosition
     proof: dict[str, Any] | None = Field(
         description="self-contained RFC 6962 inclusion proof (format audit-layer-inclusion-proof/v1) against a "
-                    "signed checkpoint; check it offline with `python -m audit_layer_sinks.offline_proof FILE`")
+                    "signed checkpoint; check it offline with `python -m audit_layer_ledger.offline_proof FILE`")
     proof_status: str = Field(description="`included` or why there is no proof yet")
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit_layer_ledger.proofs import load_public_keys
 from audit_layer_schemas import Topics
-from audit_layer_sinks.proofs import load_public_keys
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 
 from audit_layer_api.kafka_acks import AckingProducer, AckPolicy
 from audit_layer_api.key_store import KeyStore

@@ -39,7 +39,7 @@ def check_kafka(bootstrap_servers: str, timeout: float = 10.0) -> None:
 
 def open_store(args: argparse.Namespace, *, serve: bool = False) -> Any:
     """`serve`: a long-running owner of an embedded engine serves it to the other commands."""
-    from audit_layer_sinks.store import ClickHouseStore, StoreError
+    from audit_layer_store.store import ClickHouseStore, StoreError
 
     try:
         return ClickHouseStore(args.dsn, args.database, serve=serve)
@@ -181,7 +181,7 @@ def signing_keys_command(args: argparse.Namespace) -> int:
 
 
 def cmd_proof(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.proofs import ProofError, build_proof, load_public_keys
+    from audit_layer_ledger.proofs import ProofError, build_proof, load_public_keys
 
     from audit_layer_cli.main import dumps
 
@@ -201,7 +201,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 def retention_of(policy_path: Any) -> Any:
     """The sink keeps rows as long as the enrichment policy's retention classes say."""
-    from audit_layer_sinks.retention import RetentionPolicy
+    from audit_layer_governance.retention import RetentionPolicy
 
     policy = policy_of(policy_path)
     return RetentionPolicy(policy.retention_classes, policy.retention_classes[policy.default_retention])
@@ -264,9 +264,9 @@ def print_verify(report: Any, as_json: bool) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.proofs import load_public_keys
-    from audit_layer_sinks.reports.compliance_summary import record_verification
-    from audit_layer_sinks.verify import verify_store
+    from audit_layer_governance.reports.compliance_summary import record_verification
+    from audit_layer_ledger.proofs import load_public_keys
+    from audit_layer_ledger.verify import verify_store
     from rich.progress import Progress
 
     store = open_store(args)
@@ -303,7 +303,7 @@ def print_rows(result: Any, as_json: bool) -> None:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.named_queries import QueryError, load_queries, parse_params, run_named
+    from audit_layer_governance.named_queries import QueryError, load_queries, parse_params, run_named
 
     queries = load_queries()
     if args.list or not args.query:
@@ -356,7 +356,7 @@ def publish_admin_event(args: argparse.Namespace, what_happened: str, **event: A
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.legal_hold import HoldError, active_holds, lift_hold, place_hold
+    from audit_layer_governance.legal_hold import HoldError, active_holds, lift_hold, place_hold
 
     store = open_store(args)
     try:
@@ -390,9 +390,9 @@ def cmd_hold(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.proofs import load_public_keys
-    from audit_layer_sinks.reports import compliance_summary, decision_audit
-    from audit_layer_sinks.reports.render import render
+    from audit_layer_governance.reports import compliance_summary, decision_audit
+    from audit_layer_governance.reports.render import render
+    from audit_layer_ledger.proofs import load_public_keys
     from rich.progress import Progress
 
     store = open_store(args)
@@ -422,7 +422,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.erasure import ErasureError, ErasureRequest, erase_content
+    from audit_layer_governance.erasure import ErasureError, ErasureRequest, erase_content
 
     check_kafka(args.bootstrap_servers)
     try:
@@ -442,7 +442,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.proofs import tenant_checkpoints
+    from audit_layer_ledger.proofs import tenant_checkpoints
 
     from audit_layer_cli.main import dumps
 
@@ -452,7 +452,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 
 def cmd_consistency(args: argparse.Namespace) -> int:
-    from audit_layer_sinks.proofs import ProofError, build_consistency
+    from audit_layer_ledger.proofs import ProofError, build_consistency
 
     from audit_layer_cli.main import dumps
 
@@ -464,9 +464,9 @@ def cmd_consistency(args: argparse.Namespace) -> int:
 
 
 def cmd_witness(args: argparse.Namespace) -> int:
+    from audit_layer_ledger.proofs import build_consistency, load_public_keys, tenant_checkpoints
+    from audit_layer_ledger.witness import Witness, WitnessAlarm
     from audit_layer_processors.signing import SigningKeyError, load_signer
-    from audit_layer_sinks.proofs import build_consistency, load_public_keys, tenant_checkpoints
-    from audit_layer_sinks.witness import Witness, WitnessAlarm
 
     try:
         key = load_signer(args.key)

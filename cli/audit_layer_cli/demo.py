@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from audit_layer_ledger.offline_proof import ProofInvalid
+from audit_layer_ledger.offline_proof import verify as offline_verify
+from audit_layer_ledger.proofs import build_proof, load_public_keys
+from audit_layer_ledger.verify import verify_store
 from audit_layer_processors.signing import load_signer
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics, list_topics
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditOpenAI, AuditPublisher
-from audit_layer_sinks.offline_proof import ProofInvalid
-from audit_layer_sinks.offline_proof import verify as offline_verify
-from audit_layer_sinks.proofs import build_proof, load_public_keys
 from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
-from audit_layer_sinks.verify import verify_store
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 

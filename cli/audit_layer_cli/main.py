@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("proof", help="write a self-contained inclusion proof for one event",
                        description="The record's link bytes, its Merkle audit path, the signed checkpoint that "
                                    "covers it and the public key: check it offline with "
-                                   "`python -m audit_layer_sinks.offline_proof FILE`.")
+                                   "`python -m audit_layer_ledger.offline_proof FILE`.")
     _add_clickhouse(p)
     p.add_argument("event_id", help="the event's id (UUID)")
     p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", type=Path, default=Path("data/witness"), help="the witness's own store")
 
     p = sub.add_parser("query", help="run a named query (or any SQL) and print a table",
-                       description="Run one of the documented named queries (sinks/audit_layer_sinks/queries/*.sql) "
+                       description="Run one of the documented named queries "
+                                   "(governance/audit_layer_governance/queries/*.sql) "
                                    "with typed parameters, or any SQL. Works while the pipeline runs, also on the "
                                    "embedded engine (through the process that owns it).",
                        epilog="examples:\n  audit-layer query --list\n"

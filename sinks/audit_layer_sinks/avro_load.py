@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from audit_layer_schemas.avro_writer import encode_long
-
-from audit_layer_sinks.rows import INSERT_COLUMNS
+from audit_layer_store.rows import INSERT_COLUMNS
 
 # where each events column comes from in a ChainedEvent, when not `event.event.<column>`
 _SOURCE = {

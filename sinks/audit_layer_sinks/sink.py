@@ -18,16 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit_layer_governance.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
+from audit_layer_governance.retention import RetentionPolicy
+from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
+from audit_layer_store.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
+from audit_layer_store.store import ClickHouseStore
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from audit_layer_sinks.avro_load import ChainedEventLoad, container
-from audit_layer_sinks.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
-from audit_layer_sinks.merkle_index import DamagedLog, StoredSubtrees
-from audit_layer_sinks.retention import RetentionPolicy
-from audit_layer_sinks.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
-from audit_layer_sinks.store import ClickHouseStore
 
 log = logging.getLogger("audit_layer.sink")
 PENDING = "pending:"

@@ -12,12 +12,12 @@ from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
-from audit_layer_sinks.legal_hold import active_holds, lift_hold, place_hold
-from audit_layer_sinks.named_queries import QueryError, load_queries, run_named
-from audit_layer_sinks.reports import compliance_summary
-from audit_layer_sinks.reports.render import render
-from audit_layer_sinks.rows import INSERT_COLUMNS, SELECT_COLUMNS
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_governance.legal_hold import active_holds, lift_hold, place_hold
+from audit_layer_governance.named_queries import QueryError, load_queries, run_named
+from audit_layer_governance.reports import compliance_summary
+from audit_layer_governance.reports.render import render
+from audit_layer_store.rows import INSERT_COLUMNS, SELECT_COLUMNS
+from audit_layer_store.store import ClickHouseStore
 
 from tests.datasets import EVENT_COLUMNS, chain, load, varied_events
 from tests.factories import make_event
@@ -52,7 +52,7 @@ def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path:
         assert _rows(store, "SHOW CREATE TABLE {db}.events") == schema
         assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]  # not backfilled twice
         # the statements are themselves re-runnable: apply the file again by hand
-        from audit_layer_sinks.store import migration_files
+        from audit_layer_store.store import migration_files
 
         for file in migration_files()[-3:]:
             for statement in store.topology.render(file.read_text(), store.database):
@@ -192,11 +192,11 @@ def test_retention_drops_expired_parts_but_a_legal_hold_keeps_them_until_lifted(
 
 def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, chdb_path: str, tmp_path: Any) -> None:
     """The sink's two load paths (avro_load.py and rows.py) store identical rows, holds and retention."""
+    from audit_layer_governance.legal_hold import LegalHold, holds_condition
+    from audit_layer_governance.retention import RetentionPolicy
     from audit_layer_schemas import CHAINED_EVENT, AvroCodec
     from audit_layer_sinks.avro_load import ChainedEventLoad, container
-    from audit_layer_sinks.legal_hold import LegalHold, holds_condition
-    from audit_layer_sinks.retention import RetentionPolicy
-    from audit_layer_sinks.rows import row_from_chained
+    from audit_layer_store.rows import row_from_chained
 
     codec = AvroCodec(CHAINED_EVENT)
     events = varied_events("acme", 400)

@@ -131,7 +131,7 @@ def test_ingest_search_fetch_report_verify(api: ApiServer, store: Any, tmp_path:
         assert "FCRA" in body["enrichment"]["compliance_tags"] and body["enrichment"]["risk_reasons"]
         proof_file = tmp_path / "proof.json"
         proof_file.write_text(json.dumps(body["proof"]))
-        checked = subprocess.run([sys.executable, "-m", "audit_layer_sinks.offline_proof", str(proof_file)],
+        checked = subprocess.run([sys.executable, "-m", "audit_layer_ledger.offline_proof", str(proof_file)],
                                  capture_output=True, text=True, timeout=60)
         assert checked.returncode == 0, checked.stdout + checked.stderr
 

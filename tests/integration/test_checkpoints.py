@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_layer_ledger.proofs import build_proof
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
-from audit_layer_sinks.proofs import build_proof
 
 from tests.conftest import SinkThread, Worker, trusted_keys, verify, wait_for_rows
 from tests.factories import make_event
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 def _offline(proof: dict[str, Any], tmp_path: Path) -> tuple[int, str]:
     path = tmp_path / f"proof-{time.monotonic_ns()}.json"
     path.write_text(json.dumps(proof))
-    out = subprocess.run([sys.executable, "-m", "audit_layer_sinks.offline_proof", str(path)],
+    out = subprocess.run([sys.executable, "-m", "audit_layer_ledger.offline_proof", str(path)],
                          capture_output=True, text=True, timeout=60)
     return out.returncode, out.stdout + out.stderr
 
@@ -106,7 +106,7 @@ def test_altered_checkpoint_is_detected(chained_store: Any) -> None:
 
 
 def test_checkpoints_need_a_trusted_key(chained_store: Any) -> None:
-    from audit_layer_sinks.verify import verify_store
+    from audit_layer_ledger.verify import verify_store
 
     [finding] = verify_store(chained_store, public_keys={}).findings
     assert finding.problem == "unknown_checkpoint_key"
@@ -114,8 +114,8 @@ def test_checkpoints_need_a_trusted_key(chained_store: Any) -> None:
 
 def test_witness_countersigns_the_stored_checkpoints_and_catches_a_rewrite(chained_store: Any,
                                                                           tmp_path: Path) -> None:
-    from audit_layer_sinks.proofs import build_consistency, tenant_checkpoints
-    from audit_layer_sinks.witness import Witness, WitnessAlarm
+    from audit_layer_ledger.proofs import build_consistency, tenant_checkpoints
+    from audit_layer_ledger.witness import Witness, WitnessAlarm
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     store = chained_store
@@ -146,7 +146,7 @@ def _rows_of(store: Any, where: str) -> tuple[list[str], list[list[Any]]]:
 def test_deleted_inserted_swapped_and_replayed_rows_are_each_named(chained_store: Any) -> None:
     """Each tampering case of `verify`, on the stored rows of a real pipeline run (a fresh copy each)."""
     from audit_layer_schemas.chain import LinkEncoder
-    from audit_layer_sinks.rows import SELECT_COLUMNS, chain_fields_from_row
+    from audit_layer_store.rows import SELECT_COLUMNS, chain_fields_from_row
 
     store = chained_store
     db = store.database
@@ -197,10 +197,10 @@ def test_deleted_inserted_swapped_and_replayed_rows_are_each_named(chained_store
 
 def test_key_rotation_keeps_older_checkpoints_verifiable(kafka_bootstrap: str, topics: Topics, store: Any,
                                                         tmp_path: Path) -> None:
+    from audit_layer_ledger.offline_proof import verify as offline_verify
+    from audit_layer_ledger.proofs import load_public_keys
+    from audit_layer_ledger.verify import verify_store
     from audit_layer_processors.signing import generate_key_file
-    from audit_layer_sinks.offline_proof import verify as offline_verify
-    from audit_layer_sinks.proofs import load_public_keys
-    from audit_layer_sinks.verify import verify_store
 
     new_key = tmp_path / "rotated" / "checkpoint-2.pem"
     generate_key_file(new_key)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from audit_layer_schemas import CHAINED_EVENT, AvroCodec, Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
-from audit_layer_sinks.rows import INSERT_COLUMNS, row_from_chained
+from audit_layer_store.rows import INSERT_COLUMNS, row_from_chained
 from confluent_kafka import Consumer, TopicPartition
 
 from tests.conftest import SinkThread, Worker, verify, wait_for_rows

@@ -6,6 +6,8 @@ import random
 from typing import Any
 
 import pytest
+from audit_layer_ledger import merkle_index
+from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
 from audit_layer_schemas.merkle import (
     LeafList,
     consistency_path,
@@ -15,8 +17,6 @@ from audit_layer_schemas.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit_layer_sinks import merkle_index
-from audit_layer_sinks.merkle_index import DamagedLog, StoredSubtrees
 
 from tests.datasets import chain, load, varied_events
 

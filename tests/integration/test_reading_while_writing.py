@@ -16,7 +16,7 @@ import pypdfium2 as pdfium
 import pytest
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
-from audit_layer_sinks.engine_server import EngineServer, read_owner
+from audit_layer_store.engine_server import EngineServer, read_owner
 
 from tests.conftest import KEY_DIR, SinkThread, Worker, verify, wait_for_rows
 from tests.factories import make_event
@@ -130,7 +130,7 @@ def test_typed_parameters_reach_the_engine_through_its_owner_unchanged(store: An
     try:
         script = (
             "import json, sys\n"
-            "from audit_layer_sinks.store import ClickHouseStore\n"
+            "from audit_layer_store.store import ClickHouseStore\n"
             f"s = ClickHouseStore('chdb://{chdb_path}', '{store.database}')\n"
             "assert s.via_owner\n"
             "rows = s.query(\"SELECT {t:Array(String)} AS t, {s:String} AS s, {n:UInt64} AS n\",\n"

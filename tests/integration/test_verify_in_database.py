@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from audit_layer_sinks.verify import verify_store
+from audit_layer_ledger.verify import verify_store
 
 from tests.datasets import chain, load, varied_events
 from tests.factories import make_event

@@ -15,7 +15,7 @@ def test_importing_the_sdk_imports_no_pipeline_dependency() -> None:
         "from audit_layer_sdk import AuditCollector, AuditPublisher, AuditOpenAI\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'faust', 'mode', 'aiokafka', 'chdb', 'clickhouse_connect', 'audit_layer_processors',"
-        " 'audit_layer_sinks'})\n"
+        " 'audit_layer_sinks', 'audit_layer_store', 'audit_layer_ledger', 'audit_layer_governance'})\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from audit_layer_sinks.store import migration_files
-from audit_layer_sinks.topology import Topology, TopologyError
+from audit_layer_store.store import migration_files
+from audit_layer_store.topology import Topology, TopologyError
 
 
 def _all(topology: Topology) -> list[str]:

@@ -2,9 +2,9 @@
 
 from typing import Any
 
+from audit_layer_ledger.verify import ChainVerifier
 from audit_layer_processors.chain_state import ChainBatch, DedupPolicy
 from audit_layer_schemas.chain import LinkEncoder
-from audit_layer_sinks.verify import ChainVerifier
 
 from tests.factories import enriched_record, make_event
 

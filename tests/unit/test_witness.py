@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
+from audit_layer_ledger.witness import COSIGN_HEADER, Witness, WitnessAlarm, statement_of
 from audit_layer_processors.chain_state import ChainBatch, CheckpointPolicy, DedupPolicy, Signer
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.checkpoint import key_id
 from audit_layer_schemas.merkle import consistency_proof, leaf_hash
-from audit_layer_sinks.witness import COSIGN_HEADER, Witness, WitnessAlarm, statement_of
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

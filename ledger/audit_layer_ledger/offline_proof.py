@@ -112,7 +112,7 @@ def verify(proof: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m audit_layer_sinks.offline_proof PROOF.json", file=sys.stderr)
+        print("usage: python -m audit_layer_ledger.offline_proof PROOF.json", file=sys.stderr)
         return 2
     try:
         with open(argv[1], encoding="utf-8") as handle:

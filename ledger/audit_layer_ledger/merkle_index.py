@@ -4,8 +4,7 @@ large ones from `merkle_nodes`, computed and kept the first time a proof needs t
 from __future__ import annotations
 
 from audit_layer_schemas.merkle import leaf_hash, node_hash
-
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 
 # subtrees smaller than this are computed from the links, read a block at a time; larger ones are kept
 BLOCK = 1024

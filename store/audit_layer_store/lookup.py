@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from audit_layer_sinks.rows import SELECT_COLUMNS
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.rows import SELECT_COLUMNS
+from audit_layer_store.store import ClickHouseStore
 
 
 class EventNotFound(LookupError):

@@ -11,12 +11,12 @@ from typing import Any
 
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.merkle import consistency_path, inclusion_needs, inclusion_path, range_root
+from audit_layer_store.lookup import EventNotFound, event_key, row_at
+from audit_layer_store.rows import CHECKPOINT_SELECT, chain_fields_from_row
+from audit_layer_store.store import ClickHouseStore
 
-from audit_layer_sinks.lookup import EventNotFound, event_key, row_at
-from audit_layer_sinks.merkle_index import DamagedLog, StoredSubtrees
-from audit_layer_sinks.offline_proof import FORMAT
-from audit_layer_sinks.rows import CHECKPOINT_SELECT, chain_fields_from_row
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
+from audit_layer_ledger.offline_proof import FORMAT
 
 
 class ProofError(RuntimeError):

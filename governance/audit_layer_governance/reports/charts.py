@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from audit_layer_sinks.reports.document import BarChart
+from audit_layer_governance.reports.document import BarChart
 
 WIDTH = 480.0
 BAR_HEIGHT = 14.0

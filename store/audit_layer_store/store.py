@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from audit_layer_sinks.engine_server import EngineServer, read_owner
-from audit_layer_sinks.topology import Topology, TopologyError
+from audit_layer_store.engine_server import EngineServer, read_owner
+from audit_layer_store.topology import Topology, TopologyError
 
 DEFAULT_DATABASE = "audit"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -45,7 +45,7 @@ ENGINE = ReplacingMergeTree ORDER BY name
 
 
 def migration_files() -> list[Traversable]:
-    folder = resources.files("audit_layer_sinks") / "migrations"
+    folder = resources.files("audit_layer_store") / "migrations"
     return sorted((e for e in folder.iterdir() if e.name.endswith(".sql")), key=lambda e: e.name)
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from audit_layer_ledger.offline_proof import ProofInvalid
+from audit_layer_ledger.offline_proof import verify as verify_offline
+from audit_layer_ledger.proofs import ProofError, build_proof
 from audit_layer_schemas import sha256_hex
 from audit_layer_schemas.chain import LinkEncoder
+from audit_layer_store.lookup import EventNotFound, event_row
+from audit_layer_store.rows import SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_store.store import ClickHouseStore
 
-from audit_layer_sinks.lookup import EventNotFound, event_row
-from audit_layer_sinks.offline_proof import ProofInvalid
-from audit_layer_sinks.offline_proof import verify as verify_offline
-from audit_layer_sinks.proofs import ProofError, build_proof
-from audit_layer_sinks.reports.document import KeyValues, Report
-from audit_layer_sinks.rows import SELECT_COLUMNS, chain_fields_from_row
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_governance.reports.document import KeyValues, Report
 
 CONTENT_SHOWN = 4000  # characters of prompt and response in the html and pdf; json has all of it
 

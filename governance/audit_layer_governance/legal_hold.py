@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 
 _COLUMNS = ["hold_id", "tenant_id", "user_id", "session_id", "reason", "set_by", "set_at", "lifted_by", "lifted_at",
             "version"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
 
 _PLACEHOLDER = re.compile(r"\{(\w+):([^}]+)\}")
 
@@ -46,7 +46,7 @@ class NamedQuery:
 
 
 def load_queries() -> dict[str, NamedQuery]:
-    folder = resources.files("audit_layer_sinks") / "queries"
+    folder = resources.files("audit_layer_governance") / "queries"
     queries = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):

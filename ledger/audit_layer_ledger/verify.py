@@ -15,12 +15,12 @@ from audit_layer_schemas import sha256_hex
 from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
 from audit_layer_schemas.checkpoint import CheckpointStatement
 from audit_layer_schemas.merkle import GrowingFrontier, leaf_hash
+from audit_layer_store.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_store.store import ClickHouseStore
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit_layer_sinks.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
-from audit_layer_sinks.sql_links import content_ok_sql, create_functions, link_hash_sql
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_ledger.sql_links import content_ok_sql, create_functions, link_hash_sql
 
 
 @dataclass(frozen=True)

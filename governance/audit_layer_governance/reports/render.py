@@ -11,8 +11,8 @@ from html import escape
 
 from fpdf import FPDF, FontFace
 
-from audit_layer_sinks.reports import charts
-from audit_layer_sinks.reports.document import BarChart, KeyValues, Report, TableBlock
+from audit_layer_governance.reports import charts
+from audit_layer_governance.reports.document import BarChart, KeyValues, Report, TableBlock
 
 FORMATS = ("json", "csv", "html", "pdf")
 

@@ -11,8 +11,9 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from audit_layer_sinks.reports.document import BarChart, KeyValues, Report, TableBlock
-from audit_layer_sinks.store import ClickHouseStore
+from audit_layer_store.store import ClickHouseStore
+
+from audit_layer_governance.reports.document import BarChart, KeyValues, Report, TableBlock
 
 Progress = Callable[[str], None]
 STEPS = ("volumes", "risk", "decision types", "models", "compliance tags", "chain")
@@ -121,7 +122,7 @@ def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
                          "WHERE tenant_id = {t:String} ORDER BY last_seq DESC LIMIT 1",
                          parameters={"t": tenant}).result_rows
     if verify_now:
-        from audit_layer_sinks.verify import verify_store
+        from audit_layer_ledger.verify import verify_store
 
         record_verification(store, verify_store(store, tenant, public_keys=public_keys))
     last = store.query(f"SELECT ok, toString(verified_at), links, last_seq, checkpoints_verified, finding "

@@ -1,0 +1,1 @@
+"""What governs the stored records: erasure, legal holds, retention, named queries and reports."""
