@@ -33,9 +33,13 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.figures import percentile, publish
+from tests.factories import enriched_record, make_event
 
 TENANT = "bench-bank"
-SUFFIX = b"synthetic link"
+# every link is one real record's bytes (schema fingerprint + Avro body) behind its own seq, so the proof the
+# offline checker reads decodes like a real one
+SUFFIX = LinkEncoder().link_bytes(enriched_record(make_event(TENANT)), 0)[8:]
+RECORD = offline_proof.decode_link(bytes(8) + SUFFIX, LinkEncoder().canonical_form)[1]
 console = Console()
 
 
@@ -58,7 +62,7 @@ def main() -> int:
             "prev_hash, hash, link_schema, sdk_name, sdk_version) "
             f"SELECT '{TENANT}', number + 1, generateUUIDv7(), now64(6), now64(6), 'ALLOW', 'LOW', "
             "unhex(repeat('00', 32)), SHA256(concat(unhex(repeat('00', 32)), "
-            f"reverse(reinterpretAsFixedString(toUInt64(number + 1))), '{SUFFIX.decode()}')), "
+            f"reverse(reinterpretAsFixedString(toUInt64(number + 1))), unhex('{SUFFIX.hex()}'))), "
             f"'{LinkEncoder().schema_hex}', 'bench', '0' "
             f"FROM numbers({n})")
 
@@ -87,11 +91,12 @@ def main() -> int:
             link = seq.to_bytes(8, "big") + SUFFIX
             proof = {"format": offline_proof.FORMAT, "tenant_id": TENANT, "seq": seq, "prev_hash": "00" * 32,
                      "hash": hashlib.sha256(bytes(32) + link).hexdigest(), "link_bytes": link.hex(),
+                     "link_schema": LinkEncoder().canonical_form,
                      "audit_path": [p.hex() for p in audit_path], "checkpoint": checkpoint,
-                     "public_key": base64.b64encode(public).decode()}
+                     "record": RECORD, "event_id": RECORD["event"]["event_id"]}
             document = json.dumps(proof)
             started = time.perf_counter()
-            offline_proof.verify(json.loads(document))
+            offline_proof.verify(json.loads(document), {checkpoint["key_id"]: public})
             verify_ms.append((time.perf_counter() - started) * 1000)
             path_lengths.append(len(audit_path))
         # the whole `audit-layer proof`: find the row by id, read it, the covering checkpoint, the path

@@ -218,9 +218,10 @@ def _show_proof(store: Any) -> bool:
                            "WHERE tenant_id = 'acme-bank' AND seq = 42").result_rows
     if not event_id:
         return True
-    proof = build_proof(store, event_id[0][0], load_public_keys(KEY_DIR))
+    trusted = load_public_keys(KEY_DIR)
+    proof = build_proof(store, event_id[0][0], trusted)
     try:
-        offline_verify(json.loads(json.dumps(proof)))
+        offline_verify(json.loads(json.dumps(proof)), trusted)
     except ProofInvalid as exc:
         console.print(f"[red]inclusion proof of {event_id[0][0]} failed: {exc}[/]")
         return False

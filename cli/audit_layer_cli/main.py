@@ -190,9 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("proof", help="write a self-contained inclusion proof for one event",
-                       description="The record's link bytes, its Merkle audit path, the signed checkpoint that "
-                                   "covers it and the public key: check it offline with "
-                                   "`python -m audit_layer_ledger.offline_proof FILE`.")
+                       description="The record's link bytes and the record they decode to, its Merkle audit path "
+                                   "and the signed checkpoint that covers it. Check it offline with the operator's "
+                                   "published key (never one inside the proof): `python -m "
+                                   "audit_layer_ledger.offline_proof FILE --trusted-key data/keys/KEY.pub`.")
     _add_clickhouse(p)
     p.add_argument("event_id", help="the event's id (UUID)")
     p.add_argument("--public-keys", type=Path, default=Path("data/keys"),

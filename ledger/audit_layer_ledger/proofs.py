@@ -16,7 +16,7 @@ from audit_layer_store.rows import CHECKPOINT_SELECT, chain_fields_from_row
 from audit_layer_store.store import ClickHouseStore
 
 from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
-from audit_layer_ledger.offline_proof import FORMAT
+from audit_layer_ledger.offline_proof import FORMAT, decode_link
 
 
 class ProofError(RuntimeError):
@@ -83,11 +83,12 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
     except (KeyError, ValueError):
         raise ProofError(f"link schema {link_schema} is not known to this version") from None
-    public = public_keys.get(checkpoint["key_id"])
-    if public is None:
+    if checkpoint["key_id"] not in public_keys:
         raise ProofError(f"the public key {checkpoint['key_id']} that signed the checkpoint is not among the "
                          "trusted keys (--public-keys)")
-    record = {k: v for k, v in enriched["event"].items() if k not in ("prompt", "response", "content_salt")}
+    link_bytes = encoder.link_bytes(enriched, seq)
+    # the record shown is what the hashed bytes decode to, so the checker can hold the two against each other
+    _, record = decode_link(link_bytes, encoder.canonical_form)
     return {
         "format": FORMAT,
         "event_id": event_id,
@@ -95,12 +96,11 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         "seq": seq,
         "prev_hash": prev_hash.hex(),
         "hash": digest.hex(),
-        "link_bytes": encoder.link_bytes(enriched, seq).hex(),
+        "link_bytes": link_bytes.hex(),
+        "link_schema": encoder.canonical_form,
         "audit_path": [p.hex() for p in path],
         "checkpoint": checkpoint,
-        "public_key": base64.b64encode(public).decode(),
-        "record": {"event": record, "risk_level": enriched["risk_level"], "risk_reasons": enriched["risk_reasons"],
-                   "compliance_tags": enriched["compliance_tags"]},
+        "record": record,
     }
 
 

@@ -20,7 +20,7 @@ from audit_layer_api.api_keys import Scope
 from audit_layer_schemas import Topics
 
 from tests.api_server import ApiServer, api_pipeline
-from tests.conftest import wait_for_rows
+from tests.conftest import KEY_DIR, wait_for_rows
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -131,7 +131,8 @@ def test_ingest_search_fetch_report_verify(api: ApiServer, store: Any, tmp_path:
         assert "FCRA" in body["enrichment"]["compliance_tags"] and body["enrichment"]["risk_reasons"]
         proof_file = tmp_path / "proof.json"
         proof_file.write_text(json.dumps(body["proof"]))
-        checked = subprocess.run([sys.executable, "-m", "audit_layer_ledger.offline_proof", str(proof_file)],
+        keys = [a for key in sorted(KEY_DIR.glob("*.pub")) for a in ("--trusted-key", str(key))]
+        checked = subprocess.run([sys.executable, "-m", "audit_layer_ledger.offline_proof", str(proof_file), *keys],
                                  capture_output=True, text=True, timeout=60)
         assert checked.returncode == 0, checked.stdout + checked.stderr
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,20 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_layer_ledger.offline_proof import statement as offline_statement
 from audit_layer_ledger.proofs import build_proof
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.conftest import SinkThread, Worker, trusted_keys, verify, wait_for_rows
+from tests.conftest import KEY_DIR, SinkThread, Worker, trusted_keys, verify, wait_for_rows
 from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 
 
-def _offline(proof: dict[str, Any], tmp_path: Path) -> tuple[int, str]:
+def _offline(proof: dict[str, Any], tmp_path: Path, *keys: Path) -> tuple[int, str]:
     path = tmp_path / f"proof-{time.monotonic_ns()}.json"
     path.write_text(json.dumps(proof))
-    out = subprocess.run([sys.executable, "-m", "audit_layer_ledger.offline_proof", str(path)],
+    trusted = [a for key in (keys or sorted(KEY_DIR.glob("*.pub"))) for a in ("--trusted-key", str(key))]
+    out = subprocess.run([sys.executable, "-m", "audit_layer_ledger.offline_proof", str(path), *trusted],
                          capture_output=True, text=True, timeout=60)
     return out.returncode, out.stdout + out.stderr
 
@@ -83,10 +89,33 @@ def test_inclusion_proof_verifies_offline_and_doctored_proofs_fail(chained_store
         "checkpoint re-dated": ({**proof, "checkpoint": {**proof["checkpoint"], "created_at_us": 1}},
                                 "signature does not verify"),
         "other seq": ({**proof, "seq": 151}, "link bytes are for seq 150"),
+        # what the auditor reads must be what was hashed
+        "shown outcome edited": ({**proof, "record": {**proof["record"], "event": {
+            **proof["record"]["event"], "decision_outcome": "approved-by-forger"}}}, "field event.decision_outcome"),
+        "shown risk edited": ({**proof, "record": {**proof["record"], "risk_level": "LOW"}}, "field risk_level"),
+        "shown field added": ({**proof, "record": {**proof["record"], "reviewed_by": "x"}}, "field reviewed_by"),
+        "record removed": ({k: v for k, v in proof.items() if k != "record"}, "field record is missing"),
+        "event id edited": ({**proof, "event_id": str(store.events[0].event_id)}, "field event_id of the proof"),
     }
+    assert proof["record"]["event"]["event_id"] == str(event.event_id)
     for name, (bad, reason) in doctored.items():
         code, out = _offline(bad, tmp_path)
         assert code == 1 and reason in out, (name, out)
+
+    # a proof re-signed by a key the checker was not given is refused, whatever key the document names
+    forger = Ed25519PrivateKey.generate()
+    forged_raw = forger.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    forged_cp = {**proof["checkpoint"], "key_id": hashlib.sha256(forged_raw).digest()[:8].hex()}
+    forged_cp["signature"] = base64.b64encode(forger.sign(offline_statement(forged_cp))).decode()
+    forged = {**proof, "checkpoint": forged_cp, "public_key": base64.b64encode(forged_raw).decode()}
+    code, out = _offline(forged, tmp_path)
+    assert code == 1 and f"signed by key {forged_cp['key_id']}, not a trusted key" in out, out
+    # with no trusted key at all the checker will not run
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(proof))
+    refused = subprocess.run([sys.executable, "-m", "audit_layer_ledger.offline_proof", str(plain)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--trusted-key" in refused.stderr
 
 
 def test_log_cut_short_after_its_last_checkpoint_is_detected(chained_store: Any) -> None:
@@ -244,7 +273,7 @@ def test_key_rotation_keeps_older_checkpoints_verifiable(kafka_bootstrap: str, t
         assert finding.problem == "unknown_checkpoint_key" and finding.seq <= 100
         # proofs of records signed under either key check offline
         for event in (events[10], events[150]):
-            offline_verify(build_proof(store, event.event_id, both))
+            offline_verify(build_proof(store, event.event_id, both), both)
     finally:
         sink.stop()
         for worker in (enricher, old_sequencer, new_sequencer):

@@ -62,7 +62,7 @@ def test_erasure_removes_content_and_every_chain_still_verifies(
         assert report.ok, report.findings
         proof_after = build_proof(store, erased_event.event_id, trusted_keys())
         assert proof_after["link_bytes"] == proof_before["link_bytes"]
-        offline_verify(proof_after)
+        offline_verify(proof_after, trusted_keys())
         # without the salt, the stored digest does not confirm a guess of the erased text
         digest = store.query(f"SELECT prompt_sha256 FROM {db}.events FINAL WHERE seq = 1").result_rows[0][0]
         assert digest != sha256_hex("Symptoms of case 0")

@@ -74,7 +74,7 @@ def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes], 
     proof: dict[str, Any] = {}
     try:
         built = build_proof(store, str(event["event_id"]), public_keys, tenant)
-        verify_offline(built)
+        verify_offline(built, public_keys)
         cp = built["checkpoint"]
         proof = {"status": "VERIFIED", "checkpoint_last_seq": cp["last_seq"], "key_id": cp["key_id"],
                  "merkle_root": cp["merkle_root"], "audit_path_length": len(built["audit_path"])}
