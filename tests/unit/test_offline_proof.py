@@ -18,7 +18,7 @@ def test_every_enriched_event_version_is_pinned_and_nothing_else() -> None:
     registry = default_registry()
     versions = {fp.hex(): hashlib.sha256(entry.canonical_form.encode()).hexdigest()
                 for fp, entry in registry._by_fingerprint.items() if entry.name == ENRICHED_EVENT}
-    assert PINNED_LINK_SCHEMAS == versions
+    assert versions == PINNED_LINK_SCHEMAS
 
 
 @pytest.mark.parametrize("overrides", [
