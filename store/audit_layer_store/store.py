@@ -38,6 +38,42 @@ class StoreError(RuntimeError):
     pass
 
 
+# The embedded engine runs as a user that can do what the pipeline does and nothing that touches files
+# outside its data path: no file()/url()/remote() or other source, no File engine, no dictionaries (a
+# FILE source reads any path), no backups. An SQL user of `audit-layer query` can neither read a signing
+# key nor plant a trusted one. (chDB, like clickhouse-local, does not confine file() to user_files_path.)
+ENGINE_GRANTS = ("SHOW, SELECT, INSERT, ALTER, CREATE DATABASE, CREATE TABLE, CREATE VIEW, CREATE FUNCTION, "
+                 "DROP, TRUNCATE, OPTIMIZE, SYSTEM, KILL QUERY")
+_ENGINE_CONFIG = """<clickhouse>
+  <user_files_path>{user_files}/</user_files_path>
+  <user_directories><users_xml><path>{users}</path></users_xml></user_directories>
+</clickhouse>
+"""
+_ENGINE_USERS = """<clickhouse>
+  <users><default>
+    <password></password>
+    <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+    <profile>default</profile><quota>default</quota>
+    <grants><query>GRANT {grants} ON *.*</query></grants>
+  </default></users>
+  <profiles><default/></profiles>
+  <quotas><default/></quotas>
+</clickhouse>
+"""
+
+
+def engine_config(data_path: Path) -> Path:
+    """The embedded engine's configuration, written beside (not inside) its data path; returns the file."""
+    folder = data_path.with_name(data_path.name + ".engine")
+    user_files = folder / "user_files"  # dedicated and empty
+    user_files.mkdir(parents=True, exist_ok=True)
+    users = folder / "users.xml"
+    users.write_text(_ENGINE_USERS.format(grants=ENGINE_GRANTS))
+    config = folder / "config.xml"
+    config.write_text(_ENGINE_CONFIG.format(user_files=user_files.resolve(), users=users.resolve()))
+    return config
+
+
 _BOOKKEEPING = """CREATE DATABASE IF NOT EXISTS {db};
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations (name String, applied_at DateTime DEFAULT now())
 ENGINE = ReplacingMergeTree ORDER BY name
@@ -86,6 +122,9 @@ class ClickHouseStore:
                 self.client: Client = clickhouse_connect.get_client(
                     host=owner.host, port=owner.port, username="default", password=owner.password,
                     compress=False, send_receive_timeout=600)
+            elif self.data_path is not None:
+                self.client = clickhouse_connect.get_client(
+                    dsn=self.dsn, chdb_options={"config-file": str(engine_config(self.data_path).resolve())})
             else:
                 self.client = clickhouse_connect.get_client(dsn=self.dsn)
         except Exception as exc:

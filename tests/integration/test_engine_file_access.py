@@ -1,0 +1,61 @@
+"""The trust root is out of the engine's reach: through `audit-layer query`, SQL can neither read the signing
+key nor plant a trusted public key, whether the CLI opens the embedded engine itself or reaches it through
+the process that owns it."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from audit_layer_processors.signing import generate_key_file
+from audit_layer_store.store import ClickHouseStore
+
+pytestmark = pytest.mark.integration
+
+ATTACKS = {
+    "read the private key": "SELECT * FROM file('{key}', 'LineAsString')",
+    "plant a public key": "INSERT INTO FUNCTION file('{planted}', 'LineAsString') SELECT '{fake}'",
+    "a File table on the key": "CREATE TABLE audit.stolen (s String) ENGINE = File(LineAsString, '{key}')",
+    "a dictionary with a FILE source": (
+        "CREATE DICTIONARY audit.stolen_dict (n UInt64, s String) PRIMARY KEY n "
+        "SOURCE(FILE(path '{key}' format 'TSV')) LAYOUT(FLAT()) LIFETIME(0)"),
+    "url() out": "SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')",
+}
+
+
+def _query(dsn: str, sql: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "audit_layer_cli.main", "query", "--dsn", dsn, sql],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("served", [False, True], ids=["cli-opens-the-engine", "through-the-owner"])
+def test_sql_cannot_read_or_plant_keys(tmp_path: Path, served: bool) -> None:
+    keys = tmp_path / "keys"
+    signer = generate_key_file(keys / "checkpoint-ed25519.pem")
+    secret_pem = (keys / "checkpoint-ed25519.pem").read_text()
+    planted = keys / "attacker.pub"
+    fake = base64.b64encode(bytes(32)).decode()
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
+    owner = ClickHouseStore(dsn, serve=True)
+    owner.migrate()
+    if not served:
+        owner.close()
+    try:
+        # the engine still does what the pipeline needs
+        ok = _query(dsn, "SELECT 40 + 2 AS answer")
+        assert ok.returncode == 0 and "42" in ok.stdout, ok.stdout + ok.stderr
+        for name, sql in ATTACKS.items():
+            out = _query(dsn, sql.format(key=keys / "checkpoint-ed25519.pem", planted=planted, fake=fake))
+            assert out.returncode != 0, (name, out.stdout)
+            assert "privileges" in out.stdout + out.stderr or "ACCESS_DENIED" in out.stdout + out.stderr, name
+            seed_line = secret_pem.splitlines()[1]
+            assert seed_line not in out.stdout + out.stderr, name
+        assert not planted.exists()
+        assert sorted(p.name for p in keys.iterdir()) == ["checkpoint-ed25519.pem", "checkpoint-ed25519.pub"]
+        assert signer.public_raw == base64.b64decode((keys / "checkpoint-ed25519.pub").read_text())
+    finally:
+        if served:
+            owner.close()
