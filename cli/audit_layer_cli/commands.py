@@ -304,6 +304,7 @@ def print_rows(result: Any, as_json: bool) -> None:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from audit_layer_governance.named_queries import QueryError, load_queries, parse_params, run_named
+    from audit_layer_store.sql_guard import ForbiddenSql, refuse_client_files
 
     queries = load_queries()
     if args.list or not args.query:
@@ -320,6 +321,11 @@ def cmd_query(args: argparse.Namespace) -> int:
                         "--param only applies to named queries")
     if named is None and " " not in args.query.strip():
         raise UserError(f"no named query {args.query!r}; `audit-layer query --list` shows them")
+    if named is None:
+        try:
+            refuse_client_files(args.query)
+        except ForbiddenSql as exc:
+            raise UserError(str(exc)) from None
     store = open_store(args)
     store.client.database = store.database
     try:

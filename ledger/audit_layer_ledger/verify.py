@@ -7,71 +7,20 @@ them out of ClickHouse.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from audit_layer_schemas import sha256_hex
-from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
-from audit_layer_schemas.checkpoint import CheckpointStatement
-from audit_layer_schemas.merkle import GrowingFrontier, leaf_hash
+from audit_layer_schemas.chain import LinkEncoder
+from audit_layer_schemas.merkle import leaf_hash
 from audit_layer_store.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
 from audit_layer_store.store import ClickHouseStore
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from audit_layer_ledger.anchors import Anchor, anchor_findings, checkpoint_forks, trusted
+from audit_layer_ledger.evidence import AnchorSummary, Finding, StoredCheckpoint, TenantResult, VerifyReport
 from audit_layer_ledger.sql_links import content_ok_sql, create_functions, link_hash_sql
-
-
-@dataclass(frozen=True)
-class Finding:
-    tenant_id: str
-    seq: int
-    problem: str  # stable code: hash_mismatch, prev_hash_mismatch, seq_gap, duplicate_seq, ...
-    detail: str
-
-
-@dataclass
-class TenantResult:
-    tenant_id: str
-    links: int = 0
-    last_seq: int = 0
-    head: bytes = GENESIS_HASH
-    first_finding: Finding | None = None
-    frontier: GrowingFrontier = field(default_factory=GrowingFrontier)
-    checkpoints_verified: int = 0
-    event_ids: set[str] = field(default_factory=set, repr=False)
-
-
-@dataclass
-class VerifyReport:
-    tenants: dict[str, TenantResult] = field(default_factory=dict)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [t.first_finding for t in self.tenants.values() if t.first_finding is not None]
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    @property
-    def links(self) -> int:
-        return sum(t.links for t in self.tenants.values())
-
-    @property
-    def checkpoints(self) -> int:
-        return sum(t.checkpoints_verified for t in self.tenants.values())
-
-
-@dataclass(frozen=True)
-class StoredCheckpoint(CheckpointStatement):
-    """A checkpoint as stored: the signed statement and its signature."""
-
-    signature: bytes = b""
-
-    def statement(self) -> CheckpointStatement:
-        return self
 
 
 class ChainVerifier:
@@ -82,9 +31,13 @@ class ChainVerifier:
         self._encoders: dict[str, LinkEncoder] = {}
         self.report = VerifyReport()
         self._keys = public_keys or {}
-        self._pending: dict[str, dict[int, StoredCheckpoint]] = {}
+        # every distinct checkpoint of a size is checked against the chain: two of one size (a fork, or a
+        # forged row beside the real one) are never collapsed into whichever one a read returns first
+        self._pending: dict[str, dict[int, list[StoredCheckpoint]]] = {}
         for cp in checkpoints:
-            self._pending.setdefault(cp.tenant_id, {})[cp.last_seq] = cp
+            at = self._pending.setdefault(cp.tenant_id, {}).setdefault(cp.last_seq, [])
+            if cp not in at:
+                at.append(cp)
 
     def _result(self, tenant: str) -> TenantResult:
         result = self.report.tenants.get(tenant)
@@ -149,7 +102,7 @@ class ChainVerifier:
         tenants, pending_all = self.report.tenants, self._pending
         current: str | None = None
         result = TenantResult("")
-        pending: dict[int, StoredCheckpoint] | None = None
+        pending: dict[int, list[StoredCheckpoint]] | None = None
         sha256 = hashlib.sha256
         for tenant, seq, prev_hash, digest, event_id in rows:
             if tenant != current:
@@ -190,13 +143,12 @@ class ChainVerifier:
         result.last_seq, result.head = seq, digest
         result.frontier.append(leaf_hash(digest))
         pending = self._pending.get(tenant)
-        checkpoint = pending.pop(seq, None) if pending else None
-        if checkpoint is not None:
+        for checkpoint in pending.pop(seq, []) if pending else []:
             finding = self._check_checkpoint(result, checkpoint)
             if finding is not None:
                 result.first_finding = finding
-            else:
-                result.checkpoints_verified += 1
+                return
+            result.checkpoints_verified += 1
 
     def _link_problem(self, prev_hash: bytes, digest: bytes, link_schema: str, enriched: dict[str, Any],
                       seq: int) -> tuple[str, str] | None:
@@ -228,20 +180,69 @@ class ChainVerifier:
 
 
 def load_checkpoints(store: ClickHouseStore, tenant: str | None = None) -> list[StoredCheckpoint]:
+    """Every stored copy (no FINAL): two different checkpoints of one size must both be seen."""
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
-    rows = store.query(f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {store.database}.checkpoints FINAL {where}",
+    rows = store.query(f"SELECT DISTINCT {', '.join(CHECKPOINT_SELECT)} FROM {store.database}.checkpoints {where}",
                        parameters={"tenant": tenant} if tenant else None).result_rows
     return [StoredCheckpoint(r[0], int(r[1]), int(r[2]), bytes(r[3]), bytes(r[4]), int(r[5]), r[6], bytes(r[7]))
             for r in rows]
 
 
+def _repeated_keys(column: str) -> str:
+    return f"length(mapKeys({column})) != length(arrayDistinct(mapKeys({column})))"
+
+
+def stored_row_findings(store: ClickHouseStore, tenant: str | None = None) -> tuple[list[Finding], int]:
+    """What a FINAL read or a dict would hide: (tenant, seq) stored more than once in any partition, and maps
+    with a repeated key (SQL reads the first value, a reader building a dict the last). Returns the findings
+    and the number of identical extra copies (benign)."""
+    where = "WHERE tenant_id = {tenant:String}" if tenant else ""
+    content = ", ".join(SELECT_COLUMNS)
+    rows = store.query(
+        f"SELECT tenant_id, seq, count() AS copies, uniqExact(sipHash128({content})) AS versions, "
+        f"max(({_repeated_keys('metadata')}) OR ({_repeated_keys('model_parameters')})) AS repeated "
+        f"FROM {store.database}.events {where} GROUP BY tenant_id, seq HAVING copies > 1 OR repeated "
+        "ORDER BY tenant_id, seq", parameters={"tenant": tenant} if tenant else None,
+        settings={"optimize_aggregation_in_order": 1}).result_rows
+    findings, identical = [], 0
+    for tenant_id, seq, copies, versions, repeated in rows:
+        if repeated:
+            findings.append(Finding(tenant_id, int(seq), "malformed_row",
+                                    "a stored map (metadata or model_parameters) has a key twice: SQL and the "
+                                    "verifier would read different values"))
+        if versions > 1:
+            findings.append(Finding(tenant_id, int(seq), "forked_seq",
+                                    f"seq {seq} is stored {copies} times with {versions} different contents "
+                                    "(a second row for a sequenced event)"))
+        elif copies > 1:
+            identical += int(copies) - 1
+    return findings, identical
+
+
 def verify_store(store: ClickHouseStore, tenant: str | None = None,
                  progress: Callable[[int], None] | None = None,
-                 public_keys: dict[str, bytes] | None = None, *, hash_in_database: bool = True) -> VerifyReport:
-    """Verify every chain (or one tenant's). `hash_in_database`: ClickHouse recomputes each link's
-    hash and content digests (sql_links.py) when every row uses the current EnrichedEvent schema;
-    rows that do not check out there, and every row otherwise, are checked here in Python."""
-    verifier = ChainVerifier(load_checkpoints(store, tenant), public_keys)
+                 public_keys: dict[str, bytes] | None = None, *, hash_in_database: bool = True,
+                 anchors: Sequence[Anchor] = ()) -> VerifyReport:
+    """Verify every chain (or one tenant's): the chain walk, rows stored twice or read two ways, forks of
+    signed checkpoints, and the checkpoints held outside the database (`anchors`; without any the report
+    says unanchored). `hash_in_database`: ClickHouse recomputes each link's hash and content digests
+    (sql_links.py) when every row uses the current EnrichedEvent schema; rows that do not check out there,
+    and every row otherwise, are checked here in Python."""
+    keys = public_keys or {}
+    anchored = trusted(anchors, keys, tenant)  # read before the rows: all of it was loaded by then
+    stored = load_checkpoints(store, tenant)
+    report = _walk(store, tenant, progress, keys, [*stored, *anchored], hash_in_database)
+    row_findings, report.identical_twins = stored_row_findings(store, tenant)
+    report.other_findings.extend(row_findings)
+    report.other_findings.extend(checkpoint_forks([*stored, *anchored], keys))
+    report.other_findings.extend(anchor_findings(report, stored, anchored))
+    report.anchors = AnchorSummary(tuple(a.source for a in anchors), len(anchored))
+    return report
+
+
+def _walk(store: ClickHouseStore, tenant: str | None, progress: Callable[[int], None] | None,
+          public_keys: dict[str, bytes], checkpoints: list[StoredCheckpoint], hash_in_database: bool) -> VerifyReport:
+    verifier = ChainVerifier(checkpoints, public_keys)
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
     params = {"tenant": tenant} if tenant else None
     encoder = LinkEncoder()
@@ -276,7 +277,8 @@ def verify_store(store: ClickHouseStore, tenant: str | None = None,
                 progress(len(block))
     report = verifier.finish()
     for tenant_id in sorted(doubtful):  # the reference code names what is wrong, and where
-        reference = verify_store(store, tenant_id, public_keys=public_keys, hash_in_database=False)
+        mine = [cp for cp in checkpoints if cp.tenant_id == tenant_id]
+        reference = _walk(store, tenant_id, None, public_keys, mine, hash_in_database=False)
         report.tenants[tenant_id] = reference.tenants[tenant_id]
     return report
 

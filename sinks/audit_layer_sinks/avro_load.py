@@ -63,16 +63,21 @@ def _leaves(schema: Any, prefix: str, named: dict[str, Any], out: dict[str, str]
             out[path] = _clickhouse_type(kind, named)
 
 
-def _clickhouse_type(kind: Any, named: dict[str, Any]) -> str:
+def _clickhouse_type(kind: Any, named: dict[str, Any], records: bool = False) -> str:
+    """`records`: a record as a named Tuple (else records are flattened by _leaves and never reach here)."""
     if isinstance(kind, list):
         inner = [k for k in kind if k != "null"]
         if len(inner) != 1:
             raise ValueError(f"unsupported union {kind}")
-        return f"Nullable({_clickhouse_type(inner[0], named)})"
+        return f"Nullable({_clickhouse_type(inner[0], named, records)})"
     if isinstance(kind, str):
         if kind in _PRIMITIVE:
             return _PRIMITIVE[kind]
-        return _clickhouse_type(named[kind], named)
+        return _clickhouse_type(named[kind], named, records)
+    if records and kind["type"] == "record":
+        named[kind["name"]] = kind
+        fields = ", ".join(f"{f['name']} {_clickhouse_type(f['type'], named, records)}" for f in kind["fields"])
+        return f"Tuple({fields})"
     if kind["type"] == "enum":
         named[kind["name"]] = kind
         return "String"
@@ -80,9 +85,9 @@ def _clickhouse_type(kind: Any, named: dict[str, Any]) -> str:
         named[kind["name"]] = kind
         return f"FixedString({kind['size']})"
     if kind["type"] == "map":
-        return f"Map(String, {_clickhouse_type(kind['values'], named)})"
+        return f"Map(String, {_clickhouse_type(kind['values'], named, records)})"
     if kind["type"] == "array":
-        return f"Array({_clickhouse_type(kind['items'], named)})"
+        return f"Array({_clickhouse_type(kind['items'], named, records)})"
     if kind["type"] in _PRIMITIVE:
         return _PRIMITIVE[kind["type"]]
     raise ValueError(f"unsupported Avro type {kind}")
@@ -112,6 +117,9 @@ class ChainedEventLoad:
             raise ValueError(f"the ChainedEvent schema lacks {missing}")
         used = sorted(set(sources.values()))
         self.structure = ", ".join(f"`{path}` {types[path]}" for path in used)
+        # a staging table holds the records as named Tuples: dotted column names of Arrays would be taken
+        # for a Nested structure, whose arrays must all have one length
+        self.stage_structure = (f"kafka_offset Int64, chained {_clickhouse_type(chained, {}, records=True)}")
         # inner query: each source under its column's name, so hold and retention conditions read plainly
         self._inner = ", ".join(f"{_CONVERT.get(c, '{}').format(f'`{s}`')} AS {c}" for c, s in sources.items())
 
@@ -127,8 +135,11 @@ class ChainedEventLoad:
         return (f"INSERT INTO {{table}} ({', '.join(self.columns)}) SELECT {select}, {retention}, {hold} "
                 f"FROM (SELECT {self._inner} FROM {source})")
 
-    def file_source(self, pattern: str) -> str:
-        """Rows from local container files; `pattern` may be a glob ({a,b}) read in parallel."""
-        quoted = pattern.replace("\\", "\\\\").replace("'", "\\'")
-        structure = self.structure.replace("\\", "\\\\").replace("'", "\\'")
-        return f"file('{quoted}', 'Avro', '{structure}')"
+    def stage_statements(self, stage: str, container_file: str) -> list[str]:
+        """Load a container file into the staging table `stage` (made here, emptied first). The engine may
+        not read files itself (store.py: no FILE grant), so the client-side INFILE of the embedded
+        engine brings the file in; `statement` then reads the rows from `stage`."""
+        quoted = container_file.replace("\\", "\\\\").replace("'", "\\'")
+        return [f"CREATE TABLE IF NOT EXISTS {stage} ({self.stage_structure}) ENGINE = Memory",
+                f"TRUNCATE TABLE {stage}",
+                f"INSERT INTO {stage} FROM INFILE '{quoted}' FORMAT Avro"]

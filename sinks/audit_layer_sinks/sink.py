@@ -267,7 +267,10 @@ class ClickHouseSink:
         with tempfile.NamedTemporaryFile(prefix="audit-layer-batch-", suffix=".avro") as f:
             f.write(container(load.schema_json, rows))
             f.flush()
-            sql = load.statement(load.file_source(f.name), retention, f"if({hold}, 1, 0)")
+            stage = f"{self.store.database}.sink_stage_{partition}"
+            for statement in load.stage_statements(stage, f.name):
+                self.store.command(statement)
+            sql = load.statement(stage, retention, f"if({hold}, 1, 0)")
             self.store.command_with(
                 sql.replace("{table}", f"{self.store.database}.events"),
                 {"partition": partition, **params, **hold_params},

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
+from audit_layer_store.sql_guard import refuse_client_files
+
 log = logging.getLogger("audit_layer.engine_server")
 
 OWNER_FILE = "audit-layer-owner.json"
@@ -144,6 +146,7 @@ class EngineServer:
                               fmt=insert.group(3).decode())
             return b""
         sql = head.decode()
+        refuse_client_files(sql)
         if not sql.strip():
             raise ValueError("Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
         # the values arrive in ClickHouse's text format, as a server receives them; bound as plain

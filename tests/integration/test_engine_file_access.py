@@ -23,6 +23,10 @@ ATTACKS = {
         "CREATE DICTIONARY audit.stolen_dict (n UInt64, s String) PRIMARY KEY n "
         "SOURCE(FILE(path '{key}' format 'TSV')) LAYOUT(FLAT()) LIFETIME(0)"),
     "url() out": "SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')",
+    # chDB runs these on its client side, past the grants
+    "INSERT FROM INFILE": "INSERT INTO audit.checkpoints (key_id) FROM INFILE '{key}' FORMAT LineAsString",
+    "INTO OUTFILE": "SELECT '{fake}' INTO OUTFILE '{planted}' FORMAT TSVRaw",
+    "lower-case infile": "insert into audit.checkpoints (key_id) from   infile '{key}' format LineAsString",
 }
 
 
@@ -53,6 +57,10 @@ def test_sql_cannot_read_or_plant_keys(tmp_path: Path, served: bool) -> None:
             assert "privileges" in out.stdout + out.stderr or "ACCESS_DENIED" in out.stdout + out.stderr, name
             seed_line = secret_pem.splitlines()[1]
             assert seed_line not in out.stdout + out.stderr, name
+        # nothing of the key reached the database either
+        leaked = _query(dsn, "SELECT count() FROM audit.checkpoints WHERE key_id LIKE '%PRIVATE%' OR key_id = '" +
+                        seed_line + "'")
+        assert leaked.returncode == 0 and "│ 0 " in leaked.stdout, leaked.stdout
         assert not planted.exists()
         assert sorted(p.name for p in keys.iterdir()) == ["checkpoint-ed25519.pem", "checkpoint-ed25519.pub"]
         assert signer.public_raw == base64.b64decode((keys / "checkpoint-ed25519.pub").read_text())
