@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import os
 import signal
 import sys
 from pathlib import Path
@@ -235,11 +237,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def print_verify(report: Any, as_json: bool) -> None:
     from audit_layer_cli.main import dumps
 
+    anchors = report.anchors
     if as_json:
         print(dumps({
             "ok": report.ok,
             "links": report.links,
             "checkpoints": report.checkpoints,
+            "anchors": {"unanchored": anchors.unanchored, "sources": list(anchors.sources),
+                        "checkpoints": anchors.checkpoints},
+            "identical_twins": report.identical_twins,
+            "findings": [vars(f) for f in report.findings],
             "tenants": [{"tenant_id": t.tenant_id, "links": t.links, "last_seq": t.last_seq,
                          "checkpoints_verified": t.checkpoints_verified,
                          "head": t.head.hex(),
@@ -247,14 +254,25 @@ def print_verify(report: Any, as_json: bool) -> None:
                         for t in report.tenants.values()],
         }))
         return
+    by_tenant: dict[str, list[Any]] = {}
+    for f in report.findings:
+        by_tenant.setdefault(f.tenant_id, []).append(f)
     table = Table(title="chain verification")
     for column in ("tenant", "links", "verified to seq", "signed checkpoints", "result"):
         table.add_column(column)
     for t in report.tenants.values():
-        f = t.first_finding
-        result = "[green]ok[/]" if f is None else f"[red]{f.problem} at seq {f.seq}[/]: {f.detail}"
+        found = by_tenant.get(t.tenant_id, [])
+        result = ("[green]ok[/]" if not found else f"[red]{found[0].problem} at seq {found[0].seq}[/]: "
+                  f"{found[0].detail}" + (f" (+{len(found) - 1} more)" if len(found) > 1 else ""))
         table.add_row(t.tenant_id, str(t.links), str(t.last_seq), str(t.checkpoints_verified), result)
     console.print(table)
+    if anchors.unanchored:
+        console.print("[yellow]UNANCHORED[/]: no signed checkpoint from outside the database was read, so a "
+                      "tenant, checkpoints or a chain's tail deleted from ClickHouse would go unseen")
+    else:
+        console.print(f"anchored by {'; '.join(anchors.sources)}: {anchors.checkpoints} signed checkpoints")
+    if report.identical_twins:
+        console.print(f"{report.identical_twins} rows are stored twice with the same content (benign)")
     if report.ok:
         console.print(f"[green]verified {report.links} links and {report.checkpoints} signed checkpoints "
                       f"in {len(report.tenants)} chains[/]")
@@ -263,27 +281,64 @@ def print_verify(report: Any, as_json: bool) -> None:
             console.print(f"[red]FAILED[/] tenant {f.tenant_id} seq {f.seq}: {f.problem}")
 
 
+def trusted_public_keys(path: Path) -> dict[str, bytes]:
+    """Keys pinned by whoever verifies: a .pub file or folder, and $AUDIT_LAYER_TRUSTED_KEYS."""
+    from audit_layer_ledger.proofs import load_public_keys
+    from audit_layer_schemas.checkpoint import key_id
+
+    keys = load_public_keys(path)
+    for text in filter(None, (k.strip() for k in os.environ.get("AUDIT_LAYER_TRUSTED_KEYS", "").split(","))):
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except ValueError:
+            raise UserError(f"AUDIT_LAYER_TRUSTED_KEYS: {text[:12]}... is not base64") from None
+        if len(raw) != 32:
+            raise UserError("AUDIT_LAYER_TRUSTED_KEYS holds a key that is not 32 bytes (raw Ed25519, base64)")
+        keys[key_id(raw)] = raw
+    return keys
+
+
+def read_anchors(args: argparse.Namespace) -> list[Any]:
+    from audit_layer_ledger.anchors import from_witness_state
+    from audit_layer_ledger.kafka_anchor import AnchorUnavailable, read_checkpoint_topic
+
+    anchors = []
+    for folder in args.witness_state:
+        try:
+            anchors.append(from_witness_state(folder))
+        except (OSError, ValueError, KeyError) as exc:
+            raise UserError(f"cannot read witness state {folder}: {exc}") from None
+    if args.kafka_anchor:
+        try:
+            anchors.append(read_checkpoint_topic(args.bootstrap_servers, topics_of(args).checkpoints,
+                                                 args.sink_group, timeout=args.anchor_timeout))
+        except AnchorUnavailable as exc:
+            Console(stderr=True).print(f"[yellow]not anchored by Kafka[/]: {exc}")
+    return anchors
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from audit_layer_governance.reports.compliance_summary import record_verification
-    from audit_layer_ledger.proofs import load_public_keys
     from audit_layer_ledger.verify import verify_store
     from rich.progress import Progress
 
+    keys = trusted_public_keys(args.public_keys)
+    anchors = read_anchors(args)
     store = open_store(args)
     where = "WHERE tenant_id = {t:String}" if args.tenant else ""
     rows = int(store.query(f"SELECT count() FROM {store.database}.events {where}",
                            parameters={"t": args.tenant} if args.tenant else None).result_rows[0][0])
     with Progress(console=Console(stderr=True), transient=True, disable=args.json) as bar:
         task = bar.add_task("verifying links", total=rows)
-        report = verify_store(store, args.tenant, public_keys=load_public_keys(args.public_keys),
+        report = verify_store(store, args.tenant, public_keys=keys, anchors=anchors,
                               progress=lambda n: bar.update(task, advance=n))
     record_verification(store, report)
-    if not report.tenants:
-        print_verify(report, args.json)
-        if not args.json:
-            console.print("no events stored yet")
-        return 0
     print_verify(report, args.json)
+    if not report.tenants and not args.json:
+        console.print("no events stored yet")
+    if args.require_anchor and report.anchors.unanchored:
+        Console(stderr=True).print("[red]--require-anchor[/]: no anchor could be read")
+        return 1
     return 0 if report.ok else 1
 
 

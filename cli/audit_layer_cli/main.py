@@ -181,12 +181,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
     _add_clickhouse(p)
 
-    p = sub.add_parser("verify", help="recompute every tenant's hash chain from ClickHouse",
-                       description="Exit 0 when every chain verifies; 1 naming the first bad tenant and seq.")
+    p = sub.add_parser("verify", help="recompute every tenant's hash chain from ClickHouse, against anchors outside it",
+                       description="Recompute every chain, find rows stored twice or read two ways, and hold the "
+                                   "store against signed checkpoints kept outside it: the audit.checkpoints topic "
+                                   "(up to what the sink has loaded) and witnesses' state folders. Trust comes "
+                                   "only from the public keys given here. Exit 0 when everything verifies; 1 with "
+                                   "each finding (tenant, seq, problem).",
+                       epilog="A store that lost a tenant, its checkpoints or the tail of a chain is consistent "
+                              "with itself: only an anchor shows it. Without any, the result says UNANCHORED; "
+                              "--require-anchor makes that a failure.")
     _add_clickhouse(p)
+    _add_kafka(p)
     p.add_argument("--tenant", help="verify one tenant only")
     p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
-                   help="trusted checkpoint public keys: a .pub file or a folder of them (default: data/keys)")
+                   help="trusted checkpoint public keys: a .pub file or a folder of them, out of the engine's "
+                        "reach (default: data/keys); $AUDIT_LAYER_TRUSTED_KEYS adds base64 keys, comma-separated")
+    p.add_argument("--witness-state", type=Path, action="append", default=[], metavar="DIR",
+                   help="a witness's state folder to anchor to (repeatable)")
+    p.add_argument("--no-kafka-anchor", dest="kafka_anchor", action="store_false",
+                   help="do not read the audit.checkpoints topic")
+    p.add_argument("--sink-group", default="audit-sink",
+                   help="consumer group of the sink, whose committed offsets say which checkpoints are loaded "
+                        "(default: %(default)s)")
+    p.add_argument("--anchor-timeout", type=_seconds, default=15.0,
+                   help="seconds to read the checkpoints topic (default: 15)")
+    p.add_argument("--require-anchor", action="store_true", help="fail when no anchor could be read")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("proof", help="write a self-contained inclusion proof for one event",

@@ -13,7 +13,7 @@ from typing import Any
 from audit_layer_schemas import sha256_hex
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.merkle import leaf_hash
-from audit_layer_store.rows import CHECKPOINT_SELECT, SELECT_COLUMNS, chain_fields_from_row
+from audit_layer_store.rows import CHECKPOINT_SELECT, INSERT_COLUMNS, SELECT_COLUMNS, chain_fields_from_row
 from audit_layer_store.store import ClickHouseStore
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -197,9 +197,10 @@ def stored_row_findings(store: ClickHouseStore, tenant: str | None = None) -> tu
     with a repeated key (SQL reads the first value, a reader building a dict the last). Returns the findings
     and the number of identical extra copies (benign)."""
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
-    content = ", ".join(SELECT_COLUMNS)
+    # a tuple: hashing the columns one by one would make a NULL of any of them NULL for the whole row
+    content = ", ".join(c for c in INSERT_COLUMNS if c not in ("kafka_partition", "kafka_offset"))
     rows = store.query(
-        f"SELECT tenant_id, seq, count() AS copies, uniqExact(sipHash128({content})) AS versions, "
+        f"SELECT tenant_id, seq, count() AS copies, uniqExact(sipHash128(tuple({content}))) AS versions, "
         f"max(({_repeated_keys('metadata')}) OR ({_repeated_keys('model_parameters')})) AS repeated "
         f"FROM {store.database}.events {where} GROUP BY tenant_id, seq HAVING copies > 1 OR repeated "
         "ORDER BY tenant_id, seq", parameters={"tenant": tenant} if tenant else None,
