@@ -1,5 +1,10 @@
 """The enricher's one step, shared by both runtimes: a raw message in, the message to produce out
-(the enriched event on the same partition, or the original bytes to audit.dlq with the reason).
+(the enriched event on its tenant's partition, or the original bytes to audit.dlq with the reason).
+
+The tenant's partition is the one Kafka's canonical partitioner (murmur2 of tenant_id, as the Java
+client) gives on the enriched topic, whatever partition the event came in on: a producer we do not
+control (librdkafka's default partitioner, no key, another language) must not split a tenant across
+partitions, or two sequencers would each build a chain for it.
 
 Pure apart from the clock: no Kafka here, so the step is tested without a broker and the two
 runtimes (enricher_batch.py, enricher_faust.py) cannot drift apart.
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from audit_layer_schemas import ENRICHED_EVENT, AvroCodec, Topics
+from audit_layer_schemas.partition import partition_for
 
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
 from audit_layer_processors.enrichment import enrich
@@ -44,6 +50,7 @@ class EnrichCounts:
 class EnrichStep:
     topics: Topics
     policy: Policy
+    enriched_partitions: int  # of the enriched topic: where each tenant's chain is built
     dlq_policy: DlqPolicy = field(default_factory=DlqPolicy)
     clock_us: Callable[[], int] = field(default=lambda: time.time_ns() // 1000)
 
@@ -67,4 +74,6 @@ class EnrichStep:
             return Outgoing(self.topics.dlq, key, value, partition, headers)
         record = enrich(result, self.clock_us(), self.policy)
         self.counts.enriched += 1
-        return Outgoing(self.topics.enriched, key, self._codec.encode(record), partition)
+        tenant = result.tenant_id.encode("utf-8")
+        return Outgoing(self.topics.enriched, tenant, self._codec.encode(record),
+                        partition_for(tenant, self.enriched_partitions))

@@ -25,7 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
-from audit_layer_processors.kafka_clients import consumer_settings, producer_settings
+from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
 from audit_layer_processors.policy import Policy
 
 log = logging.getLogger("audit_layer.enricher")
@@ -59,7 +59,10 @@ class EnricherStopped(RuntimeError):
 class BatchEnricher:
     def __init__(self, config: BatchEnricherConfig, policy: Policy) -> None:
         self.config = config
-        self.step = EnrichStep(config.topics, policy, config.dlq)
+        self._producer = Producer({**producer_settings(config.bootstrap_servers),
+                                   "queue.buffering.max.messages": 200_000})
+        self.step = EnrichStep(config.topics, policy, partition_count(self._producer, config.topics.enriched),
+                               config.dlq)
         self._stop = threading.Event()
         self._pending: dict[int, int] = {}  # partition -> next offset to commit once flushed
         self._since_commit = 0
@@ -67,8 +70,6 @@ class BatchEnricher:
         self._delivery_error: KafkaError | None = None
         self._consumer = Consumer(consumer_settings(config.bootstrap_servers, config.group_id,
                                                     f"{config.group_id}-batch"))
-        self._producer = Producer({**producer_settings(config.bootstrap_servers),
-                                   "queue.buffering.max.messages": 200_000})
 
     def stop(self) -> None:
         self._stop.set()

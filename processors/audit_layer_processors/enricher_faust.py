@@ -16,9 +16,11 @@ from typing import Any
 
 import faust
 from audit_layer_schemas import Topics
+from confluent_kafka.admin import AdminClient
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep
+from audit_layer_processors.kafka_clients import partition_count
 from audit_layer_processors.policy import Policy
 
 log = logging.getLogger("audit_layer.enricher")
@@ -60,7 +62,8 @@ def build_app(
     )
     source = app.topic(topics.events, key_type=bytes, value_type=bytes)
     outputs = {name: app.topic(name, key_type=bytes, value_type=bytes) for name in (topics.enriched, topics.dlq)}
-    step = EnrichStep(topics, policy, dlq_policy or DlqPolicy())
+    partitions = partition_count(AdminClient({"bootstrap.servers": bootstrap_servers}), topics.enriched)
+    step = EnrichStep(topics, policy, partitions, dlq_policy or DlqPolicy())
 
     @app.agent(source)
     async def enricher(stream: Any) -> None:

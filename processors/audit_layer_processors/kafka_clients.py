@@ -33,3 +33,15 @@ def producer_settings(bootstrap_servers: str) -> dict[str, Any]:
         "compression.type": "lz4",
         "message.max.bytes": MAX_MESSAGE_BYTES,
     }
+
+
+class TopicMissing(RuntimeError):
+    pass
+
+
+def partition_count(client: Any, topic: str, timeout: float = 10.0) -> int:
+    """Partitions of `topic`, asked through any confluent-kafka client (consumer, producer, admin)."""
+    info = client.list_topics(topic, timeout=timeout).topics.get(topic)
+    if info is None or info.error is not None or not info.partitions:
+        raise TopicMissing(f"topic {topic} does not exist; create the topics with `audit-layer topics`")
+    return len(info.partitions)

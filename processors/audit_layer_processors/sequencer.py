@@ -25,6 +25,7 @@ from audit_layer_schemas import (
     Topics,
 )
 from audit_layer_schemas.chain import LinkEncoder
+from audit_layer_schemas.partition import partition_for
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -45,7 +46,7 @@ from audit_layer_processors.chain_state import (
 )
 from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
-from audit_layer_processors.kafka_clients import consumer_settings, producer_settings
+from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
 
 log = logging.getLogger("audit_layer.sequencer")
 
@@ -81,6 +82,7 @@ class Sequencer:
         self._limiter = DlqLimiter(config.dlq)
         self._heads: dict[str, Head] = {}
         self._tenant_partition: dict[str, int] = {}
+        self._partitions = 0  # of the enriched topic, read at start
         self._stop = threading.Event()
         self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0}
         client_id = f"{config.group_id}-{config.instance_id}"
@@ -95,6 +97,7 @@ class Sequencer:
 
     def run(self) -> None:
         topics = self.config.topics
+        self._partitions = partition_count(self._consumer, topics.enriched)
         self._producer.init_transactions(60)
         self._consumer.subscribe([topics.enriched], on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
@@ -199,6 +202,13 @@ class Sequencer:
                     enriched = self._enriched.decode(msg.value())  # type: ignore[arg-type]
                 except DecodeError as exc:
                     self._dead_letter(msg, exc.reason, str(exc))
+                    dead += 1
+                    continue
+                tenant = enriched["event"]["tenant_id"]
+                home = partition_for(tenant.encode("utf-8"), self._partitions)
+                if home != partition:  # another sequencer may own the tenant: chaining it here would fork it
+                    self._dead_letter(msg, "wrong_partition",
+                                      f"tenant {tenant} belongs on partition {home}, not {partition}")
                     dead += 1
                     continue
                 link = batch.link(enriched)

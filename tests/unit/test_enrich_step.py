@@ -7,20 +7,25 @@ from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep
 from audit_layer_processors.policy import load_policy
 from audit_layer_schemas import AUDIT_EVENT, ENRICHED_EVENT, AvroCodec, Topics
+from audit_layer_schemas.partition import partition_for
 
 from tests.factories import make_event
 
 TOPICS = Topics("unit.")
+PARTITIONS = 6
 
 
 def step(dlq_max: int = 1000) -> EnrichStep:
-    return EnrichStep(TOPICS, load_policy(), DlqPolicy(dlq_max, 60), clock_us=lambda: 1_700_000_000_000_000)
+    return EnrichStep(TOPICS, load_policy(), PARTITIONS, DlqPolicy(dlq_max, 60),
+                      clock_us=lambda: 1_700_000_000_000_000)
 
 
-def test_a_valid_event_is_enriched_to_the_same_partition() -> None:
+def test_a_valid_event_is_enriched_to_its_tenants_partition_whatever_it_came_in_on() -> None:
     event = make_event("acme-bank", decision_type="loan_underwriting")
-    out = step()(b"acme-bank", AvroCodec(AUDIT_EVENT).encode(event.to_avro()), TOPICS.events, 2, 41)
-    assert (out.topic, out.key, out.partition, out.headers) == (TOPICS.enriched, b"acme-bank", 2, None)
+    home = partition_for(b"acme-bank", PARTITIONS)
+    for arrived_on in range(PARTITIONS):  # e.g. sent with librdkafka's default (crc32) partitioner
+        out = step()(b"acme-bank", AvroCodec(AUDIT_EVENT).encode(event.to_avro()), TOPICS.events, arrived_on, 41)
+        assert (out.topic, out.key, out.partition, out.headers) == (TOPICS.enriched, b"acme-bank", home, None)
     assert out.value is not None
     record = AvroCodec(ENRICHED_EVENT).decode(out.value)
     assert record["event"]["event_id"] == event.event_id
