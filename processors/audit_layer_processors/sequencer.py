@@ -18,6 +18,7 @@ from typing import Any
 
 from audit_layer_schemas import (
     CHAIN_HEAD,
+    CHAINED_EVENT,
     CHECKPOINT,
     ENRICHED_EVENT,
     AvroCodec,
@@ -46,6 +47,7 @@ from audit_layer_processors.chain_state import (
 )
 from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
+from audit_layer_processors.head_check import Seen, head_problems
 from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -64,6 +66,8 @@ class SequencerConfig:
     dedup: DedupPolicy = field(default_factory=DedupPolicy)
     checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     dlq: DlqPolicy = field(default_factory=DlqPolicy)
+    # restored heads are checked against this many newest chained events and checkpoints per partition
+    restore_check_window: int = 5000
 
 
 class SequencerStopped(RuntimeError):
@@ -77,6 +81,7 @@ class Sequencer:
         self._checkpoint_codec = AvroCodec(CHECKPOINT)
         self._enriched = AvroCodec(ENRICHED_EVENT)
         self._head_codec = AvroCodec(CHAIN_HEAD)
+        self._chained_codec = AvroCodec(CHAINED_EVENT)
         self._encoder = LinkEncoder()
         self._chained = ChainedWriter(self._encoder.schema_hex)
         self._limiter = DlqLimiter(config.dlq)
@@ -130,6 +135,11 @@ class Sequencer:
         # crashed or fenced previous owner's transaction is resolved before heads are read
         consumer.committed(partitions, timeout=60)
         restored = self._restore_heads(numbers)
+        problems = head_problems(restored, self._newest(self.config.topics.chained, numbers),
+                                 self._newest(self.config.topics.checkpoints, numbers))
+        if problems:
+            raise SequencerStopped("restored chain heads disagree with the log; not resuming (fix or restore "
+                                   "audit.chain-heads, then restart):\n  " + "\n  ".join(problems))
         self._heads.update(restored)
         log.info("assigned partitions %s; restored %d tenant heads", numbers, len(restored))
 
@@ -139,6 +149,47 @@ class Sequencer:
             self._heads.pop(tenant, None)
             self._tenant_partition.pop(tenant, None)
         log.info("revoked partitions %s", sorted(gone))
+
+    def _newest(self, topic: str, partitions: list[int]) -> dict[str, Seen]:
+        """Each tenant's newest (seq, hash) in the last `restore_check_window` committed messages of these
+        partitions of `topic` (chained events or checkpoints)."""
+        chained = topic == self.config.topics.chained
+        codec = self._chained_codec if chained else self._checkpoint_codec
+        reader = Consumer({"bootstrap.servers": self.config.bootstrap_servers,
+                           "group.id": f"{self.config.group_id}-restore", "enable.auto.commit": False,
+                           "isolation.level": "read_committed", "enable.partition.eof": True})
+        newest: dict[str, Seen] = {}
+        try:
+            start = []
+            for p in partitions:
+                low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                start.append(TopicPartition(topic, p, max(low, high - self.config.restore_check_window)))
+            reader.assign(start)
+            pending, deadline = set(partitions), time.monotonic() + 120
+            while pending:
+                if time.monotonic() > deadline:
+                    raise SequencerStopped(f"could not read the tail of {topic} partitions {sorted(pending)}")
+                for msg in reader.consume(500, 1.0):
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            pending.discard(msg.partition())
+                            continue
+                        raise SequencerStopped(f"reading {topic}: {err}")
+                    if msg.value() is None:
+                        continue
+                    record = codec.decode(msg.value())  # type: ignore[arg-type]
+                    if chained:
+                        seen = Seen(record["seq"], record["hash"])
+                        tenant = record["event"]["event"]["tenant_id"]
+                    else:
+                        seen = Seen(record["last_seq"], record["head_hash"])
+                        tenant = record["tenant_id"]
+                    if tenant not in newest or newest[tenant].seq < seen.seq:
+                        newest[tenant] = seen
+            return newest
+        finally:
+            reader.close()
 
     def _restore_heads(self, partitions: list[int]) -> dict[str, Head]:
         reader = Consumer({

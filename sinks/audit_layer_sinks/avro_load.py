@@ -143,3 +143,10 @@ class ChainedEventLoad:
         return [f"CREATE TABLE IF NOT EXISTS {stage} ({self.stage_structure}) ENGINE = Memory",
                 f"TRUNCATE TABLE {stage}",
                 f"INSERT INTO {stage} FROM INFILE '{quoted}' FORMAT Avro"]
+
+    @staticmethod
+    def fork_check(stage: str) -> str:
+        """Stored (tenant, seq) the staged rows would replace with another hash (`{table}`: the events)."""
+        staged = "chained.event.event.tenant_id, chained.seq"
+        return (f"SELECT tenant_id, seq FROM {{table}} WHERE (tenant_id, seq) IN (SELECT {staged} FROM {stage}) "
+                f"AND (tenant_id, seq, hash) NOT IN (SELECT {staged}, chained.hash FROM {stage}) LIMIT 10")

@@ -92,6 +92,13 @@ class _Batch:
     values: list[bytes] = field(default_factory=list)
 
 
+def _fork_message(forked: list[Any]) -> str:
+    shown = ", ".join(f"{t} seq {s}" for t, s, *_ in forked[:10])
+    return (f"fork: a chained event for a stored (tenant, seq) has another hash ({shown}); not loading it. "
+            "Two sequencers or a rolled-back chain head produced these seqs twice: run `audit-layer verify` and "
+            "investigate before restarting the sink")
+
+
 class ClickHouseSink:
     def __init__(self, config: SinkConfig, store: ClickHouseStore) -> None:
         self.config = config
@@ -246,11 +253,26 @@ class ClickHouseSink:
         self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.first,
                                                       f"{PENDING}{batch.last}")], asynchronous=False)
         if not (topic == self.config.topics.chained and self._load_avro(partition, batch, token)):
-            self.store.insert(target.table, rows or self._rows(topic, partition, batch), target.columns,
-                              dedup_token=token, settings=INSERT_SETTINGS)
+            rows = rows or self._rows(topic, partition, batch)
+            if topic == self.config.topics.chained:
+                self._refuse_forks(rows)
+            self.store.insert(target.table, rows, target.columns, dedup_token=token, settings=INSERT_SETTINGS)
         self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.last + 1)], asynchronous=False)
         self.rows_loaded += len(batch.offsets)
         self.batches_loaded += 1
+
+    def _refuse_forks(self, rows: list[list[Any]]) -> None:
+        """A stored (tenant, seq) is never replaced by a row with another hash (ReplacingMergeTree would):
+        two different links for one seq are a fork, and the sink stops to report it."""
+        tenant_at, seq_at, hash_at = (INSERT_COLUMNS.index(c) for c in ("tenant_id", "seq", "hash"))
+        incoming = {(r[tenant_at], r[seq_at]): bytes(r[hash_at]) for r in rows}
+        stored = self.store.query(
+            f"SELECT tenant_id, seq, hash FROM {self.store.database}.events "
+            "WHERE (tenant_id, seq) IN {keys:Array(Tuple(String, UInt64))}",
+            parameters={"keys": list(incoming)}).result_rows
+        forked = [(t, s) for t, s, h in stored if bytes(h) != incoming[t, s]]
+        if forked:
+            raise SinkStopped(_fork_message(forked))
 
     def _load_avro(self, partition: int, batch: _Batch, token: str) -> bool:
         """ClickHouse reads the batch's Avro itself (avro_load.py): on the embedded engine, when every
@@ -270,6 +292,9 @@ class ClickHouseSink:
             stage = f"{self.store.database}.sink_stage_{partition}"
             for statement in load.stage_statements(stage, f.name):
                 self.store.command(statement)
+            forked = self.store.query(load.fork_check(stage).replace("{table}", f"{self.store.database}.events"))
+            if forked.result_rows:
+                raise SinkStopped(_fork_message(forked.result_rows))
             sql = load.statement(stage, retention, f"if({hold}, 1, 0)")
             self.store.command_with(
                 sql.replace("{table}", f"{self.store.database}.events"),
