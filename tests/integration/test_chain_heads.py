@@ -91,7 +91,8 @@ def test_a_rolled_back_or_deleted_head_stops_the_sequencer(kafka_bootstrap: str,
         assert ("rolled-back head" if attack == "rolled-back" else "no chain head") in log, log
         time.sleep(2)
         db = store.database
-        assert store.query(f"SELECT count(), max(seq), uniqExact(seq) FROM {db}.events").result_rows == [(100, 100, 100)]
+        stored = store.query(f"SELECT count(), max(seq), uniqExact(seq) FROM {db}.events").result_rows
+        assert stored == [(100, 100, 100)]
         assert verify(store).ok
         restarted.stop()
     finally:
