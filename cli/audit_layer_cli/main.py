@@ -249,16 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("second", type=int)
 
     p = sub.add_parser("witness", help="check, countersign and keep a tenant's new checkpoints; alarm on a fork",
-                       description="Run by a tenant or a third party with its own key: fetches new checkpoints, "
-                                   "checks each extends the last one seen (consistency proof), countersigns it and "
-                                   "keeps it in --state. Exit 3 and ALARM-<tenant>.json when the log was rewritten.")
+                       description="Run by a tenant or a third party with its own key: checks that what it "
+                                   "countersigned before is still in the log (no rollback, no deleted or second "
+                                   "checkpoint of a size it saw), then that each new checkpoint extends the last "
+                                   "one (consistency proof), countersigns it and keeps it in --state, a folder of "
+                                   "its own outside the log's data. Exit 3 and ALARM-<tenant>.json on any failure. "
+                                   "`audit-layer verify --witness-state DIR` anchors to that folder.")
     _add_clickhouse(p)
     p.add_argument("--tenant", required=True)
     p.add_argument("--key", type=Path, required=True, help="the witness's own Ed25519 private key (PEM); "
                    "make one with `audit-layer keys generate --key FILE`")
     p.add_argument("--operator-keys", type=Path, default=Path("data/keys"),
                    help="the operator's checkpoint public keys (.pub file or folder; default: data/keys)")
-    p.add_argument("--state", type=Path, default=Path("data/witness"), help="the witness's own store")
+    p.add_argument("--state", type=Path, default=Path.home() / ".local/state/audit-layer/witness",
+                   help="the witness's own store, outside the log's data folder (default: %(default)s)")
 
     p = sub.add_parser("query", help="run a named query (or any SQL) and print a table",
                        description="Run one of the documented named queries "

@@ -121,8 +121,9 @@ def build_consistency(store: ClickHouseStore, tenant: str, first: int, second: i
 
 
 def tenant_checkpoints(store: ClickHouseStore, tenant: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    # every stored copy (no FINAL): a second checkpoint of one size must be seen, not collapsed
     rows = store.query(
-        f"SELECT {', '.join(CHECKPOINT_SELECT)} FROM {store.database}.checkpoints FINAL "
+        f"SELECT DISTINCT {', '.join(CHECKPOINT_SELECT)} FROM {store.database}.checkpoints "
         "WHERE tenant_id = {t:String} AND last_seq > {s:UInt64} ORDER BY last_seq",
         parameters={"t": tenant, "s": after_seq}).result_rows
     return [checkpoint_dict(r) for r in rows]

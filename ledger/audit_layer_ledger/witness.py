@@ -64,9 +64,39 @@ class Witness:
         data = json.loads(path.read_text())
         return Seen(data["size"], data["root"])
 
+    def countersigned(self, tenant: str) -> dict[int, str]:
+        """Every size this witness countersigned for the tenant, and the root it saw there."""
+        path = self.folder / f"cosigned-{tenant}.jsonl"
+        if not path.exists():
+            return {}
+        entries = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+        return {int(e["last_seq"]): e["merkle_root"] for e in entries}
+
+    def check_memory(self, tenant: str, checkpoints: list[dict[str, Any]]) -> None:
+        """What this witness remembers must still be in the log (the log's whole checkpoint list): its latest
+        countersigned checkpoint, nothing smaller as the log's newest, no second checkpoint of a size it saw."""
+        seen = self.seen(tenant)
+        if not seen.size:
+            return
+        latest = max((cp["last_seq"] for cp in checkpoints), default=0)
+        if latest < seen.size:
+            raise WitnessAlarm(f"rollback: the log's newest checkpoint is size {latest}, below size {seen.size} "
+                               "this witness countersigned", {"seen": seen.__dict__, "log_latest": latest})
+        if not any(cp["last_seq"] == seen.size and cp["merkle_root"] == seen.root for cp in checkpoints):
+            raise WitnessAlarm(f"the checkpoint of size {seen.size} this witness countersigned is no longer in the "
+                               "log", {"seen": seen.__dict__})
+        known = self.countersigned(tenant)
+        for cp in checkpoints:
+            root = known.get(cp["last_seq"])
+            if root is not None and cp["merkle_root"] != root:
+                raise WitnessAlarm(f"fork: a second checkpoint of size {cp['last_seq']} with another root",
+                                   {"countersigned_root": root, "checkpoint": cp})
+
     def observe(self, tenant: str, checkpoints: list[dict[str, Any]],
                 consistency: Callable[[int, int], list[str]]) -> int:
-        """Check and countersign new checkpoints in order; returns how many were countersigned."""
+        """Check the log against what this witness remembers, then check and countersign new checkpoints in
+        order; returns how many were countersigned. `checkpoints`: every checkpoint the log holds."""
+        self.check_memory(tenant, checkpoints)
         seen = self.seen(tenant)
         signed = 0
         for cp in sorted(checkpoints, key=lambda c: c["last_seq"]):

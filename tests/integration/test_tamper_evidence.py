@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_layer_ledger.anchors import from_witness_state
 from audit_layer_ledger.kafka_anchor import read_checkpoint_topic
 from audit_layer_ledger.verify import verify_store
 from audit_layer_processors.signing import load_signer
@@ -241,5 +242,35 @@ def test_cli_names_what_the_anchor_knows_and_requires_an_anchor(log: ClickHouseS
         required = subprocess.run([*base, "--no-kafka-anchor", "--require-anchor"], capture_output=True, text=True,
                                   timeout=120)
         assert required.returncode == 1 and "no anchor" in required.stderr
+    finally:
+        served.close()
+
+
+def test_the_witness_alarms_on_a_rollback_and_verify_anchors_to_its_state(log: ClickHouseStore, ledger: Ledger,
+                                                                          tmp_path: Path) -> None:
+    from audit_layer_processors.signing import generate_key_file
+
+    served = ClickHouseStore(log.dsn, log.database, serve=True)
+    key = tmp_path / "witness" / "witness.pem"
+    generate_key_file(key)
+    state = tmp_path / "witness-state"  # the witness's own folder, outside the log's data
+    witness = [sys.executable, "-m", "audit_layer_cli.main", "witness", "--dsn", log.dsn, "--database", log.database,
+               "--tenant", "acme-bank", "--key", str(key), "--state", str(state),
+               "--operator-keys", str(SIGNING_KEY.parent)]
+    try:
+        first = subprocess.run(witness, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert verify_store(log, public_keys=trusted_keys(), anchors=[from_witness_state(state)]).ok
+        # the log loses its newest checkpoints and the events they covered
+        log.command(f"ALTER TABLE {log.database}.checkpoints DELETE WHERE tenant_id = 'acme-bank' AND last_seq > 50 "
+                    "SETTINGS mutations_sync = 2")
+        log.command(f"ALTER TABLE {log.database}.events DELETE WHERE tenant_id = 'acme-bank' AND seq > 50 "
+                    "SETTINGS mutations_sync = 2")
+        again = subprocess.run(witness, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 3 and "rollback" in again.stdout, again.stdout + again.stderr
+        assert (state / "ALARM-acme-bank.json").exists()
+        assert verify_store(log, public_keys=trusted_keys()).ok  # consistent with itself
+        report = verify_store(log, public_keys=trusted_keys(), anchors=[from_witness_state(state)])
+        assert {("acme-bank", "log_shrunk"), ("acme-bank", "checkpoint_missing")} <= problems(report)
     finally:
         served.close()

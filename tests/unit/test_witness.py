@@ -60,9 +60,9 @@ def test_rewritten_history_raises_an_alarm(tmp_path: Path) -> None:
     forged_records = records[:15] + [enriched_record(make_event("t")) for _ in range(15)]
     forged, forged_leaves = _log(forged_records)  # same first 15 links, then a different history
     with pytest.raises(WitnessAlarm, match="does not extend"):
-        witness.observe("t", [forged[2]], _consistency(forged_leaves))  # size 30 over another past
+        witness.observe("t", [*honest[:2], forged[2]], _consistency(forged_leaves))  # size 30 over another past
     with pytest.raises(WitnessAlarm, match="fork"):
-        witness.observe("t", [forged[1]], _consistency(forged_leaves))  # another root for size 20
+        witness.observe("t", [*honest[:2], forged[1]], _consistency(forged_leaves))  # another root for size 20
     assert witness.seen("t").size == 20
 
 
@@ -76,3 +76,21 @@ def test_unsigned_or_foreign_checkpoints_raise(tmp_path: Path) -> None:
     tampered = [{**checkpoints[0], "created_at_us": 8}]
     with pytest.raises(WitnessAlarm, match="signature invalid"):
         witness.observe("t", tampered, _consistency(leaves))
+
+
+def test_the_witness_remembers_what_it_countersigned(tmp_path: Path) -> None:
+    records = [enriched_record(make_event("t")) for _ in range(30)]
+    witness = Witness(tmp_path, Ed25519PrivateKey.generate(), {OPERATOR_ID: OPERATOR_RAW})
+    honest, leaves = _log(records)
+    assert witness.observe("t", honest, _consistency(leaves)) == 3  # witnessed size 30
+    assert witness.observe("t", honest, _consistency(leaves)) == 0  # nothing new: still fine
+    with pytest.raises(WitnessAlarm, match="rollback"):
+        witness.observe("t", honest[:2], _consistency(leaves))  # the log cut back to size 20
+    with pytest.raises(WitnessAlarm, match="rollback"):
+        witness.observe("t", [], _consistency(leaves))  # every checkpoint deleted
+    rewritten = {**honest[2], "merkle_root": "00" * 32}
+    with pytest.raises(WitnessAlarm, match="no longer in the log"):
+        witness.observe("t", [*honest[:2], rewritten], _consistency(leaves))
+    forged_ten = {**honest[0], "merkle_root": "11" * 32}
+    with pytest.raises(WitnessAlarm, match="fork"):
+        witness.observe("t", [*honest, forged_ten], _consistency(leaves))  # a second size-10 checkpoint
