@@ -191,7 +191,8 @@ class ReportRequest(BaseModel):
     audit_log_id: uuid.UUID | None = Field(default=None, description="decision_audit: the event id")
     start_date: dt.date | None = Field(default=None, description="compliance_summary: first day (UTC)")
     end_date: dt.date | None = Field(default=None, description="compliance_summary: last day (UTC), inclusive")
-    verify: bool = Field(default=False, description="compliance_summary: verify the chain now")
+    verify: bool = Field(default=True, description="compliance_summary: verify the chain for this report (default); "
+                         "false cites the last recorded verification, marked as not re-checked")
 
 
 class Finding(BaseModel):

@@ -293,10 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tenant", required=True)
     r.add_argument("--from", dest="start", required=True, type=_date, help="first day, YYYY-MM-DD (UTC)")
     r.add_argument("--to", dest="end", required=True, type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
-    r.add_argument("--verify", action="store_true",
-                   help="verify the tenant's chain now (slow on large chains) instead of citing the last verification")
+    r.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
+                   help="verify the tenant's chain for this report (default); --no-verify cites the last recorded "
+                        "verification, marked as not re-checked")
     r.add_argument("--public-keys", type=Path, default=Path("data/keys"),
-                   help="trusted checkpoint public keys, for --verify (default: data/keys)")
+                   help="trusted checkpoint public keys, for the verification (default: data/keys)")
     for r in reports.choices.values():
         _add_clickhouse(r)
         r.add_argument("--format", choices=["json", "csv", "html", "pdf"], default="json",

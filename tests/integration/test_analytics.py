@@ -99,7 +99,8 @@ def test_compliance_summary_figures_match_the_data_set_in_every_format(store: An
     assert data["rates"]["refusal"] == round(expected["refusals"] / 300, 4)
     durations = sorted(c["event"]["event"]["duration_ms"] for c in chained[:300])
     assert abs(data["latency_ms"]["p50"] - durations[150]) < 0.1 * durations[150]
-    assert data["chain"]["status"] == "never verified" and data["chain"]["stored_up_to_seq"] == 300
+    assert data["chain"]["status"] == "VERIFIED" and data["chain"]["stored_up_to_seq"] == 300
+    assert data["chain"]["last_verification"]["run_for_this_report"] and data["chain"]["figures"]["ok"]
 
     as_json = json.loads(render(report, "json"))
     assert as_json["events"] == 300 and as_json["actions"] == expected["actions"]

@@ -274,3 +274,31 @@ def test_the_witness_alarms_on_a_rollback_and_verify_anchors_to_its_state(log: C
         assert {("acme-bank", "log_shrunk"), ("acme-bank", "checkpoint_missing")} <= problems(report)
     finally:
         served.close()
+
+
+def test_a_forged_verification_row_or_aggregate_does_not_make_a_report_say_verified(log: ClickHouseStore) -> None:
+    import datetime as dt
+
+    from audit_layer_governance.reports import compliance_summary
+
+    today = dt.datetime.now(dt.UTC).date()
+    period = (today - dt.timedelta(days=1), today + dt.timedelta(days=1))
+    clean = compliance_summary.build(log, "acme-bank", *period, public_keys=trusted_keys()).data["chain"]
+    assert clean["status"] == "VERIFIED" and clean["figures"]["ok"]
+    # an aggregate row edited in: the report's figures would change
+    [(day, action, risk)] = log.query(f"SELECT day, action, risk_level FROM {log.database}.events_daily "
+                                      "WHERE tenant_id = 'acme-bank' LIMIT 1").result_rows
+    log.insert("events_daily", [["acme-bank", day, "loan_underwriting", "openai", "gpt-4o-mini", action, risk, 500]],
+               ["tenant_id", "day", "decision_type", "provider", "model", "action", "risk_level", "events"])
+    chain = compliance_summary.build(log, "acme-bank", *period, public_keys=trusted_keys()).data["chain"]
+    assert not chain["figures"]["ok"] and chain["status"].startswith("FAILED")
+    # a broken chain and a forged 'verified' row: the report verifies for itself
+    log.command(f"ALTER TABLE {log.database}.events UPDATE decision_outcome = 'approved-by-forger' "
+                "WHERE tenant_id = 'acme-bank' AND seq = 3 SETTINGS mutations_sync = 2")
+    log.insert("verifications", [["acme-bank", dt.datetime.now(dt.UTC) + dt.timedelta(days=1), 1, 120, 120,
+                                  bytes(32), 5, None]],
+               ["tenant_id", "verified_at", "ok", "links", "last_seq", "head_hash", "checkpoints_verified", "finding"])
+    chain = compliance_summary.build(log, "acme-bank", *period, public_keys=trusted_keys()).data["chain"]
+    assert chain["status"] == "FAILED" and "hash_mismatch" in chain["last_verification"]["finding"]
+    cited = compliance_summary.build(log, "acme-bank", *period, verify_now=False).data["chain"]
+    assert cited["status"].startswith("NOT CHECKED") and cited["status"] != "VERIFIED"
