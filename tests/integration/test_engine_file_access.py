@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from audit_layer_processors.signing import generate_key_file
-from audit_layer_store.store import ClickHouseStore
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +29,17 @@ ATTACKS = {
 }
 
 
+OWNER = """
+import sys
+from audit_layer_store.store import ClickHouseStore
+store = ClickHouseStore(sys.argv[1], serve=True)
+store.migrate()
+print("ready", flush=True)
+sys.stdin.read()
+store.close()
+"""
+
+
 def _query(dsn: str, sql: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "audit_layer_cli.main", "query", "--dsn", dsn, sql],
                           capture_output=True, text=True, timeout=120)
@@ -43,10 +53,20 @@ def test_sql_cannot_read_or_plant_keys(tmp_path: Path, served: bool) -> None:
     planted = keys / "attacker.pub"
     fake = base64.b64encode(bytes(32)).decode()
     dsn = f"chdb://{tmp_path / 'clickhouse'}"
-    owner = ClickHouseStore(dsn, serve=True)
-    owner.migrate()
-    if not served:
-        owner.close()
+    # the engine is opened by other processes only: this one already holds the test session's engine path
+    owner = None
+    if served:
+        owner = subprocess.Popen([sys.executable, "-c", OWNER, dsn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True)
+        assert owner.stdout is not None
+        lines = [owner.stdout.readline().strip() for _ in range(1)]
+        while lines[-1] != "ready" and len(lines) < 50 and owner.poll() is None:
+            lines.append(owner.stdout.readline().strip())
+        assert lines[-1] == "ready", lines
+    else:
+        migrated = subprocess.run([sys.executable, "-m", "audit_layer_cli.main", "migrate", "--dsn", dsn],
+                                  capture_output=True, text=True, timeout=120)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     try:
         # the engine still does what the pipeline needs
         ok = _query(dsn, "SELECT 40 + 2 AS answer")
@@ -65,5 +85,5 @@ def test_sql_cannot_read_or_plant_keys(tmp_path: Path, served: bool) -> None:
         assert sorted(p.name for p in keys.iterdir()) == ["checkpoint-ed25519.pem", "checkpoint-ed25519.pub"]
         assert signer.public_raw == base64.b64decode((keys / "checkpoint-ed25519.pub").read_text())
     finally:
-        if served:
-            owner.close()
+        if owner is not None:
+            owner.communicate(timeout=60)
