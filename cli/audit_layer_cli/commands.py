@@ -497,9 +497,28 @@ def cmd_erase(args: argparse.Namespace) -> int:
         decision_type="data_erasure", outcome="erased", reason=args.reason, reason_code="gdpr_erasure",
         metadata={"subject_user_id": request.user_id, "subject_session_id": request.session_id,
                   "records_erased": erased})
-    console.print(f"erased the content of {erased} records of {request.subject} (tenant {request.tenant_id}); "
-                  "the erasure is recorded as an audit event")
+    console.print(f"erased the content of {erased} records of {request.subject} (tenant {request.tenant_id}) from "
+                  "ClickHouse, superseded parts included; the erasure is recorded as an audit event")
+    console.print(kafka_retention_note(args.bootstrap_servers, topics_of(args)))
     return 0
+
+
+def kafka_retention_note(bootstrap: str, topics: Topics) -> str:
+    """How long the erased content still lives in Kafka: each content-carrying topic's retention."""
+    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = [topics.events, topics.enriched, topics.chained, topics.dlq]
+    parts = []
+    for name in names:
+        try:
+            [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name)]).values()
+            ms = int(future.result(10)["retention.ms"].value)
+        except Exception as exc:  # the note must not fail an erasure that is done
+            parts.append(f"{name}: retention unknown ({type(exc).__name__})")
+            continue
+        parts.append(f"{name}: {'forever' if ms < 0 else f'{ms / 86_400_000:g} days'}")
+    return ("the content stays in Kafka until each topic's retention removes it: " + "; ".join(parts))
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:

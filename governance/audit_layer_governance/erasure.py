@@ -8,6 +8,7 @@ confirmed by hashing a guess. Content also sits in the Kafka topics until their 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from audit_layer_store.store import ClickHouseStore
@@ -42,6 +43,34 @@ def erase_content(store: ClickHouseStore, request: ErasureRequest) -> int:
     count = int(store.query(f"SELECT count() FROM {store.database}.events FINAL WHERE {where}",
                             parameters=params).result_rows[0][0])
     if count:
-        store.command_with(f"ALTER TABLE {store.mutation_target('events')} UPDATE prompt = NULL, response = NULL, "
-                           f"content_salt = NULL WHERE {where}", params, settings={"mutations_sync": 2})
+        # NULL alone only sets the null flag: the text stays underneath, readable with assumeNotNull(). Empty
+        # strings overwrite it first, in the same mutation.
+        store.command_with(f"ALTER TABLE {store.mutation_target('events')} "
+                           f"UPDATE prompt = '', response = '', content_salt = '' WHERE {where}, "
+                           f"UPDATE prompt = NULL, response = NULL, content_salt = NULL WHERE {where}",
+                           params, settings={"mutations_sync": 2})
+        purge_superseded_parts(store)
     return count
+
+
+def purge_superseded_parts(store: ClickHouseStore, timeout: float = 120.0) -> None:
+    """The parts a mutation replaced stay on disk for `old_parts_lifetime` (8 minutes), readable by anyone who
+    attaches them; a CLI that owns the engine for a moment would leave them there for good. Erasure is done
+    when they are gone."""
+    target = store.mutation_target("events")
+    table = "events" if store.topology.cluster is None else "events_local"
+    store.command(f"ALTER TABLE {target} MODIFY SETTING old_parts_lifetime = 0")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            [(left,)] = store.query(
+                "SELECT count() FROM system.parts WHERE database = {db:String} AND table = {t:String} AND NOT active",
+                parameters={"db": store.database, "t": table}).result_rows
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise ErasureError(f"{left} superseded parts of {table} still hold erased content after "
+                                   f"{timeout:g}s; run the erasure again")
+            time.sleep(0.5)
+    finally:
+        store.command(f"ALTER TABLE {target} RESET SETTING old_parts_lifetime")

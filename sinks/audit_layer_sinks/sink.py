@@ -302,6 +302,7 @@ class ClickHouseSink:
                 settings={**INSERT_SETTINGS, "insert_deduplication_token": token,
                           # one block per insert, so the token dedups the whole batch on a retry
                           "min_insert_block_size_rows": 100_000_000, "min_insert_block_size_bytes": 1 << 34})
+            self.store.command(f"TRUNCATE TABLE {stage}")  # no content left behind beside the events table
         return True
 
     # -- assignment -------------------------------------------------------------------------

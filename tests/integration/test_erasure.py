@@ -54,6 +54,20 @@ def test_erasure_removes_content_and_every_chain_still_verifies(
                            f"countIf(prompt_sha256 IS NOT NULL) FROM {db}.events FINAL "
                            "WHERE decision_type != 'data_erasure' GROUP BY user_id ORDER BY user_id").result_rows
         assert left == [("patient-7", 20, 20, 20), ("patient-8", 0, 0, 40)]
+        # nothing of the erased text is left anywhere in the engine: not under the NULL flag, not in a part
+        # the mutation superseded, not in the sink's staging table
+        underneath = store.query(f"SELECT countIf(position(assumeNotNull(prompt), 'Symptoms') > 0) FROM {db}.events "
+                                 "WHERE user_id = 'patient-7'").result_rows
+        assert underneath == [(0,)]
+        assert store.query("SELECT count() FROM system.parts WHERE database = {d:String} AND table = 'events' "
+                           "AND NOT active", parameters={"d": db}).result_rows == [(0,)]
+        [(data_path,)] = store.query("SELECT data_paths[1] FROM system.tables WHERE database = {d:String} "
+                                     "AND name = 'events'", parameters={"d": db}).result_rows
+        not_parts = ("detached", "deduplication_logs")
+        on_disk = {d.name for d in Path(data_path).iterdir() if d.is_dir() and d.name not in not_parts}
+        active = {name for (name,) in store.query("SELECT name FROM system.parts WHERE database = {d:String} AND "
+                                                  "table = 'events' AND active", parameters={"d": db}).result_rows}
+        assert on_disk == active and active, (on_disk, active)
         [(kind, meta)] = store.query(f"SELECT operation, metadata FROM {db}.events FINAL "
                                      "WHERE decision_type = 'data_erasure'").result_rows
         assert kind == "erasure" and meta["subject_user_id"] == '"patient-7"' and meta["records_erased"] == "20"
