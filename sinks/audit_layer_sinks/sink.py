@@ -92,6 +92,10 @@ class _Batch:
     values: list[bytes] = field(default_factory=list)
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _fork_message(forked: list[Any]) -> str:
     shown = ", ".join(f"{t} seq {s}" for t, s, *_ in forked[:10])
     return (f"fork: a chained event for a stored (tenant, seq) has another hash ({shown}); not loading it. "
@@ -266,11 +270,19 @@ class ClickHouseSink:
         two different links for one seq are a fork, and the sink stops to report it."""
         tenant_at, seq_at, hash_at = (INSERT_COLUMNS.index(c) for c in ("tenant_id", "seq", "hash"))
         incoming = {(r[tenant_at], r[seq_at]): bytes(r[hash_at]) for r in rows}
-        stored = self.store.query(
-            f"SELECT tenant_id, seq, hash FROM {self.store.database}.events "
-            "WHERE (tenant_id, seq) IN {keys:Array(Tuple(String, UInt64))}",
-            parameters={"keys": list(incoming)}).result_rows
-        forked = [(t, s) for t, s, h in stored if bytes(h) != incoming[t, s]]
+        ranges: dict[str, tuple[int, int]] = {}
+        for tenant, seq in incoming:
+            low, high = ranges.get(tenant, (seq, seq))
+            ranges[tenant] = (min(low, seq), max(high, seq))
+        if not ranges:
+            return
+        # one primary-key range per tenant (a batch's seqs of a tenant are contiguous), as literals: typed
+        # array-of-tuple parameters do not survive every client path to the embedded engine
+        where = " OR ".join(f"(tenant_id = {_literal(t)} AND seq BETWEEN {lo} AND {hi})"
+                            for t, (lo, hi) in ranges.items())
+        stored = self.store.query(f"SELECT tenant_id, seq, hash FROM {self.store.database}.events WHERE {where}"
+                                  ).result_rows
+        forked = [(t, s) for t, s, h in stored if (t, s) in incoming and bytes(h) != incoming[t, s]]
         if forked:
             raise SinkStopped(_fork_message(forked))
 
