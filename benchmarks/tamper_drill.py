@@ -1,5 +1,8 @@
 """Tamper drill: random edits, deletions, insertions, swaps and truncations of stored rows and
-checkpoints; every one must be detected by the verifier, and an untouched log raise no alarm.
+checkpoints, and what a store consistent with itself hides (all checkpoints deleted, a tenant deleted,
+both tables emptied, a suffix rewritten with valid links and its checkpoints dropped, a second signed
+checkpoint of one size); every one must be detected by the verifier holding the store against the
+signed checkpoints that left it (the anchor), and an untouched log raise no alarm.
 
     python benchmarks/tamper_drill.py --trials 10000      # prints a table, writes JSON
 
@@ -19,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from audit_layer_ledger.anchors import anchor_findings, checkpoint_forks
 from audit_layer_ledger.verify import ChainVerifier, StoredCheckpoint
 from audit_layer_processors.chain_state import ChainBatch, CheckpointPolicy, DedupPolicy, Signer
 from audit_layer_schemas.chain import LinkEncoder
@@ -29,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.factories import enriched_record, make_event
 
 Row = tuple[str, int, bytes, bytes, str, dict[str, Any]]
+SIGNER: list[Ed25519PrivateKey] = []  # the operator's key: a fork is signed with it
 EVENT_FIELDS = ["decision_outcome", "model", "user_id", "input_tokens", "confidence", "finish_reason",
                 "action", "timestamp_us", "prompt_sha256", "metadata", "prompt", "response"]
 ENRICHED_FIELDS = ["risk_level", "compliance_tags", "ingested_at_us"]
@@ -40,6 +45,7 @@ def build_log(tenants: int, events: int, every: int) -> tuple[list[Row], list[St
     from audit_layer_schemas.checkpoint import key_id
 
     kid = key_id(public)
+    SIGNER[:] = [key]
     encoder = LinkEncoder()
     batch = ChainBatch({}, encoder, DedupPolicy(), CheckpointPolicy(every_events=every),
                        Signer(kid, lambda s: key.sign(s.encode())), now_us=1_800_000_000_000_000)
@@ -56,11 +62,17 @@ def build_log(tenants: int, events: int, every: int) -> tuple[list[Row], list[St
     return rows, cps, {kid: public}
 
 
-def verify(rows: list[Row], cps: list[StoredCheckpoint], keys: dict[str, bytes]) -> bool:
-    verifier = ChainVerifier(cps, keys)
+def verify(rows: list[Row], cps: list[StoredCheckpoint], keys: dict[str, bytes],
+           anchored: list[StoredCheckpoint]) -> bool:
+    """`verify` as the CLI runs it: the chain walk with the stored and the anchored checkpoints, forks of
+    signed checkpoints, and what the anchor holds that the store lost."""
+    verifier = ChainVerifier([*cps, *anchored], keys)
     for row in rows:
         verifier.add(*row)
-    return verifier.finish().ok
+    report = verifier.finish()
+    report.other_findings.extend(checkpoint_forks([*cps, *anchored], keys))
+    report.other_findings.extend(anchor_findings(report, cps, anchored))
+    return report.ok
 
 
 def _edit_value(value: Any) -> Any:
@@ -85,7 +97,8 @@ def tamper(rows: list[Row], cps: list[StoredCheckpoint], rng: random.Random) -> 
     rows = list(rows)
     cps = list(cps)
     kind = rng.choice(["edit_field", "edit_hash", "delete", "insert", "swap", "truncate", "edit_checkpoint",
-                       "delete_checkpoint_and_rows", "duplicate"])
+                       "delete_checkpoint_and_rows", "duplicate", "delete_all_checkpoints", "delete_tenant",
+                       "empty_both_tables", "rewrite_suffix_drop_checkpoints", "second_signed_checkpoint"])
     i = rng.randrange(len(rows))
     tenant, seq, prev, digest, schema, record = rows[i]
     if kind == "edit_field":
@@ -138,6 +151,32 @@ def tamper(rows: list[Row], cps: list[StoredCheckpoint], rng: random.Random) -> 
         rows = [r for r in rows if r[0] != tenant or r[1] < cut]
     elif kind == "duplicate":
         rows.insert(i + 1, rows[i])
+    elif kind == "delete_all_checkpoints":
+        cps = []
+    elif kind == "delete_tenant":
+        rows = [r for r in rows if r[0] != tenant]
+        cps = [c for c in cps if c.tenant_id != tenant]
+    elif kind == "empty_both_tables":
+        rows, cps = [], []
+    elif kind == "rewrite_suffix_drop_checkpoints":
+        # every link after seq K recomputed valid over an altered record; the checkpoints after K dropped
+        last = max(r[1] for r in rows if r[0] == tenant)
+        keep = rng.randint(1, last - 1)  # at least one link rewritten
+        encoder = LinkEncoder()
+        rewritten, head = [], next((r[3] for r in rows if r[0] == tenant and r[1] == keep), b"")
+        for t, s, p, h, sc, r in rows:
+            if t == tenant and s > keep:
+                r = copy.deepcopy(r)
+                r["event"]["decision_outcome"] = "approved-by-forger"
+                p, h = head, encoder.link_hash(head, r, s)
+                head = h
+            rewritten.append((t, s, p, h, sc, r))
+        rows = rewritten
+        cps = [c for c in cps if not (c.tenant_id == tenant and c.last_seq > keep)]
+    elif kind == "second_signed_checkpoint":
+        cp = rng.choice(cps)
+        forged = StoredCheckpoint(**{**cp.__dict__, "merkle_root": bytes(32), "signature": b""})
+        cps.append(StoredCheckpoint(**{**forged.__dict__, "signature": SIGNER[0].sign(forged.encode())}))
     return kind, rows, cps
 
 
@@ -154,14 +193,15 @@ def main() -> int:
     random.seed(args.seed)
     rows, cps, keys = build_log(args.tenants, args.events, args.checkpoint_every)
     started = time.perf_counter()
-    clean_alarms = sum(not verify(rows, cps, keys) for _ in range(10))
+    anchored = list(cps)  # what the audit.checkpoints topic holds: the store's attacker cannot reach it
+    clean_alarms = sum(not verify(rows, cps, keys, anchored) for _ in range(10))
     tried: Counter[str] = Counter()
     caught: Counter[str] = Counter()
     for n in range(args.trials):
         kind, bad_rows, bad_cps = tamper(rows, cps, rng)
         family = kind.split(":")[0]
         tried[family] += 1
-        if not verify(bad_rows, bad_cps, keys):
+        if not verify(bad_rows, bad_cps, keys, anchored):
             caught[family] += 1
         elif n < 10_000_000:
             print(f"MISSED: {kind}", file=sys.stderr)
