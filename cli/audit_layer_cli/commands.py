@@ -104,7 +104,7 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
     config = SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                              instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window),
                              checkpoints=CheckpointPolicy(args.checkpoint_every, args.checkpoint_seconds))
-    return run(config, Signer(key.key_id, key.sign))
+    return run(config, Signer(key.key_id, key.sign, args.log_name, lambda body: key.sign_note(args.log_name, body)))
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -555,7 +555,7 @@ def cmd_witness(args: argparse.Namespace) -> int:
     operator_keys = load_public_keys(args.operator_keys)
     if not operator_keys:
         raise UserError(f"no operator public keys in {args.operator_keys}")
-    witness = Witness(args.state, key.private_key, operator_keys)
+    witness = Witness(args.state, key.private_key, operator_keys, args.name)
     store = open_store(args)
     checkpoints = tenant_checkpoints(store, args.tenant)  # all of them: what it remembers must still be there
     try:

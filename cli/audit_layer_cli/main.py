@@ -39,6 +39,14 @@ def _add_clickhouse(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", default="audit", help="ClickHouse database (default: %(default)s)")
 
 
+def _key_name(text: str) -> str:
+    from audit_layer_schemas.signed_note import valid_key_name
+
+    if not valid_key_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a key name: no spaces, no '+', not empty")
+    return text
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -109,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signing-key", type=Path, default=None,
                    help="Ed25519 private key (PEM) that signs checkpoints (default: $AUDIT_LAYER_SIGNING_KEY, "
                         "else data/keys/checkpoint-ed25519.pem, generated on first use)")
+    p.add_argument("--log-name", type=_key_name, default=os.environ.get("AUDIT_LAYER_LOG_NAME", "audit-layer.local"),
+                   help="the signed-note key name of the checkpoints and the prefix of each tenant's log origin "
+                        "(<name>/<tenant>), e.g. your domain (default: $AUDIT_LAYER_LOG_NAME or %(default)s)")
     p.add_argument("--checkpoint-every", type=_positive, default=1000,
                    help="signed checkpoint per tenant every N events (default: 1000)")
     p.add_argument("--checkpoint-seconds", type=float, default=10.0,
@@ -261,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "make one with `audit-layer keys generate --key FILE`")
     p.add_argument("--operator-keys", type=Path, default=Path("data/keys"),
                    help="the operator's checkpoint public keys (.pub file or folder; default: data/keys)")
+    p.add_argument("--name", type=_key_name, default="witness.audit-layer.local",
+                   help="the witness's key name in its C2SP cosignatures (default: %(default)s)")
     p.add_argument("--state", type=Path, default=Path.home() / ".local/state/audit-layer/witness",
                    help="the witness's own store, outside the log's data folder (default: %(default)s)")
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit_layer_schemas import signed_note
 from audit_layer_schemas.checkpoint import CheckpointStatement
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -40,6 +41,26 @@ def signed_by_trusted_key(cp: CheckpointStatement, signature: bytes, keys: dict[
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def note_signed_by(cp: StoredCheckpoint, public_raw: bytes) -> bool:
+    """Is the checkpoint's C2SP note exactly this checkpoint (origin `<key name>/<tenant>`, size, root), signed
+    by `public_raw` under the name its origin carries?"""
+    try:
+        body, signatures = signed_note.parse(cp.note)
+    except signed_note.NoteError:
+        return False
+    for sig in signatures:
+        if sig.key_hash != signed_note.key_hash(sig.name, signed_note.ALG_ED25519, public_raw):
+            continue
+        try:
+            expected = signed_note.checkpoint_body(signed_note.origin(sig.name, cp.tenant_id), cp.last_seq,
+                                                   cp.merkle_root)
+            Ed25519PublicKey.from_public_bytes(public_raw).verify(sig.signature, body.encode())
+        except (InvalidSignature, ValueError):
+            return False
+        return body == expected
+    return False
 
 
 def trusted(anchors: Iterable[Anchor], keys: dict[str, bytes], tenant: str | None = None) -> list[StoredCheckpoint]:
@@ -111,5 +132,5 @@ def from_witness_state(folder: Path) -> Anchor:
             checkpoints.append(StoredCheckpoint(
                 cp["tenant_id"], int(cp["first_seq"]), int(cp["last_seq"]), bytes.fromhex(cp["head_hash"]),
                 bytes.fromhex(cp["merkle_root"]), int(cp["created_at_us"]), cp["key_id"],
-                base64.b64decode(cp["signature"])))
+                base64.b64decode(cp["signature"]), cp.get("note", "")))
     return Anchor(f"witness {folder}", tuple(checkpoints))

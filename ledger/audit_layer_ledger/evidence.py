@@ -22,6 +22,7 @@ class StoredCheckpoint(CheckpointStatement):
     """A checkpoint as stored: the signed statement and its signature."""
 
     signature: bytes = b""
+    note: str = ""  # the C2SP signed note of the same checkpoint (empty before notes existed)
 
     def statement(self) -> CheckpointStatement:
         return self

@@ -25,7 +25,8 @@ def _checkpoint(codec: AvroCodec, value: bytes | None) -> StoredCheckpoint | Non
     if cp is None:
         return None
     return StoredCheckpoint(cp["tenant_id"], cp["first_seq"], cp["last_seq"], bytes(cp["head_hash"]),
-                            bytes(cp["merkle_root"]), cp["created_at_us"], cp["key_id"], bytes(cp["signature"]))
+                            bytes(cp["merkle_root"]), cp["created_at_us"], cp["key_id"], bytes(cp["signature"]),
+                            cp.get("note", ""))
 
 
 def read_checkpoint_topic(bootstrap: str, topic: str, sink_group: str = "audit-sink",

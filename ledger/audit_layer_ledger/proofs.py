@@ -34,10 +34,10 @@ def load_public_keys(path: Path) -> dict[str, bytes]:
 
 
 def checkpoint_dict(row: tuple[Any, ...]) -> dict[str, Any]:
-    tenant, first, last, head, root, created, key, signature = row
+    tenant, first, last, head, root, created, key, signature, note = row
     return {"tenant_id": tenant, "first_seq": int(first), "last_seq": int(last), "head_hash": bytes(head).hex(),
             "merkle_root": bytes(root).hex(), "created_at_us": int(created), "key_id": key,
-            "signature": base64.b64encode(bytes(signature)).decode()}
+            "signature": base64.b64encode(bytes(signature)).decode(), "note": note}
 
 
 def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes],
@@ -89,7 +89,7 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
     link_bytes = encoder.link_bytes(enriched, seq)
     # the record shown is what the hashed bytes decode to, so the checker can hold the two against each other
     _, record = decode_link(link_bytes, encoder.canonical_form)
-    return {
+    document = {
         "format": FORMAT,
         "event_id": event_id,
         "tenant_id": tenant,
@@ -102,6 +102,15 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         "checkpoint": checkpoint,
         "record": record,
     }
+    if checkpoint["note"]:  # the same inclusion as transparency-log tooling reads it
+        document["tlog_proof"] = tlog_proof(seq - 1, path, checkpoint["note"])
+    return document
+
+
+def tlog_proof(index: int, path: list[bytes], note: str) -> str:
+    """A c2sp.org/tlog-proof@v1 document: the leaf index, the RFC 6962 audit path, the signed checkpoint."""
+    hashes = "".join(base64.b64encode(h).decode() + "\n" for h in path)
+    return f"c2sp.org/tlog-proof@v1\nindex {index}\n{hashes}\n{note}"
 
 
 def build_consistency(store: ClickHouseStore, tenant: str, first: int, second: int) -> dict[str, Any]:

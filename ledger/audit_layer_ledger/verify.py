@@ -18,7 +18,7 @@ from audit_layer_store.store import ClickHouseStore
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit_layer_ledger.anchors import Anchor, anchor_findings, checkpoint_forks, trusted
+from audit_layer_ledger.anchors import Anchor, anchor_findings, checkpoint_forks, note_signed_by, trusted
 from audit_layer_ledger.evidence import AnchorSummary, Finding, StoredCheckpoint, TenantResult, VerifyReport
 from audit_layer_ledger.sql_links import content_ok_sql, create_functions, link_hash_sql
 
@@ -55,6 +55,10 @@ class ChainVerifier:
         except (InvalidSignature, ValueError):
             return Finding(cp.tenant_id, cp.last_seq, "checkpoint_signature_invalid",
                            f"the checkpoint at seq {cp.last_seq} does not carry a valid signature (altered)")
+        if cp.note and not note_signed_by(cp, key):
+            return Finding(cp.tenant_id, cp.last_seq, "checkpoint_note_invalid",
+                           f"the signed note of the checkpoint at seq {cp.last_seq} is not this checkpoint "
+                           "(origin, size or root) signed by its key")
         if cp.head_hash != result.head:
             return Finding(cp.tenant_id, cp.last_seq, "checkpoint_head_mismatch",
                            f"the signed head at seq {cp.last_seq} differs from the stored chain "
@@ -184,7 +188,7 @@ def load_checkpoints(store: ClickHouseStore, tenant: str | None = None) -> list[
     where = "WHERE tenant_id = {tenant:String}" if tenant else ""
     rows = store.query(f"SELECT DISTINCT {', '.join(CHECKPOINT_SELECT)} FROM {store.database}.checkpoints {where}",
                        parameters={"tenant": tenant} if tenant else None).result_rows
-    return [StoredCheckpoint(r[0], int(r[1]), int(r[2]), bytes(r[3]), bytes(r[4]), int(r[5]), r[6], bytes(r[7]))
+    return [StoredCheckpoint(r[0], int(r[1]), int(r[2]), bytes(r[3]), bytes(r[4]), int(r[5]), r[6], bytes(r[7]), r[8])
             for r in rows]
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audit_layer_schemas import signed_note
 from audit_layer_schemas.checkpoint import CheckpointStatement, key_id
 from audit_layer_schemas.merkle import verify_consistency
 from cryptography.exceptions import InvalidSignature
@@ -47,10 +49,14 @@ def statement_of(cp: dict[str, Any]) -> CheckpointStatement:
 class Witness:
     """State in a folder: state-<tenant>.json (the last size and root seen), cosigned-<tenant>.jsonl."""
 
-    def __init__(self, folder: Path, key: Ed25519PrivateKey, operator_keys: dict[str, bytes]) -> None:
+    def __init__(self, folder: Path, key: Ed25519PrivateKey, operator_keys: dict[str, bytes],
+                 name: str = "witness.audit-layer.local") -> None:
+        if not signed_note.valid_key_name(name):
+            raise ValueError(f"{name!r} is not a key name: no spaces, no '+', not empty")
         self.folder = folder
         self.key = key
         self.operator_keys = operator_keys
+        self.name = name  # its key name in C2SP cosignatures
         folder.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -135,9 +141,27 @@ class Witness:
         except InvalidSignature:
             raise WitnessAlarm("checkpoint signature invalid", {"checkpoint": cp}) from None
 
+    @property
+    def public_raw(self) -> bytes:
+        return self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def vkey(self) -> str:
+        """This witness's C2SP cosignature verifier key, for tools that check its cosignatures."""
+        return signed_note.vkey(self.name, signed_note.ALG_COSIGNATURE_V1, self.public_raw)
+
+    def cosignature(self, note: str, timestamp: int) -> str:
+        """A c2sp.org/tlog-cosignature/v1 line over the checkpoint body of `note`."""
+        body, _ = signed_note.parse(note)
+        signature = self.key.sign(signed_note.cosigned_message(body, timestamp))
+        return signed_note.signature_line(
+            self.name, signed_note.key_hash(self.name, signed_note.ALG_COSIGNATURE_V1, self.public_raw),
+            timestamp.to_bytes(8, "big") + signature)
+
     def _cosign(self, tenant: str, cp: dict[str, Any]) -> None:
         signature = self.key.sign(COSIGN_HEADER + statement_of(cp).encode())
         entry = {**cp, "witness_key_id": self.key_id, "witness_signature": base64.b64encode(signature).decode()}
+        if cp.get("note"):  # the checkpoint with this witness's cosignature, as transparency-log tools read it
+            entry["cosigned_note"] = cp["note"] + self.cosignature(cp["note"], int(time.time()))
         with (self.folder / f"cosigned-{tenant}.jsonl").open("a") as out:
             out.write(json.dumps(entry) + "\n")
 

@@ -13,6 +13,7 @@ from typing import Any
 from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
 from audit_layer_schemas.checkpoint import CheckpointStatement
 from audit_layer_schemas.merkle import Frontier, leaf_hash
+from audit_layer_schemas.signed_note import checkpoint_body, origin
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ Sign = Callable[[CheckpointStatement], bytes]
 class Signer:
     key_id: str
     sign: Sign
+    # the C2SP signed-note form of each checkpoint (signed_note.py): the key's name, and a function from a
+    # note body to the whole signed note; without them checkpoints carry no note
+    note_name: str = ""
+    sign_note: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -105,7 +110,10 @@ class ChainBatch:
         record = {"tenant_id": tenant, "first_seq": statement.first_seq, "last_seq": statement.last_seq,
                   "head_hash": statement.head_hash, "merkle_root": statement.merkle_root,
                   "created_at_us": statement.created_at_us, "key_id": statement.key_id,
-                  "signature": self._signer.sign(statement)}
+                  "signature": self._signer.sign(statement), "note": ""}
+        if self._signer.sign_note is not None:
+            body = checkpoint_body(origin(self._signer.note_name, tenant), statement.last_seq, statement.merkle_root)
+            record["note"] = self._signer.sign_note(body)
         working.last_checkpoint_seq, working.last_checkpoint_at_us = working.seq, self._now_us
         self.checkpoints.append(record)
         return record

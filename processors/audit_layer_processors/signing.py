@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit_layer_schemas.checkpoint import CheckpointStatement, key_id
+from audit_layer_schemas.signed_note import ALG_ED25519, key_hash, signature_line
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger("audit_layer.signing")
 ENV_KEY = "AUDIT_LAYER_SIGNING_KEY"  # base64 of the 32-byte Ed25519 seed
+# the signed-note key name, and the prefix of every per-tenant log origin (<name>/<tenant_id>)
+DEFAULT_NOTE_NAME = "audit-layer.local"
 DEFAULT_KEY_FILE = Path("data/keys/checkpoint-ed25519.pem")
 
 
@@ -40,6 +43,11 @@ class CheckpointSigner:
 
     def sign(self, statement: CheckpointStatement) -> bytes:
         return self.private_key.sign(statement.encode())
+
+    def sign_note(self, name: str, body: str) -> str:
+        """A c2sp.org/signed-note of `body` with this key under `name` (Ed25519, algorithm 0x01)."""
+        hash4 = key_hash(name, ALG_ED25519, self.public_raw)
+        return body + "\n" + signature_line(name, hash4, self.private_key.sign(body.encode()))
 
 
 def generate_key_file(path: Path) -> CheckpointSigner:

@@ -170,6 +170,7 @@ class Checkpoint(BaseModel):
     created_at_us: int = Field(ge=0)
     key_id: str
     signature: bytes
+    note: str = ""
 
     def to_avro(self) -> dict[str, Any]:
         return self.model_dump(mode="python")

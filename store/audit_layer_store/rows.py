@@ -67,12 +67,12 @@ def chain_fields_from_row(row: tuple[Any, ...]) -> tuple[str, int, bytes, bytes,
 
 
 CHECKPOINT_COLUMNS = ("tenant_id", "first_seq", "last_seq", "head_hash", "merkle_root", "created_at", "key_id",
-                      "signature", "kafka_partition", "kafka_offset")
+                      "signature", "note", "kafka_partition", "kafka_offset")
 CHECKPOINT_SELECT = ("tenant_id", "first_seq", "last_seq", "head_hash", "merkle_root",
-                     "toUnixTimestamp64Micro(created_at) AS created_at_us", "key_id", "signature")
+                     "toUnixTimestamp64Micro(created_at) AS created_at_us", "key_id", "signature", "note")
 
 
 def row_from_checkpoint(checkpoint: dict[str, Any], partition: int, offset: int) -> list[Any]:
     return [checkpoint["tenant_id"], checkpoint["first_seq"], checkpoint["last_seq"], checkpoint["head_hash"],
             checkpoint["merkle_root"], checkpoint["created_at_us"], checkpoint["key_id"], checkpoint["signature"],
-            partition, offset]
+            checkpoint.get("note", ""), partition, offset]

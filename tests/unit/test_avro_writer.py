@@ -39,7 +39,8 @@ def test_every_current_schema_round_trips_through_fastavro(name: str) -> None:
                                      "last_checkpoint_at_us": 9},
         "dev.auditlayer.Checkpoint": {"tenant_id": "t", "first_seq": 1, "last_seq": 2, "head_hash": b"\x05" * 32,
                                       "merkle_root": b"\x06" * 32, "created_at_us": 5, "key_id": "k",
-                                      "signature": b"\x07" * 64},
+                                      "signature": b"\x07" * 64,
+                                      "note": "o\n2\nBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgY=\n\n— k AAAA\n"},
     }
     record = records[name]
     assert writer_for(schema)(record) == _fastavro(schema, _sorted_maps(record))

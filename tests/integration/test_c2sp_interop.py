@@ -1,0 +1,145 @@
+"""Our checkpoints, witness cosignatures and inclusion proofs checked by implementations we did not write:
+golang.org/x/mod's signed-note and tlog code and github.com/transparency-dev/formats, in a small Go program
+(tests/interop/c2sp) fetched from the Go module proxy and built here. They accept what the pipeline signs
+and reject an edit; our own verifier agrees."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_layer_ledger.proofs import build_consistency, build_proof, tenant_checkpoints
+from audit_layer_ledger.verify import verify_store
+from audit_layer_ledger.witness import Witness
+from audit_layer_processors.signing import CheckpointSigner, load_signer
+from audit_layer_processors.topics_admin import ensure_topics
+from audit_layer_schemas import Topics, signed_note
+from audit_layer_sdk import AuditConfig, AuditPublisher
+from audit_layer_store.store import ClickHouseStore
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.conftest import PARTITIONS, REPO, SIGNING_KEY, SinkThread, Worker, trusted_keys, wait_for_rows
+from tests.factories import make_event
+
+pytestmark = pytest.mark.integration
+NAME = "audit-layer.local"  # the sequencer's default --log-name
+
+
+@pytest.fixture(scope="module")
+def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    go = shutil.which("go")
+    assert go, "the Go toolchain is needed to build the independent C2SP checker"
+    out = tmp_path_factory.mktemp("go") / "c2sp-check"
+    build = subprocess.run([go, "build", "-o", str(out), "."], cwd=REPO / "tests" / "interop" / "c2sp",
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout + build.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def signed_log(kafka_bootstrap: str, chdb_path: str, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[ClickHouseStore]:
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    ensure_topics(kafka_bootstrap, topics, partitions=PARTITIONS)
+    store = ClickHouseStore(f"chdb://{chdb_path}", f"c2sp_{uuid.uuid4().hex[:8]}")
+    store.migrate()
+    logs = tmp_path_factory.mktemp("workers")
+    workers = [Worker("enricher", kafka_bootstrap, topics, logs),
+               Worker("sequencer", kafka_bootstrap, topics, logs, "--checkpoint-every", "20",
+                      "--checkpoint-seconds", "3600")]
+    sink = SinkThread(kafka_bootstrap, topics, store)
+    try:
+        publisher = AuditPublisher(AuditConfig(bootstrap_servers=kafka_bootstrap, topic=topics.events))
+        for _ in range(60):
+            publisher.publish(make_event("acme-bank"))
+        assert publisher.flush(30) == 0
+        assert wait_for_rows(store, 60, workers=workers, sink=sink) == 60
+        deadline = time.monotonic() + 60
+        while len(tenant_checkpoints(store, "acme-bank")) < 3:
+            assert time.monotonic() < deadline, "no checkpoints"
+            time.sleep(0.3)
+    finally:
+        sink.stop()
+        for worker in workers:
+            worker.stop()
+    yield store
+    store.command(f"DROP DATABASE IF EXISTS {store.database}")
+
+
+def _run(checker: Path, cases: list[dict[str, Any]]) -> dict[str, str]:
+    operator = load_signer(SIGNING_KEY)
+    payload = {"log_vkey": signed_note.vkey(NAME, signed_note.ALG_ED25519, operator.public_raw), "cases": cases}
+    out = subprocess.run([str(checker)], input=json.dumps(payload), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines())
+
+
+def _edit_root(note: str) -> str:
+    origin, size, _root, rest = note.split("\n", 3)
+    other = base64.b64encode(bytes(32)).decode()
+    return "\n".join([origin, size, other, rest])
+
+
+def test_independent_tools_accept_our_checkpoints_and_reject_edits(checker: Path, signed_log: ClickHouseStore,
+                                                                   tmp_path: Path) -> None:
+    checkpoints = tenant_checkpoints(signed_log, "acme-bank")
+    assert all(cp["note"] for cp in checkpoints)
+    origin = signed_note.origin(NAME, "acme-bank")
+    cases = [{"name": f"cp{cp['last_seq']}", "origin": origin, "note": cp["note"]} for cp in checkpoints]
+    note = checkpoints[0]["note"]
+    forger = CheckpointSigner(Ed25519PrivateKey.generate())
+    cases += [
+        {"name": "root-edited", "origin": origin, "note": _edit_root(note)},
+        {"name": "other-tenant", "origin": signed_note.origin(NAME, "globex-hr"), "note": note},
+        {"name": "foreign-key", "origin": origin, "note": forger.sign_note(NAME, signed_note.parse(note)[0])},
+    ]
+    # a witness cosigns in the tlog-cosignature format
+    witness = Witness(tmp_path / "witness", Ed25519PrivateKey.generate(), trusted_keys(), "witness.example")
+    witness.observe("acme-bank", checkpoints,
+                    lambda a, b: build_consistency(signed_log, "acme-bank", a, b)["proof"])
+    cosigned = [json.loads(line) for line in (tmp_path / "witness" / "cosigned-acme-bank.jsonl").read_text()
+                .splitlines()]
+    other_witness = Witness(tmp_path / "w2", Ed25519PrivateKey.generate(), trusted_keys(), "witness.example")
+    cases += [{"name": f"cosigned{e['last_seq']}", "origin": origin, "note": e["cosigned_note"],
+               "witness_vkeys": [witness.vkey()]} for e in cosigned]
+    cases += [
+        {"name": "cosignature-edited", "origin": origin, "witness_vkeys": [witness.vkey()],
+         "note": cosigned[-1]["cosigned_note"][:-6] + ("A" if cosigned[-1]["cosigned_note"][-6] != "A" else "B")
+         + cosigned[-1]["cosigned_note"][-5:]},
+        {"name": "another-witness", "origin": origin, "note": cosigned[-1]["cosigned_note"],
+         "witness_vkeys": [other_witness.vkey()]},
+    ]
+    # an inclusion proof as a c2sp.org/tlog-proof@v1 document
+    [(event_id, digest)] = signed_log.query(f"SELECT toString(event_id), hash FROM {signed_log.database}.events "
+                                            "WHERE seq = 17").result_rows
+    proof = build_proof(signed_log, event_id, trusted_keys())
+    leaf = hashlib.sha256(b"\x00" + bytes(digest)).hexdigest()
+    lines = proof["tlog_proof"].split("\n")
+    lines[2] = base64.b64encode(bytes(32)).decode()  # the first audit-path hash
+    cases += [
+        {"name": "proof", "origin": origin, "proof": proof["tlog_proof"], "leaf_hash": leaf},
+        {"name": "proof-path-edited", "origin": origin, "proof": "\n".join(lines), "leaf_hash": leaf},
+        {"name": "proof-other-leaf", "origin": origin, "proof": proof["tlog_proof"], "leaf_hash": "00" * 32},
+    ]
+    results = _run(checker, cases)
+    for case in cases:
+        bad = case["name"] in {"root-edited", "other-tenant", "foreign-key", "cosignature-edited",
+                               "another-witness", "proof-path-edited", "proof-other-leaf"}
+        assert results[case["name"]].startswith("FAIL" if bad else "ok"), (case["name"], results[case["name"]])
+
+    # our verifier agrees: a note edited in the database is a finding
+    assert verify_store(signed_log, public_keys=trusted_keys()).ok
+    signed_log.command(f"ALTER TABLE {signed_log.database}.checkpoints UPDATE note = {{n:String}} "
+                       f"WHERE last_seq = {checkpoints[0]['last_seq']} SETTINGS mutations_sync = 2"
+                       .replace("{n:String}", "'" + _edit_root(note).replace("\n", "\\n") + "'"))
+    problems = {f.problem for f in verify_store(signed_log, public_keys=trusted_keys()).findings}
+    assert "checkpoint_note_invalid" in problems
