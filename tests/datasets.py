@@ -49,13 +49,14 @@ def varied_events(tenant: str, count: int, *, seed: int = 7, start_us: int | Non
     return events
 
 
-def chain(events: list[Any]) -> list[dict[str, Any]]:
-    """Enrich (default policy) and chain per tenant, as the enricher and sequencer do."""
+def chain(events: list[Any], ingested_at_us: int | None = None) -> list[dict[str, Any]]:
+    """Enrich (default policy) and chain per tenant, as the enricher and sequencer do; `ingested_at_us`: when
+    the pipeline received them (default: the factories' recent RECEIVED_US)."""
     encoder = LinkEncoder()
     batch = ChainBatch({}, encoder, DedupPolicy(window=1))
     chained = []
     for event in events:
-        record = enriched_record(event)
+        record = enriched_record(event) if ingested_at_us is None else enriched_record(event, ingested_at_us)
         link = batch.link(record)
         assert link is not None
         chained.append({"event": record, "seq": link.seq, "prev_hash": link.prev_hash, "hash": link.hash,

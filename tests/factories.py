@@ -54,7 +54,12 @@ def _default_policy() -> Any:
     return load_policy()
 
 
-def enriched_record(event: AuditEvent, ingested_at_us: int = 1_700_000_000_000_000) -> dict[str, Any]:
+# when "the pipeline received" factory records: fixed for the process (records built twice hash alike) and
+# recent, since retention counts from it (a 2023 receipt would be past every retention class)
+RECEIVED_US = time.time_ns() // 1000
+
+
+def enriched_record(event: AuditEvent, ingested_at_us: int = RECEIVED_US) -> dict[str, Any]:
     from audit_layer_processors.enrichment import enrich
 
     return enrich(event, ingested_at_us, _default_policy())

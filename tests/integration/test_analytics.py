@@ -41,7 +41,8 @@ def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path:
         before = _rows(store, select)
 
         assert store.migrate() == ["0005_analytics.sql", "0006_event_ids.sql", "0007_merkle_nodes.sql",
-                                   "0008_api_keys.sql", "0009_event_keys.sql"]
+                                   "0008_api_keys.sql", "0009_event_keys.sql", "0010_checkpoint_notes.sql",
+                                   "0011_retention_from_ingestion.sql"]
         assert _rows(store, select) == before  # every stored field as it was
         assert _rows(store, "SELECT min(retention_days), max(legal_hold) FROM {db}.events") == [(180, 0)]
         assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]  # backfilled
@@ -168,14 +169,17 @@ def test_retention_drops_expired_parts_but_a_legal_hold_keeps_them_until_lifted(
     sink = ClickHouseSink(SinkConfig(kafka_bootstrap, topics), store)  # its row builder, as it loads
     sink._refresh_holds()
     old = int((dt.datetime.now(dt.UTC) - dt.timedelta(days=400)).timestamp() * 1e6)
-    for events in (varied_events("acme", 30, users=1, start_us=old),  # user u-0: held
-                   varied_events("beta", 30, users=1, start_us=old),  # 400 days > 180: expired
-                   varied_events("gamma", 10, users=2)):              # recent
-        rows = [sink._event_row(c, 0, i) for i, c in enumerate(chain(events))]
+    now = int(dt.datetime.now(dt.UTC).timestamp() * 1e6)
+    for events, received in ((varied_events("acme", 30, users=1, start_us=old), old),  # user u-0: held
+                             (varied_events("beta", 30, users=1, start_us=old), old),  # 400 days > 180: expired
+                             (varied_events("gamma", 10, users=2), now),               # recent
+                             # a client whose clock says 1970, received now: kept (retention counts from receipt)
+                             (varied_events("delta", 5, users=1, start_us=1_000_000), now)):
+        rows = [sink._event_row(c, 0, i) for i, c in enumerate(chain(events, ingested_at_us=received))]
         store.insert("events", rows, EVENT_COLUMNS)
     _expire(store)
     left = dict(_rows(store, "SELECT tenant_id, count() FROM {db}.events GROUP BY tenant_id"))
-    assert left == {"acme": 30, "gamma": 10}  # beta's old rows dropped with their part; acme's are held
+    assert left == {"acme": 30, "gamma": 10, "delta": 5}  # beta's old rows dropped with their part; acme's held
 
     # a hold on rows already stored marks them
     second, count = place_hold(store, "gamma", session_id="s-1", reason="inquiry", set_by="legal@gamma")
@@ -186,7 +190,8 @@ def test_retention_drops_expired_parts_but_a_legal_hold_keeps_them_until_lifted(
     assert released_hold.hold_id == hold.hold_id and released == 30
     assert [h.hold_id for h in active_holds(store)] == [second.hold_id]
     _expire(store)
-    assert dict(_rows(store, "SELECT tenant_id, count() FROM {db}.events GROUP BY tenant_id")) == {"gamma": 10}
+    assert dict(_rows(store, "SELECT tenant_id, count() FROM {db}.events GROUP BY tenant_id")) == {"gamma": 10,
+                                                                                                  "delta": 5}
     with pytest.raises(ValueError, match="no active legal hold"):
         lift_hold(store, hold.hold_id, "legal@acme")
 
