@@ -15,8 +15,8 @@ from typing import Annotated, Any, TypeVar
 from audit_layer_governance.reports import compliance_summary, decision_audit
 from audit_layer_governance.reports.compliance_summary import record_verification
 from audit_layer_governance.reports.render import render
+from audit_layer_governance.verification import verify_all
 from audit_layer_ledger.proofs import ProofError, build_consistency, build_proof, tenant_checkpoints
-from audit_layer_ledger.verify import verify_store
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
 from audit_layer_store.lookup import EventNotFound
 from audit_layer_store.rows import SELECT_COLUMNS, chain_fields_from_row
@@ -397,7 +397,7 @@ def create_app(backends: Backends) -> FastAPI:
                             last_seq=last, checkpoints_verified=cps, head_hash=bytes(head).hex(), finding=finding)
 
     def verify_now(tenant: str) -> VerifyResult:
-        report = verify_store(backends.store, tenant, public_keys=backends.public_keys())
+        report = verify_all(backends.store, tenant, public_keys=backends.public_keys())
         record_verification(backends.store, report)
         result = report.tenants.get(tenant)
         if result is None:

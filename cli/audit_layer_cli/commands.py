@@ -319,7 +319,7 @@ def read_anchors(args: argparse.Namespace) -> list[Any]:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from audit_layer_governance.reports.compliance_summary import record_verification
-    from audit_layer_ledger.verify import verify_store
+    from audit_layer_governance.verification import verify_all
     from rich.progress import Progress
 
     keys = trusted_public_keys(args.public_keys)
@@ -330,7 +330,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                            parameters={"t": args.tenant} if args.tenant else None).result_rows[0][0])
     with Progress(console=Console(stderr=True), transient=True, disable=args.json) as bar:
         task = bar.add_task("verifying links", total=rows)
-        report = verify_store(store, args.tenant, public_keys=keys, anchors=anchors,
+        report = verify_all(store, args.tenant, public_keys=keys, anchors=anchors,
                               progress=lambda n: bar.update(task, advance=n))
     record_verification(store, report)
     print_verify(report, args.json)
@@ -444,7 +444,7 @@ def cmd_hold(args: argparse.Namespace) -> int:
         args, f"legal hold {hold.hold_id} {args.hold_action}", tenant_id=hold.tenant_id, by=args.by,
         operation="legal_hold", decision_type="legal_hold", outcome="placed" if args.hold_action == "set" else "lifted",
         reason=hold.reason, reason_code=f"legal_hold_{args.hold_action}",
-        metadata={"hold_id": hold.hold_id, "scope": hold.scope, "records": rows})
+        metadata={"hold_id": hold.hold_id, "scope": hold.scope, "records": rows, **hold.subject()})
     console.print(f"legal hold {hold.hold_id} ({hold.scope}): {rows} stored records {verb}; "
                   "recorded as an audit event")
     return 0

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from audit_layer_governance.verification import verify_all
 from audit_layer_ledger.offline_proof import ProofInvalid
 from audit_layer_ledger.offline_proof import verify as offline_verify
 from audit_layer_ledger.proofs import build_proof, load_public_keys
-from audit_layer_ledger.verify import verify_store
 from audit_layer_processors.signing import load_signer
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics, list_topics
 from audit_layer_schemas import Topics
@@ -168,7 +168,7 @@ def run_demo(args: argparse.Namespace) -> int:
         loaded = _wait_loaded(args, store, workers, sink_error)
         _wait_signed(store, loaded)
         _summary(store)
-        report = verify_store(store, public_keys=load_public_keys(KEY_DIR))
+        report = verify_all(store, public_keys=load_public_keys(KEY_DIR))
         print_verify(report, as_json=False)
         proof_ok = _show_proof(store)
         distinct = store.query(f"SELECT uniqExact(event_id) FROM {store.database}.events FINAL").result_rows[0][0]

@@ -9,11 +9,14 @@ Setting and lifting are recorded as audit events by the command that calls these
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from audit_layer_ledger.evidence import Finding
 from audit_layer_store.store import ClickHouseStore
 
 _COLUMNS = ["hold_id", "tenant_id", "user_id", "session_id", "reason", "set_by", "set_at", "lifted_by", "lifted_at",
@@ -46,6 +49,14 @@ class LegalHold:
         if self.session_id is not None:
             return f"session {self.session_id} of tenant {self.tenant_id}"
         return f"all of tenant {self.tenant_id}"
+
+    def subject(self) -> dict[str, str]:
+        """Who the hold covers, as the hold's audit event states it (so verify can rebuild it from the chain)."""
+        if self.user_id is not None:
+            return {"hold_user_id": self.user_id}
+        if self.session_id is not None:
+            return {"hold_session_id": self.session_id}
+        return {"hold_whole_tenant": "true"}
 
     def matches(self, tenant_id: str, user_id: str | None, session_id: str | None) -> bool:
         return (tenant_id == self.tenant_id
@@ -130,3 +141,63 @@ def lift_hold(store: ClickHouseStore, hold_id: str, lifted_by: str) -> tuple[Leg
     store.command_with(f"ALTER TABLE {store.mutation_target('events')} UPDATE legal_hold = 0 WHERE {where}",
                        params, settings={"mutations_sync": 2})
     return hold, int(released.result_rows[0][0])
+
+
+def _meta(metadata: dict[str, str], key: str) -> str | None:
+    """Admin events' metadata values are JSON text (the SDK's encoding of any value)."""
+    value = metadata.get(key)
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else str(decoded)
+
+
+def chained_holds(store: ClickHouseStore, tenant_id: str | None = None) -> dict[str, list[LegalHold]]:
+    """The holds in force per tenant as the chain records them: every `legal_hold` event placed and not
+    lifted. The legal_holds table is the database's word; these are the evidence."""
+    where = "decision_type = 'legal_hold'" + (" AND tenant_id = {tenant:String}" if tenant_id else "")
+    rows = store.query(f"SELECT tenant_id, decision_outcome, metadata FROM {store.database}.events FINAL "
+                       f"WHERE {where} ORDER BY tenant_id, seq",
+                       parameters={"tenant": tenant_id} if tenant_id else None).result_rows
+    placed: dict[str, dict[str, LegalHold]] = {}
+    for tenant, outcome, metadata in rows:
+        hold_id = _meta(metadata, "hold_id")
+        if hold_id is None:
+            continue
+        mine = placed.setdefault(tenant, {})
+        if outcome == "lifted":
+            mine.pop(hold_id, None)
+            continue
+        user, session = _meta(metadata, "hold_user_id"), _meta(metadata, "hold_session_id")
+        scope = _meta(metadata, "scope") or ""
+        if user is None and session is None and _meta(metadata, "hold_whole_tenant") is None:
+            # events from before the subject was stated: its scope text says it
+            found = re.match(r"^(user|session) (.*) of tenant ", scope)
+            if found:
+                user, session = (found.group(2), None) if found.group(1) == "user" else (None, found.group(2))
+        mine[hold_id] = LegalHold(hold_id, tenant, user, session)
+    return {tenant: list(holds.values()) for tenant, holds in placed.items()}
+
+
+def hold_findings(store: ClickHouseStore, tenant_id: str | None = None) -> list[Finding]:
+    """Rows whose legal_hold flag is not what the chained hold events say: a cleared flag lets held records
+    expire or be deleted; a set one keeps records past their retention."""
+    findings = []
+    holds = chained_holds(store, tenant_id)
+    tenants = [tenant_id] if tenant_id else [t for (t,) in store.query(
+        f"SELECT DISTINCT tenant_id FROM {store.database}.events").result_rows]
+    for tenant in tenants:
+        cond, params = _any_of(holds.get(tenant, []))
+        wrong = store.query(
+            f"SELECT seq, legal_hold FROM {store.database}.events FINAL WHERE tenant_id = {{tenant:String}} "
+            f"AND legal_hold != if({cond}, 1, 0) ORDER BY seq LIMIT 1",
+            parameters={**params, "tenant": tenant}).result_rows
+        if wrong:
+            seq, flag = wrong[0]
+            findings.append(Finding(tenant, int(seq), "hold_mismatch",
+                                    "a held record's legal_hold flag was cleared" if not flag else
+                                    "a record is flagged as held although no chained hold covers it"))
+    return findings

@@ -302,3 +302,31 @@ def test_a_forged_verification_row_or_aggregate_does_not_make_a_report_say_verif
     assert chain["status"] == "FAILED" and "hash_mismatch" in chain["last_verification"]["finding"]
     cited = compliance_summary.build(log, "acme-bank", *period, verify_now=False).data["chain"]
     assert cited["status"].startswith("NOT CHECKED") and cited["status"] != "VERIFIED"
+
+
+def test_a_cleared_or_forged_hold_flag_is_found(store: ClickHouseStore) -> None:
+    from audit_layer_governance.verification import verify_all
+
+    from tests.datasets import EVENT_COLUMNS, chain
+
+    held_user = "patient-7"
+    events = [make_event("clinic", user_id=held_user if i % 2 else "patient-8") for i in range(10)]
+    placed = make_event("clinic", user_id="dpo", operation="legal_hold", decision_type="legal_hold",
+                        decision_outcome="placed", metadata={"hold_id": '"h1"', "hold_user_id": json.dumps(held_user),
+                                                             "scope": json.dumps(f"user {held_user} of tenant clinic")})
+    chained = chain([*events, placed])
+    rows = [row_from_chained(c, 0, i) + [180, int(c["event"]["event"]["user_id"] == held_user)]
+            for i, c in enumerate(chained)]
+    store.insert("events", rows, EVENT_COLUMNS)
+    assert verify_all(store, public_keys=trusted_keys()).ok
+    store.command(f"ALTER TABLE {store.database}.events UPDATE legal_hold = 0 WHERE seq = 2 "
+                  "SETTINGS mutations_sync = 2")  # the flag that keeps it past its retention, cleared
+    [finding] = verify_all(store, public_keys=trusted_keys()).findings
+    assert (finding.problem, finding.seq) == ("hold_mismatch", 2) and "cleared" in finding.detail
+    assert verify_store(store, public_keys=trusted_keys()).ok  # the chain alone cannot see it
+    store.command(f"ALTER TABLE {store.database}.events UPDATE legal_hold = if(seq = 2, 1, legal_hold) "
+                  "WHERE 1 SETTINGS mutations_sync = 2")
+    store.command(f"ALTER TABLE {store.database}.events UPDATE legal_hold = 1 WHERE seq = 3 "
+                  "SETTINGS mutations_sync = 2")  # a hold no chained event placed
+    [finding] = verify_all(store, public_keys=trusted_keys()).findings
+    assert (finding.problem, finding.seq) == ("hold_mismatch", 3) and "no chained hold" in finding.detail

@@ -154,9 +154,9 @@ def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
         seq, at, key = signed[0]
         status["latest_checkpoint"] = {"last_seq": int(seq), "created_at": at, "key_id": key}
     if verify_now:
-        from audit_layer_ledger.verify import verify_store
+        from audit_layer_governance.verification import verify_all
 
-        report = verify_store(store, tenant, public_keys=public_keys)
+        report = verify_all(store, tenant, public_keys=public_keys)
         record_verification(store, report)
         result = report.tenants.get(tenant)
         found = report.findings
