@@ -259,15 +259,17 @@ class ClickHouseSink:
         if not (topic == self.config.topics.chained and self._load_avro(partition, batch, token)):
             rows = rows or self._rows(topic, partition, batch)
             if topic == self.config.topics.chained:
-                self._refuse_forks(rows)
-            self.store.insert(target.table, rows, target.columns, dedup_token=token, settings=INSERT_SETTINGS)
+                rows = self._new_rows(rows)
+            if rows:
+                self.store.insert(target.table, rows, target.columns, dedup_token=token, settings=INSERT_SETTINGS)
         self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.last + 1)], asynchronous=False)
         self.rows_loaded += len(batch.offsets)
         self.batches_loaded += 1
 
-    def _refuse_forks(self, rows: list[list[Any]]) -> None:
-        """A stored (tenant, seq) is never replaced by a row with another hash (ReplacingMergeTree would):
-        two different links for one seq are a fork, and the sink stops to report it."""
+    def _new_rows(self, rows: list[list[Any]]) -> list[list[Any]]:
+        """The rows whose (tenant, seq) is not stored yet. A stored (tenant, seq) is never replaced by a row with
+        another hash (ReplacingMergeTree would): two different links for one seq are a fork, and the sink stops
+        to report it; one with the same hash is a redelivery, not stored twice (the aggregates would count it)."""
         tenant_at, seq_at, hash_at = (INSERT_COLUMNS.index(c) for c in ("tenant_id", "seq", "hash"))
         incoming = {(r[tenant_at], r[seq_at]): bytes(r[hash_at]) for r in rows}
         ranges: dict[str, tuple[int, int]] = {}
@@ -275,7 +277,7 @@ class ClickHouseSink:
             low, high = ranges.get(tenant, (seq, seq))
             ranges[tenant] = (min(low, seq), max(high, seq))
         if not ranges:
-            return
+            return rows
         # one primary-key range per tenant (a batch's seqs of a tenant are contiguous), as literals: typed
         # array-of-tuple parameters do not survive every client path to the embedded engine
         where = " OR ".join(f"(tenant_id = {_literal(t)} AND seq BETWEEN {lo} AND {hi})"
@@ -285,6 +287,8 @@ class ClickHouseSink:
         forked = [(t, s) for t, s, h in stored if (t, s) in incoming and bytes(h) != incoming[t, s]]
         if forked:
             raise SinkStopped(_fork_message(forked))
+        present = {(t, s) for t, s, _ in stored}
+        return [r for r in rows if (r[tenant_at], r[seq_at]) not in present]
 
     def _load_avro(self, partition: int, batch: _Batch, token: str) -> bool:
         """ClickHouse reads the batch's Avro itself (avro_load.py): on the embedded engine, when every

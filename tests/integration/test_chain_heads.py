@@ -132,3 +132,32 @@ def test_the_sink_stops_on_a_second_link_for_a_stored_seq(kafka_bootstrap: str, 
         sink.stop()
         enricher.stop()
         sequencer.stop()
+
+
+def test_a_redelivered_link_is_not_stored_or_counted_twice(kafka_bootstrap: str, topics: Topics, store: Any,
+                                                            tmp_path: Path) -> None:
+    enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path)
+    sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path)
+    sink = SinkThread(kafka_bootstrap, topics, store)
+    try:
+        _publish(kafka_bootstrap, topics, 20)
+        assert wait_for_rows(store, 20, workers=[enricher, sequencer], sink=sink) == 20
+        # the same chained message again at a new offset (a replay), then 20 more events after it
+        [original] = [m for m in read_topic(kafka_bootstrap, topics.chained, 20)
+                      if AvroCodec(CHAINED_EVENT).decode(m.value())["seq"] == 5]
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        producer.produce(topics.chained, key=original.key(), value=original.value(), partition=original.partition())
+        assert producer.flush(30) == 0
+        _publish(kafka_bootstrap, topics, 20)
+        assert wait_for_rows(store, 40, workers=[enricher, sequencer], sink=sink) == 40
+        time.sleep(2)
+        db = store.database
+        assert sink.error is None
+        assert store.query(f"SELECT count() FROM {db}.events WHERE seq = 5").result_rows == [(1,)]
+        assert store.query(f"SELECT sum(events) FROM {db}.events_daily").result_rows == [(40,)]
+        report = verify(store)
+        assert report.ok and report.identical_twins == 0
+    finally:
+        sink.stop()
+        enricher.stop()
+        sequencer.stop()

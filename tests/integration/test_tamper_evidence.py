@@ -315,7 +315,7 @@ def test_a_cleared_or_forged_hold_flag_is_found(store: ClickHouseStore) -> None:
                         decision_outcome="placed", metadata={"hold_id": '"h1"', "hold_user_id": json.dumps(held_user),
                                                              "scope": json.dumps(f"user {held_user} of tenant clinic")})
     chained = chain([*events, placed])
-    rows = [row_from_chained(c, 0, i) + [180, int(c["event"]["event"]["user_id"] == held_user)]
+    rows = [[*row_from_chained(c, 0, i), 180, int(c["event"]["event"]["user_id"] == held_user)]
             for i, c in enumerate(chained)]
     store.insert("events", rows, EVENT_COLUMNS)
     assert verify_all(store, public_keys=trusted_keys()).ok
