@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 from audit_layer_governance.verification import verify_all
+from audit_layer_ledger.kafka_anchor import read_checkpoint_topic
 from audit_layer_ledger.offline_proof import ProofInvalid
 from audit_layer_ledger.offline_proof import verify as offline_verify
 from audit_layer_ledger.proofs import build_proof, load_public_keys
@@ -168,7 +169,9 @@ def run_demo(args: argparse.Namespace) -> int:
         loaded = _wait_loaded(args, store, workers, sink_error)
         _wait_signed(store, loaded)
         _summary(store)
-        report = verify_all(store, public_keys=load_public_keys(KEY_DIR))
+        # anchored to the signed checkpoints the sequencer published, up to what the sink loaded
+        anchor = read_checkpoint_topic(args.bootstrap_servers, topics.checkpoints, f"{prefix}sink")
+        report = verify_all(store, public_keys=load_public_keys(KEY_DIR), anchors=[anchor])
         print_verify(report, as_json=False)
         proof_ok = _show_proof(store)
         distinct = store.query(f"SELECT uniqExact(event_id) FROM {store.database}.events FINAL").result_rows[0][0]
