@@ -64,8 +64,12 @@ def chain(events: list[Any], ingested_at_us: int | None = None) -> list[dict[str
     return chained
 
 
-def load(store: Any, chained: list[dict[str, Any]], *, retention_days: int = 180, columns: tuple[str, ...] =
-         EVENT_COLUMNS) -> None:
-    rows = [row_from_chained(c, 0, i) + ([retention_days, 0] if columns == EVENT_COLUMNS else [])
+def load(store: Any, chained: list[dict[str, Any]], *, columns: tuple[str, ...] = EVENT_COLUMNS) -> None:
+    """Insert as the sink does: each row kept for its retention class's days (the default policy's)."""
+    from audit_layer_governance.retention import default_retention
+
+    retention = default_retention()
+    rows = [row_from_chained(c, 0, i) + ([retention.days_for(c["event"]["compliance_tags"]), 0]
+                                         if columns == EVENT_COLUMNS else [])
             for i, c in enumerate(chained)]
     store.insert("events", rows, columns)

@@ -203,10 +203,9 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 def retention_of(policy_path: Any) -> Any:
     """The sink keeps rows as long as the enrichment policy's retention classes say."""
-    from audit_layer_governance.retention import RetentionPolicy
+    from audit_layer_governance.retention import policy_retention
 
-    policy = policy_of(policy_path)
-    return RetentionPolicy(policy.retention_classes, policy.retention_classes[policy.default_retention])
+    return policy_retention(policy_of(policy_path))
 
 
 def cmd_sink(args: argparse.Namespace) -> int:
@@ -330,7 +329,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                            parameters={"t": args.tenant} if args.tenant else None).result_rows[0][0])
     with Progress(console=Console(stderr=True), transient=True, disable=args.json) as bar:
         task = bar.add_task("verifying links", total=rows)
-        report = verify_all(store, args.tenant, public_keys=keys, anchors=anchors,
+        report = verify_all(store, args.tenant, public_keys=keys, anchors=anchors, retention=retention_of(args.policy),
                               progress=lambda n: bar.update(task, advance=n))
     record_verification(store, report)
     print_verify(report, args.json)

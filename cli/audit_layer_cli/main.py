@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anchor-timeout", type=_seconds, default=15.0,
                    help="seconds to read the checkpoints topic (default: 15)")
     p.add_argument("--require-anchor", action="store_true", help="fail when no anchor could be read")
+    p.add_argument("--policy", type=Path, default=None,
+                   help="the enrichment policy the sink runs with, whose retention classes each row's retention_days "
+                        "must match (default: the shipped default policy)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("proof", help="write a self-contained inclusion proof for one event",

@@ -6,6 +6,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from audit_layer_ledger.evidence import Finding
+from audit_layer_store.store import ClickHouseStore
+
 log = logging.getLogger("audit_layer.retention")
 
 # the EU AI Act (art. 26(6)): deployers keep the logs of high-risk systems at least six months
@@ -49,3 +52,27 @@ class RetentionPolicy:
                                 "the enricher's --policy): such rows are kept %d days", tag, self.default_days)
                 days = max(days, known or self.default_days)
         return days or self.default_days
+
+
+def policy_retention(policy: object) -> RetentionPolicy:
+    """The retention classes of an enrichment policy (processors' Policy), as the sink keeps rows."""
+    classes: Mapping[str, int] = policy.retention_classes  # type: ignore[attr-defined]
+    return RetentionPolicy(classes, classes[policy.default_retention])  # type: ignore[attr-defined]
+
+
+def default_retention() -> RetentionPolicy:
+    from audit_layer_processors.policy import load_policy
+
+    return policy_retention(load_policy())
+
+
+def retention_findings(store: ClickHouseStore, tenant_id: str | None, retention: RetentionPolicy) -> list[Finding]:
+    """Rows whose retention_days is not what their chained tags' retention class gives: shortened, a record
+    would leave before its time; lengthened, it would outstay it."""
+    expr, params = retention.sql("compliance_tags")
+    where = "AND tenant_id = {tenant:String}" if tenant_id else ""
+    rows = store.query(f"SELECT tenant_id, min(seq) FROM {store.database}.events FINAL "
+                       f"WHERE retention_days != {expr} {where} GROUP BY tenant_id ORDER BY tenant_id",
+                       parameters={**params, **({"tenant": tenant_id} if tenant_id else {})}).result_rows
+    return [Finding(t, int(seq), "retention_mismatch", "the row's retention_days is not its retention class's "
+                    "(from its chained compliance tags)") for t, seq in rows]

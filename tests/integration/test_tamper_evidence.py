@@ -305,6 +305,7 @@ def test_a_forged_verification_row_or_aggregate_does_not_make_a_report_say_verif
 
 
 def test_a_cleared_or_forged_hold_flag_is_found(store: ClickHouseStore) -> None:
+    from audit_layer_governance.retention import default_retention
     from audit_layer_governance.verification import verify_all
 
     from tests.datasets import EVENT_COLUMNS, chain
@@ -315,8 +316,9 @@ def test_a_cleared_or_forged_hold_flag_is_found(store: ClickHouseStore) -> None:
                         decision_outcome="placed", metadata={"hold_id": '"h1"', "hold_user_id": json.dumps(held_user),
                                                              "scope": json.dumps(f"user {held_user} of tenant clinic")})
     chained = chain([*events, placed])
-    rows = [[*row_from_chained(c, 0, i), 180, int(c["event"]["event"]["user_id"] == held_user)]
-            for i, c in enumerate(chained)]
+    retention = default_retention()
+    rows = [[*row_from_chained(c, 0, i), retention.days_for(c["event"]["compliance_tags"]),
+             int(c["event"]["event"]["user_id"] == held_user)] for i, c in enumerate(chained)]
     store.insert("events", rows, EVENT_COLUMNS)
     assert verify_all(store, public_keys=trusted_keys()).ok
     store.command(f"ALTER TABLE {store.database}.events UPDATE legal_hold = 0 WHERE seq = 2 "
@@ -330,3 +332,18 @@ def test_a_cleared_or_forged_hold_flag_is_found(store: ClickHouseStore) -> None:
                   "SETTINGS mutations_sync = 2")  # a hold no chained event placed
     [finding] = verify_all(store, public_keys=trusted_keys()).findings
     assert (finding.problem, finding.seq) == ("hold_mismatch", 3) and "no chained hold" in finding.detail
+
+
+def test_a_shortened_retention_is_found(store: ClickHouseStore) -> None:
+    from audit_layer_governance.verification import verify_all
+
+    from tests.datasets import chain, load
+
+    # loan decisions carry RETENTION-FINANCIAL (2555 days in the default policy)
+    load(store, chain([make_event("acme-bank", decision_type="loan_underwriting") for _ in range(5)]))
+    [(days,)] = store.query(f"SELECT DISTINCT retention_days FROM {store.database}.events").result_rows
+    assert days > 180 and verify_all(store, public_keys=trusted_keys()).ok
+    store.command(f"ALTER TABLE {store.database}.events UPDATE retention_days = 180 WHERE seq = 4 "
+                  "SETTINGS mutations_sync = 2")  # it would leave years early
+    [finding] = verify_all(store, public_keys=trusted_keys()).findings
+    assert (finding.problem, finding.seq) == ("retention_mismatch", 4)
