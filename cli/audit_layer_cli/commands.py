@@ -104,7 +104,7 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
     config = SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                              instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window),
                              checkpoints=CheckpointPolicy(args.checkpoint_every, args.checkpoint_seconds))
-    return run(config, Signer(key.key_id, key.sign, args.log_name, lambda body: key.sign_note(args.log_name, body)))
+    return run(config, Signer(key.key_id, key.sign, args.log_name, key.sign_note))
 
 
 def cmd_keys(args: argparse.Namespace) -> int:

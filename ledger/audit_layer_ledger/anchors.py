@@ -44,22 +44,24 @@ def signed_by_trusted_key(cp: CheckpointStatement, signature: bytes, keys: dict[
 
 
 def note_signed_by(cp: StoredCheckpoint, public_raw: bytes) -> bool:
-    """Is the checkpoint's C2SP note exactly this checkpoint (origin `<key name>/<tenant>`, size, root), signed
-    by `public_raw` under the name its origin carries?"""
+    """Is the checkpoint's C2SP note exactly this checkpoint (origin `<log name>/<tenant>`, size, root), signed
+    by `public_raw` under its origin as key name?"""
     try:
         body, signatures = signed_note.parse(cp.note)
     except signed_note.NoteError:
         return False
+    log_origin = body.split("\n", 1)[0]
+    if not log_origin.endswith("/" + cp.tenant_id):
+        return False
     for sig in signatures:
-        if sig.key_hash != signed_note.key_hash(sig.name, signed_note.ALG_ED25519, public_raw):
+        if sig.name != log_origin or sig.key_hash != signed_note.key_hash(sig.name, signed_note.ALG_ED25519,
+                                                                          public_raw):
             continue
         try:
-            expected = signed_note.checkpoint_body(signed_note.origin(sig.name, cp.tenant_id), cp.last_seq,
-                                                   cp.merkle_root)
             Ed25519PublicKey.from_public_bytes(public_raw).verify(sig.signature, body.encode())
         except (InvalidSignature, ValueError):
             return False
-        return body == expected
+        return body == signed_note.checkpoint_body(log_origin, cp.last_seq, cp.merkle_root)
     return False
 
 

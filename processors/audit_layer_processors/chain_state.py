@@ -52,10 +52,11 @@ Sign = Callable[[CheckpointStatement], bytes]
 class Signer:
     key_id: str
     sign: Sign
-    # the C2SP signed-note form of each checkpoint (signed_note.py): the key's name, and a function from a
-    # note body to the whole signed note; without them checkpoints carry no note
-    note_name: str = ""
-    sign_note: Callable[[str], str] | None = None
+    # the C2SP signed-note form of each checkpoint (signed_note.py): the prefix of every tenant's log origin,
+    # and a function from (origin, note body) to the whole signed note, signed under the origin as key name
+    # (as witnesses expect); without them checkpoints carry no note
+    log_name: str = ""
+    sign_note: Callable[[str, str], str] | None = None
 
 
 @dataclass
@@ -112,8 +113,9 @@ class ChainBatch:
                   "created_at_us": statement.created_at_us, "key_id": statement.key_id,
                   "signature": self._signer.sign(statement), "note": ""}
         if self._signer.sign_note is not None:
-            body = checkpoint_body(origin(self._signer.note_name, tenant), statement.last_seq, statement.merkle_root)
-            record["note"] = self._signer.sign_note(body)
+            log_origin = origin(self._signer.log_name, tenant)
+            record["note"] = self._signer.sign_note(
+                log_origin, checkpoint_body(log_origin, statement.last_seq, statement.merkle_root))
         working.last_checkpoint_seq, working.last_checkpoint_at_us = working.seq, self._now_us
         self.checkpoints.append(record)
         return record

@@ -2,9 +2,9 @@
 so transparency-log tooling and witnesses that never heard of Audit Layer can check them. Pure text and
 hashing; the Ed25519 signing and verifying are the caller's.
 
-Each tenant's chain is its own log: origin `<key name>/<tenant_id>`, size `last_seq`, root `merkle_root`
-(RFC 6962 over the links' hashes, as the checkpoint states it). The operator's key name is the prefix of
-every origin it signs, so a verifier holding the key knows which origins it may sign.
+Each tenant's chain is its own log: origin `<log name>/<tenant_id>`, size `last_seq`, root `merkle_root`
+(RFC 6962 over the links' hashes, as the checkpoint states it). The operator's one Ed25519 key signs each
+tenant's note under the origin as key name, as witnesses (c2sp.org/tlog-witness) expect of a log's key.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ class NoteError(ValueError):
     pass
 
 
-def origin(key_name: str, tenant_id: str) -> str:
-    return f"{key_name}/{tenant_id}"
+def origin(log_name: str, tenant_id: str) -> str:
+    return f"{log_name}/{tenant_id}"
 
 
 def checkpoint_body(log_origin: str, size: int, root: bytes) -> str:

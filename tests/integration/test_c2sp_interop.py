@@ -77,7 +77,9 @@ def signed_log(kafka_bootstrap: str, chdb_path: str, tmp_path_factory: pytest.Te
 
 def _run(checker: Path, cases: list[dict[str, Any]]) -> dict[str, str]:
     operator = load_signer(SIGNING_KEY)
-    payload = {"log_vkey": signed_note.vkey(NAME, signed_note.ALG_ED25519, operator.public_raw), "cases": cases}
+    log_origin = signed_note.origin(NAME, "acme-bank")  # a log's key is named after its origin
+    payload = {"log_vkey": signed_note.vkey(log_origin, signed_note.ALG_ED25519, operator.public_raw),
+               "cases": cases}
     out = subprocess.run([str(checker)], input=json.dumps(payload), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return dict(line.split(" ", 1) for line in out.stdout.splitlines())
@@ -100,7 +102,7 @@ def test_independent_tools_accept_our_checkpoints_and_reject_edits(checker: Path
     cases += [
         {"name": "root-edited", "origin": origin, "note": _edit_root(note)},
         {"name": "other-tenant", "origin": signed_note.origin(NAME, "globex-hr"), "note": note},
-        {"name": "foreign-key", "origin": origin, "note": forger.sign_note(NAME, signed_note.parse(note)[0])},
+        {"name": "foreign-key", "origin": origin, "note": forger.sign_note(origin, signed_note.parse(note)[0])},
     ]
     # a witness cosigns in the tlog-cosignature format
     witness = Witness(tmp_path / "witness", Ed25519PrivateKey.generate(), trusted_keys(), "witness.example")
