@@ -570,6 +570,27 @@ def cmd_witness(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_witness_submit(args: argparse.Namespace) -> int:
+    from audit_layer_ledger.proofs import build_consistency, tenant_checkpoints
+    from audit_layer_ledger.tlog_witness import WitnessUnusable, submit
+    from audit_layer_ledger.witness import WitnessAlarm
+
+    store = open_store(args)
+    checkpoints = tenant_checkpoints(store, args.tenant)
+    try:
+        cosignatures = submit(args.url, checkpoints,
+                              lambda a, b: build_consistency(store, args.tenant, a, b)["proof"])
+    except WitnessAlarm as alarm:
+        console.print(f"[red]ALARM[/] tenant {args.tenant}: {alarm}")
+        return 3
+    except WitnessUnusable as exc:
+        raise UserError(str(exc)) from None
+    for line in cosignatures:
+        print(line, end="")
+    console.print(f"witness {args.url} cosigned {len(cosignatures)} checkpoints of {args.tenant}", style="dim")
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     from audit_layer_api.service import ApiSettings, serve
 

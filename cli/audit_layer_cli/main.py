@@ -280,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", type=Path, default=Path.home() / ".local/state/audit-layer/witness",
                    help="the witness's own store, outside the log's data folder (default: %(default)s)")
 
+    p = sub.add_parser("witness-submit", help="feed a tenant's checkpoints to a C2SP tlog-witness (e.g. litewitness)",
+                       description="Send the tenant's signed checkpoints, oldest first, each with the consistency "
+                                   "proof from the size the witness last cosigned, to a witness speaking "
+                                   "c2sp.org/tlog-witness (add-checkpoint), and print its cosignature lines. Exit 3 "
+                                   "when the witness holds a larger tree than the log (rollback) or refuses a "
+                                   "checkpoint that does not extend what it cosigned (fork).")
+    _add_clickhouse(p)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--url", required=True, help="the witness's base URL (its /add-checkpoint is called)")
+
     p = sub.add_parser("query", help="run a named query (or any SQL) and print a table",
                        description="Run one of the documented named queries "
                                    "(governance/audit_layer_governance/queries/*.sql) "
@@ -363,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
     from audit_layer_cli import commands
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
         return int(handler(args))
     except KeyboardInterrupt:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -145,3 +147,93 @@ def test_independent_tools_accept_our_checkpoints_and_reject_edits(checker: Path
                        .replace("{n:String}", "'" + _edit_root(note).replace("\n", "\\n") + "'"))
     problems = {f.problem for f in verify_store(signed_log, public_keys=trusted_keys()).findings}
     assert "checkpoint_note_invalid" in problems
+    signed_log.command(f"ALTER TABLE {signed_log.database}.checkpoints UPDATE note = {{n:String}} "
+                       f"WHERE last_seq = {checkpoints[0]['last_seq']} SETTINGS mutations_sync = 2"
+                       .replace("{n:String}", "'" + note.replace("\n", "\\n") + "'"))  # as it was
+    assert verify_store(signed_log, public_keys=trusted_keys()).ok
+
+
+@pytest.fixture
+def litewitness(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A real witness, litewitness (filippo.io/torchwood), built from the Go module proxy and run here with its
+    key in a dedicated ssh-agent, knowing the acme-bank log and our operator's key for it."""
+    from cryptography.hazmat.primitives import serialization
+
+    go = shutil.which("go")
+    assert go and shutil.which("ssh-agent") and shutil.which("ssh-keygen"), "needs Go and OpenSSH"
+    gobin = tmp_path / "bin"
+    built = subprocess.run([go, "install", "filippo.io/torchwood/cmd/litewitness@v0.6.1",
+                            "filippo.io/torchwood/cmd/witnessctl@v0.6.1"], env={**os.environ, "GOBIN": str(gobin)},
+                           capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr
+    key = tmp_path / "witness-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key), "-C", "witness"], check=True)
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    processes: list[subprocess.Popen[bytes]] = [agent]
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert time.monotonic() < deadline, "ssh-agent did not start"
+            time.sleep(0.1)
+        subprocess.run(["ssh-add", str(key)], env={**os.environ, "SSH_AUTH_SOCK": str(sock)}, check=True,
+                       capture_output=True)
+        fingerprint = subprocess.run(["ssh-keygen", "-lf", f"{key}.pub", "-E", "sha256"], check=True,
+                                     capture_output=True, text=True).stdout.split()[1]
+        db = tmp_path / "litewitness.db"
+        origin = signed_note.origin(NAME, "acme-bank")
+        operator = load_signer(SIGNING_KEY)
+        log_vkey = signed_note.vkey(origin, signed_note.ALG_ED25519, operator.public_raw)
+        for args in (["add-log", "-db", str(db), "-origin", origin],
+                     ["add-key", "-db", str(db), "-origin", origin, "-key", log_vkey]):
+            subprocess.run([str(gobin / "witnessctl"), *args], check=True, capture_output=True)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        witness = subprocess.Popen([str(gobin / "litewitness"), "-db", str(db), "-name", "witness.test", "-key",
+                                    fingerprint, "-ssh-agent", str(sock), "-listen", f"127.0.0.1:{port}"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(witness)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and witness.poll() is None, "litewitness did not start"
+                time.sleep(0.2)
+        public = serialization.load_ssh_public_key(Path(f"{key}.pub").read_bytes())
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        yield {"url": f"http://127.0.0.1:{port}", "origin": origin,
+               "vkey": signed_note.vkey("witness.test", signed_note.ALG_COSIGNATURE_V1, raw)}
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(10)
+
+
+def test_a_real_witness_cosigns_our_log_and_refuses_a_rollback_or_a_fork(
+        checker: Path, signed_log: ClickHouseStore, litewitness: dict[str, Any]) -> None:
+    from audit_layer_ledger.tlog_witness import submit
+    from audit_layer_ledger.witness import WitnessAlarm
+
+    checkpoints = tenant_checkpoints(signed_log, "acme-bank")
+    consistency = lambda a, b: build_consistency(signed_log, "acme-bank", a, b)["proof"]  # noqa: E731
+    cosignatures = submit(litewitness["url"], checkpoints, consistency)
+    assert len(cosignatures) == len(checkpoints)
+    # its cosignatures check with the independent tools, over our note
+    newest = checkpoints[-1]
+    results = _run(checker, [{"name": "litewitness", "origin": litewitness["origin"],
+                              "note": newest["note"] + cosignatures[-1], "witness_vkeys": [litewitness["vkey"]]}])
+    assert results["litewitness"] == "ok", results
+    # the log, rolled back below what the witness cosigned
+    with pytest.raises(WitnessAlarm, match="rollback"):
+        submit(litewitness["url"], checkpoints[:-1], consistency)
+    # a fork: a larger checkpoint, validly signed by the operator, that does not extend the cosigned tree
+    operator = load_signer(SIGNING_KEY)
+    origin = litewitness["origin"]
+    forged_body = signed_note.checkpoint_body(origin, newest["last_seq"] + 5, bytes(32))
+    forged = {**newest, "last_seq": newest["last_seq"] + 5, "note": operator.sign_note(origin, forged_body)}
+    with pytest.raises(WitnessAlarm, match="does not extend"):
+        submit(litewitness["url"], [*checkpoints, forged],
+               lambda a, b: consistency(a, min(b, newest["last_seq"])))
