@@ -185,7 +185,7 @@ def signing_keys_command(args: argparse.Namespace) -> int:
 def cmd_proof(args: argparse.Namespace) -> int:
     from audit_layer_ledger.proofs import ProofError, build_proof, load_public_keys
 
-    from audit_layer_cli.main import dumps
+    from audit_layer_cli.output import dumps
 
     store = open_store(args)
     try:
@@ -234,7 +234,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def print_verify(report: Any, as_json: bool) -> None:
-    from audit_layer_cli.main import dumps
+    from audit_layer_cli.output import dumps
 
     anchors = report.anchors
     if as_json:
@@ -342,7 +342,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def print_rows(result: Any, as_json: bool) -> None:
-    from audit_layer_cli.main import dumps
+    from audit_layer_cli.output import dumps
 
     if as_json:
         for row in result.result_rows:
@@ -523,7 +523,7 @@ def kafka_retention_note(bootstrap: str, topics: Topics) -> str:
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     from audit_layer_ledger.proofs import tenant_checkpoints
 
-    from audit_layer_cli.main import dumps
+    from audit_layer_cli.output import dumps
 
     for checkpoint in tenant_checkpoints(open_store(args), args.tenant, args.after_seq):
         print(dumps(checkpoint))
@@ -533,7 +533,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 def cmd_consistency(args: argparse.Namespace) -> int:
     from audit_layer_ledger.proofs import ProofError, build_consistency
 
-    from audit_layer_cli.main import dumps
+    from audit_layer_cli.output import dumps
 
     try:
         print(dumps(build_consistency(open_store(args), args.tenant, args.first, args.second)))
@@ -606,13 +606,6 @@ def cmd_api(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from audit_layer_cli.demo import run_demo
-
-    check_kafka(args.bootstrap_servers)
-    return run_demo(args)
 
 
 __all__ = ["UserError", "sys"]

@@ -31,7 +31,7 @@ from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from audit_layer_cli.commands import console, open_store, print_verify, retention_of
+from audit_layer_cli.commands import check_kafka, console, open_store, print_verify, retention_of
 
 log = logging.getLogger("audit_layer.demo")
 KEY_DIR = Path("data/keys")
@@ -126,6 +126,11 @@ def _summary(store: Any) -> None:
     for row in rows:
         table.add_row(*(str(v) for v in row))
     console.print(table)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    check_kafka(args.bootstrap_servers)
+    return run_demo(args)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import logging
 import os
 import sys
@@ -373,7 +372,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
     from audit_layer_cli import commands
 
-    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
+    name = f"cmd_{args.command.replace('-', '_')}"
+    if args.command == "demo":  # the demo builds on the commands: it is not one of them
+        from audit_layer_cli import demo
+
+        handler = demo.cmd_demo
+    else:
+        handler = getattr(commands, name)
     try:
         return int(handler(args))
     except KeyboardInterrupt:
@@ -381,14 +386,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except commands.UserError as exc:
         print(f"audit-layer {args.command}: error: {exc}", file=sys.stderr)
         return 2
-
-
-def _json_default(value: object) -> str:
-    return value.hex() if isinstance(value, bytes) else str(value)
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
 if __name__ == "__main__":
