@@ -570,6 +570,35 @@ def cmd_witness(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_witness_serve(args: argparse.Namespace) -> int:
+    from audit_layer_ledger.proofs import load_public_keys
+    from audit_layer_ledger.witness import Witness
+    from audit_layer_ledger.witness_server import AddCheckpoint, serve
+    from audit_layer_processors.signing import SigningKeyError, load_signer
+
+    try:
+        key = load_signer(args.key)
+    except SigningKeyError as exc:
+        raise UserError(str(exc)) from None
+    operator_keys = load_public_keys(args.operator_keys)
+    if not operator_keys:
+        raise UserError(f"no operator public keys in {args.operator_keys}")
+    witness = Witness(args.state, key.private_key, operator_keys, args.name)
+    server = serve(AddCheckpoint(witness, args.log_name), args.host, args.port)
+    console.print(f"witness {witness.vkey()} serving c2sp.org/tlog-witness on http://{args.host}:{args.port} "
+                  f"for {args.log_name}/*")
+
+    def _stop(*_: Any) -> None:
+        raise KeyboardInterrupt  # out of serve_forever, in this thread
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.server_close()
+    return 0
+
+
 def cmd_witness_submit(args: argparse.Namespace) -> int:
     from audit_layer_ledger.proofs import build_consistency, tenant_checkpoints
     from audit_layer_ledger.tlog_witness import WitnessUnusable, submit

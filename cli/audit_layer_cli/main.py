@@ -279,6 +279,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", type=Path, default=Path.home() / ".local/state/audit-layer/witness",
                    help="the witness's own store, outside the log's data folder (default: %(default)s)")
 
+    p = sub.add_parser("witness-serve", help="run the witness as a C2SP tlog-witness HTTP service",
+                       description="Serve POST /add-checkpoint (c2sp.org/tlog-witness) for the logs "
+                                   "<log name>/<tenant> signed by the operator's keys: check each checkpoint's "
+                                   "signature and its consistency with what this witness cosigned, cosign it "
+                                   "(tlog-cosignature/v1) and "
+                                   "keep it in --state. Any operator, or `audit-layer witness-submit`, can feed it.")
+    p.add_argument("--key", type=Path, required=True, help="the witness's own Ed25519 private key (PEM)")
+    p.add_argument("--name", type=_key_name, default="witness.audit-layer.local",
+                   help="the witness's key name in its cosignatures (default: %(default)s)")
+    p.add_argument("--operator-keys", type=Path, default=Path("data/keys"),
+                   help="the operator's checkpoint public keys (.pub file or folder; default: data/keys)")
+    p.add_argument("--log-name", type=_key_name, default=os.environ.get("AUDIT_LAYER_LOG_NAME", "audit-layer.local"),
+                   help="the operator's log name: origins <name>/<tenant> are witnessed (default: %(default)s)")
+    p.add_argument("--state", type=Path, default=Path.home() / ".local/state/audit-layer/witness",
+                   help="the witness's own store, outside the log's data folder (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=_positive, default=7380, help="port (default: %(default)s)")
+
     p = sub.add_parser("witness-submit", help="feed a tenant's checkpoints to a C2SP tlog-witness (e.g. litewitness)",
                        description="Send the tenant's signed checkpoints, oldest first, each with the consistency "
                                    "proof from the size the witness last cosigned, to a witness speaking "

@@ -70,6 +70,12 @@ class Witness:
         data = json.loads(path.read_text())
         return Seen(data["size"], data["root"])
 
+    def remember(self, tenant: str, size: int, root: str, entry: dict[str, Any]) -> None:
+        """Keep a newly cosigned checkpoint: its entry, then the state (so a crash never forgets it signed)."""
+        with (self.folder / f"cosigned-{tenant}.jsonl").open("a") as out:
+            out.write(json.dumps(entry) + "\n")
+        (self.folder / f"state-{tenant}.json").write_text(json.dumps(Seen(size, root).__dict__))
+
     def countersigned(self, tenant: str) -> dict[int, str]:
         """Every size this witness countersigned for the tenant, and the root it saw there."""
         path = self.folder / f"cosigned-{tenant}.jsonl"

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -154,6 +155,29 @@ def test_independent_tools_accept_our_checkpoints_and_reject_edits(checker: Path
 
 
 @pytest.fixture
+def our_witness(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """`audit-layer witness-serve`'s endpoint, on a thread of this process."""
+    from audit_layer_ledger.witness_server import AddCheckpoint, serve
+
+    witness = Witness(tmp_path / "served", Ed25519PrivateKey.generate(), trusted_keys(), "witness.test")
+    server = serve(AddCheckpoint(witness, NAME), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.server_address[1]}", "origin": signed_note.origin(NAME, "acme-bank"),
+               "vkey": witness.vkey()}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(params=["litewitness", "our_witness"])
+def a_witness(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each tlog-witness the operator may use: a third party's, and ours."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
 def litewitness(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A real witness, litewitness (filippo.io/torchwood), built from the Go module proxy and run here with its
     key in a dedicated ssh-agent, knowing the acme-bank log and our operator's key for it."""
@@ -212,8 +236,9 @@ def litewitness(tmp_path: Path) -> Iterator[dict[str, Any]]:
             process.wait(10)
 
 
-def test_a_real_witness_cosigns_our_log_and_refuses_a_rollback_or_a_fork(
-        checker: Path, signed_log: ClickHouseStore, litewitness: dict[str, Any]) -> None:
+def test_a_witness_cosigns_our_log_and_refuses_a_rollback_or_a_fork(
+        checker: Path, signed_log: ClickHouseStore, a_witness: dict[str, Any]) -> None:
+    litewitness = a_witness
     from audit_layer_ledger.tlog_witness import submit
     from audit_layer_ledger.witness import WitnessAlarm
 
