@@ -403,7 +403,8 @@ def create_app(backends: Backends) -> FastAPI:
         if result is None:
             return VerifyResult(tenant_id=tenant, status="empty", verified_at=dt.datetime.now(dt.UTC), links=0,
                                 last_seq=0, checkpoints_verified=0, head_hash=None, finding=None)
-        f = result.first_finding
+        found = report.findings  # the chain walk's and every other check's
+        f = found[0] if found else None
         return VerifyResult(tenant_id=tenant, status="verified" if f is None else "failed",
                             verified_at=dt.datetime.now(dt.UTC), links=result.links, last_seq=result.last_seq,
                             checkpoints_verified=result.checkpoints_verified, head_hash=result.head.hex(),

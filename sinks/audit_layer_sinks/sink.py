@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit_layer_governance.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
-from audit_layer_governance.retention import RetentionPolicy
+from audit_layer_governance.retention import RetentionPolicy, default_retention
 from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
@@ -48,7 +48,8 @@ class SinkConfig:
     group_id: str = "audit-sink"
     batch: BatchPolicy = field(default_factory=BatchPolicy)
     poll_timeout: float = 0.1
-    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # the shipped enrichment policy's retention classes, as `audit-layer sink` without --policy keeps rows
+    retention: RetentionPolicy = field(default_factory=default_retention)
     # how often the sink re-reads the legal holds it marks new rows with
     hold_refresh_seconds: float = 5.0
     # on the embedded engine, let ClickHouse decode the Avro (False: always decode in Python)

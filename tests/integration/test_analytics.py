@@ -166,7 +166,10 @@ def test_retention_drops_expired_parts_but_a_legal_hold_keeps_them_until_lifted(
 
     hold, count = place_hold(store, "acme", user_id="u-0", reason="case 2026-17", set_by="legal@acme")
     assert count == 0 and [h.hold_id for h in active_holds(store)] == [hold.hold_id]
-    sink = ClickHouseSink(SinkConfig(kafka_bootstrap, topics), store)  # its row builder, as it loads
+    from audit_layer_governance.retention import RetentionPolicy
+
+    # its row builder, as it loads; every class kept the minimum 180 days, so one age decides a part's fate
+    sink = ClickHouseSink(SinkConfig(kafka_bootstrap, topics, retention=RetentionPolicy()), store)
     sink._refresh_holds()
     old = int((dt.datetime.now(dt.UTC) - dt.timedelta(days=400)).timestamp() * 1e6)
     now = int(dt.datetime.now(dt.UTC).timestamp() * 1e6)

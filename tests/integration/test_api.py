@@ -153,7 +153,7 @@ def test_ingest_search_fetch_report_verify(api: ApiServer, store: Any, tmp_path:
         # the chain
         verified = http.get("/v1/chain/verify")
         assert verified.status_code == 200, verified.text
-        assert verified.json()["status"] == "verified" and verified.json()["links"] >= 51
+        assert verified.json()["status"] == "verified" and verified.json()["links"] >= 51, verified.json()["finding"]
         assert http.get("/v1/chain/verify", params={"mode": "latest"}).json()["status"] == "verified"
         checkpoints = http.get("/v1/chain/checkpoints").json()
         assert checkpoints and all(c["tenant_id"] == "org-a" for c in checkpoints)
