@@ -3,7 +3,7 @@
 audit.events -> the enrich step (enrich_step.py) -> audit.events.enriched or audit.dlq.
 
 At-least-once, in the arroyo manner: consume a batch, run the step on each message, produce each
-output to the input's partition number, and commit an offset only after every output before it
+output to its tenant's partition (dead letters to the input's), and commit an offset only after every output before it
 was acknowledged by the broker (the producer flushed): a crash re-processes, never loses, and the
 sequencer drops the duplicates. A delivery that fails stops the worker without committing; a commit
 that fails (a broker restarting, a coordinator moving) is retried at the next commit.
