@@ -542,9 +542,10 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_witness(args: argparse.Namespace) -> int:
-    from audit_layer_ledger.proofs import build_consistency, load_public_keys, tenant_checkpoints
-    from audit_layer_ledger.witness import Witness, WitnessAlarm
+def open_witness(args: argparse.Namespace) -> Any:
+    """The witness of `--key`, `--operator-keys`, `--state` and `--name`."""
+    from audit_layer_ledger.proofs import load_public_keys
+    from audit_layer_ledger.witness import Witness
     from audit_layer_processors.signing import SigningKeyError, load_signer
 
     try:
@@ -554,7 +555,14 @@ def cmd_witness(args: argparse.Namespace) -> int:
     operator_keys = load_public_keys(args.operator_keys)
     if not operator_keys:
         raise UserError(f"no operator public keys in {args.operator_keys}")
-    witness = Witness(args.state, key.private_key, operator_keys, args.name)
+    return Witness(args.state, key.private_key, operator_keys, args.name)
+
+
+def cmd_witness(args: argparse.Namespace) -> int:
+    from audit_layer_ledger.proofs import build_consistency, tenant_checkpoints
+    from audit_layer_ledger.witness import WitnessAlarm
+
+    witness = open_witness(args)
     store = open_store(args)
     checkpoints = tenant_checkpoints(store, args.tenant)  # all of them: what it remembers must still be there
     try:
@@ -571,19 +579,9 @@ def cmd_witness(args: argparse.Namespace) -> int:
 
 
 def cmd_witness_serve(args: argparse.Namespace) -> int:
-    from audit_layer_ledger.proofs import load_public_keys
-    from audit_layer_ledger.witness import Witness
     from audit_layer_ledger.witness_server import AddCheckpoint, serve
-    from audit_layer_processors.signing import SigningKeyError, load_signer
 
-    try:
-        key = load_signer(args.key)
-    except SigningKeyError as exc:
-        raise UserError(str(exc)) from None
-    operator_keys = load_public_keys(args.operator_keys)
-    if not operator_keys:
-        raise UserError(f"no operator public keys in {args.operator_keys}")
-    witness = Witness(args.state, key.private_key, operator_keys, args.name)
+    witness = open_witness(args)
     server = serve(AddCheckpoint(witness, args.log_name), args.host, args.port)
     console.print(f"witness {witness.vkey()} serving c2sp.org/tlog-witness on http://{args.host}:{args.port} "
                   f"for {args.log_name}/*")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,61 +151,16 @@ class Sequencer:
             self._tenant_partition.pop(tenant, None)
         log.info("revoked partitions %s", sorted(gone))
 
-    def _newest(self, topic: str, partitions: list[int]) -> dict[str, Seen]:
-        """Each tenant's newest (seq, hash) in the last `restore_check_window` committed messages of these
-        partitions of `topic` (chained events or checkpoints)."""
-        chained = topic == self.config.topics.chained
-        codec = self._chained_codec if chained else self._checkpoint_codec
+    def _read_to_end(self, topic: str, start: Callable[[Consumer, int], int],
+                     partitions: list[int]) -> Iterator[Message]:
+        """The committed messages (not tombstones) of these partitions of `topic`, from the offset `start`
+        gives each to its end."""
         reader = Consumer({"bootstrap.servers": self.config.bootstrap_servers,
                            "group.id": f"{self.config.group_id}-restore", "enable.auto.commit": False,
                            "isolation.level": "read_committed", "enable.partition.eof": True})
-        newest: dict[str, Seen] = {}
         try:
-            start = []
-            for p in partitions:
-                low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
-                start.append(TopicPartition(topic, p, max(low, high - self.config.restore_check_window)))
-            reader.assign(start)
+            reader.assign([TopicPartition(topic, p, start(reader, p)) for p in partitions])
             pending, deadline = set(partitions), time.monotonic() + 120
-            while pending:
-                if time.monotonic() > deadline:
-                    raise SequencerStopped(f"could not read the tail of {topic} partitions {sorted(pending)}")
-                for msg in reader.consume(500, 1.0):
-                    err = msg.error()
-                    if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            pending.discard(msg.partition())
-                            continue
-                        raise SequencerStopped(f"reading {topic}: {err}")
-                    if msg.value() is None:
-                        continue
-                    record = codec.decode(msg.value())  # type: ignore[arg-type]
-                    if chained:
-                        seen = Seen(record["seq"], record["hash"])
-                        tenant = record["event"]["event"]["tenant_id"]
-                    else:
-                        seen = Seen(record["last_seq"], record["head_hash"])
-                        tenant = record["tenant_id"]
-                    if tenant not in newest or newest[tenant].seq < seen.seq:
-                        newest[tenant] = seen
-            return newest
-        finally:
-            reader.close()
-
-    def _restore_heads(self, partitions: list[int]) -> dict[str, Head]:
-        reader = Consumer({
-            "bootstrap.servers": self.config.bootstrap_servers,
-            "group.id": f"{self.config.group_id}-restore",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        })
-        topic = self.config.topics.chain_heads
-        try:
-            reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-            pending = set(partitions)
-            found: list[tuple[str, Head]] = []
-            deadline = time.monotonic() + 120
             while pending:
                 if time.monotonic() > deadline:
                     raise SequencerStopped(f"could not read {topic} partitions {sorted(pending)} to the end")
@@ -215,18 +171,42 @@ class Sequencer:
                             pending.discard(msg.partition())
                             continue
                         raise SequencerStopped(f"reading {topic}: {err}")
-                    value = msg.value()
-                    if value is None:
-                        continue
-                    head = self._head_codec.decode(value)
-                    found.append((head["tenant_id"], Head(head["seq"], head["hash"],
-                                                          tuple(head["recent_event_ids"]),
-                                                          tuple(head["frontier"]), head["last_checkpoint_seq"],
-                                                          head["last_checkpoint_at_us"])))
-                    self._tenant_partition[head["tenant_id"]] = msg.partition() or 0
-            return latest_heads(found)
+                    if msg.value() is not None:
+                        yield msg
         finally:
             reader.close()
+
+    def _newest(self, topic: str, partitions: list[int]) -> dict[str, Seen]:
+        """Each tenant's newest (seq, hash) in the last `restore_check_window` committed messages of these
+        partitions of `topic` (chained events or checkpoints)."""
+        chained = topic == self.config.topics.chained
+        codec = self._chained_codec if chained else self._checkpoint_codec
+        window = self.config.restore_check_window
+
+        def tail(reader: Consumer, partition: int) -> int:
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            return max(low, high - window)
+
+        newest: dict[str, Seen] = {}
+        for msg in self._read_to_end(topic, tail, partitions):
+            record = codec.decode(msg.value())  # type: ignore[arg-type]
+            if chained:
+                tenant, seen = record["event"]["event"]["tenant_id"], Seen(record["seq"], record["hash"])
+            else:
+                tenant, seen = record["tenant_id"], Seen(record["last_seq"], record["head_hash"])
+            if tenant not in newest or newest[tenant].seq < seen.seq:
+                newest[tenant] = seen
+        return newest
+
+    def _restore_heads(self, partitions: list[int]) -> dict[str, Head]:
+        found: list[tuple[str, Head]] = []
+        for msg in self._read_to_end(self.config.topics.chain_heads, lambda _r, _p: OFFSET_BEGINNING, partitions):
+            head = self._head_codec.decode(msg.value())  # type: ignore[arg-type]
+            found.append((head["tenant_id"], Head(head["seq"], head["hash"], tuple(head["recent_event_ids"]),
+                                                  tuple(head["frontier"]), head["last_checkpoint_seq"],
+                                                  head["last_checkpoint_at_us"])))
+            self._tenant_partition[head["tenant_id"]] = msg.partition() or 0
+        return latest_heads(found)
 
     # -- one transaction --------------------------------------------------------------------
 

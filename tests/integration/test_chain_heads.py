@@ -101,6 +101,19 @@ def test_a_rolled_back_or_deleted_head_stops_the_sequencer(kafka_bootstrap: str,
         sequencer.stop()
 
 
+def _chained_seq_5(bootstrap: str, topics: Topics) -> Any:
+    [message] = [m for m in read_topic(bootstrap, topics.chained, 20)
+                 if AvroCodec(CHAINED_EVENT).decode(m.value())["seq"] == 5]
+    return message
+
+
+def _append(bootstrap: str, topics: Topics, beside: Any, value: bytes) -> None:
+    """A chained message written straight to the topic, on the partition of `beside`."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(topics.chained, key=beside.key(), value=value, partition=beside.partition())
+    assert producer.flush(30) == 0
+
+
 def test_the_sink_stops_on_a_second_link_for_a_stored_seq(kafka_bootstrap: str, topics: Topics, store: Any,
                                                           tmp_path: Path) -> None:
     enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path)
@@ -111,16 +124,12 @@ def test_the_sink_stops_on_a_second_link_for_a_stored_seq(kafka_bootstrap: str, 
         assert wait_for_rows(store, 20, workers=[enricher, sequencer], sink=sink) == 20
         sequencer.stop()
         # a second chain's seq 5 (as a forked or rolled-back sequencer would write it), committed to the topic
-        [original] = [m for m in read_topic(kafka_bootstrap, topics.chained, 20)
-                      if AvroCodec(CHAINED_EVENT).decode(m.value())["seq"] == 5]
+        original = _chained_seq_5(kafka_bootstrap, topics)
         codec = AvroCodec(CHAINED_EVENT)
         forked = codec.decode(original.value())
         forked["hash"] = bytes(32)
         forked["event"]["event"]["decision_outcome"] = "approved-by-fork"
-        producer = Producer({"bootstrap.servers": kafka_bootstrap})
-        producer.produce(topics.chained, key=original.key(), value=codec.encode(forked),
-                         partition=original.partition())
-        assert producer.flush(30) == 0
+        _append(kafka_bootstrap, topics, original, codec.encode(forked))
         deadline = time.monotonic() + 60
         while sink.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.3)
@@ -143,11 +152,8 @@ def test_a_redelivered_link_is_not_stored_or_counted_twice(kafka_bootstrap: str,
         _publish(kafka_bootstrap, topics, 20)
         assert wait_for_rows(store, 20, workers=[enricher, sequencer], sink=sink) == 20
         # the same chained message again at a new offset (a replay), then 20 more events after it
-        [original] = [m for m in read_topic(kafka_bootstrap, topics.chained, 20)
-                      if AvroCodec(CHAINED_EVENT).decode(m.value())["seq"] == 5]
-        producer = Producer({"bootstrap.servers": kafka_bootstrap})
-        producer.produce(topics.chained, key=original.key(), value=original.value(), partition=original.partition())
-        assert producer.flush(30) == 0
+        original = _chained_seq_5(kafka_bootstrap, topics)
+        _append(kafka_bootstrap, topics, original, original.value())
         _publish(kafka_bootstrap, topics, 20)
         assert wait_for_rows(store, 40, workers=[enricher, sequencer], sink=sink) == 40
         time.sleep(2)
