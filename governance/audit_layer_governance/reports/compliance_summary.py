@@ -213,7 +213,8 @@ def _blocks(d: dict[str, Any]) -> tuple[Any, ...]:
          ("run for this report" if ver.get("run_for_this_report") else "last recorded, not re-checked") +
          f" at {ver['verified_at']}: {ver['links']:,} links to seq {ver['last_seq']:,}, "
          f"{ver['checkpoints_verified']:,} signed checkpoints" + (f"; {ver['finding']}" if ver["finding"] else "")),
-        ("Figures checked against stored events", f"{chain['figures']['days_checked']:,} days, all match"
+        ("Figures checked against stored events", f"{chain['figures']['days_checked']:,} "
+         f"day{'' if chain['figures']['days_checked'] == 1 else 's'}, all match"
          if chain["figures"]["ok"] else "MISMATCH on " + ", ".join(
              f"{day} (aggregates {v['aggregates']:,}, events {v['events']:,})"
              for day, v in list(chain["figures"]["mismatched_days"].items())[:5])),
