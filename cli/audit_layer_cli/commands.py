@@ -103,7 +103,8 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     config = SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                              instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window),
-                             checkpoints=CheckpointPolicy(args.checkpoint_every, args.checkpoint_seconds))
+                             checkpoints=CheckpointPolicy(args.checkpoint_every, args.checkpoint_seconds),
+                             restore_check_window=args.restore_tail)
     return run(config, Signer(key.key_id, key.sign, args.log_name, key.sign_note))
 
 

@@ -112,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-id", default=os.environ.get("AUDIT_LAYER_INSTANCE_ID", "0"),
                    help="stable id of this process; part of its transactional.id (default: 0)")
     p.add_argument("--dedup-window", type=_positive, default=2000,
-                   help="recent event ids remembered per tenant to drop duplicates (default: 2000)")
+                   help="recent event ids remembered per tenant to drop duplicates (default: 2000); after a "
+                        "restart, those among the chained events the restore replays")
+    p.add_argument("--restore-tail", type=_positive, default=10_000,
+                   help="on taking a partition, replay at least its last N chained events over the chain heads "
+                        "(further back when a tenant's links since its last checkpoint begin earlier) and check "
+                        "its last N checkpoints (default: 10000)")
     p.add_argument("--signing-key", type=Path, default=None,
                    help="Ed25519 private key (PEM) that signs checkpoints (default: $AUDIT_LAYER_SIGNING_KEY, "
                         "else data/keys/checkpoint-ed25519.pem, generated on first use)")

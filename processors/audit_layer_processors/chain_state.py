@@ -125,8 +125,12 @@ class ChainBatch:
             return
         horizon = self._now_us - int(self._policy.every_seconds * 1_000_000)
         for tenant in tenants:
-            working = self._work(tenant)
-            if working.seq > working.last_checkpoint_seq and working.last_checkpoint_at_us <= horizon:
+            # a tenant the batch has not touched is judged by its head: copying its state costs its window
+            state: _Working | Head | None = self._working.get(tenant) or self._heads.get(tenant)
+            if state is None:
+                continue
+            signed_at = state.last_checkpoint_at_us or self._now_us
+            if state.seq > state.last_checkpoint_seq and signed_at <= horizon:
                 self.checkpoint(tenant)
 
     def touched(self) -> set[str]:

@@ -1,11 +1,12 @@
 """The sequencer worker: audit.events.enriched -> per-tenant hash chain -> audit.events.chained.
 
 Exactly-once with Kafka transactions (the stage, produce, commit, then-apply checkpoint):
-consume a batch, link it on a copy of the heads, produce the chained events and the new
-heads in one transaction together with the consumed offsets, commit, and only then apply
-the new heads to local state. On assignment, heads are restored from the compacted
-audit.chain-heads topic read_committed, after any pending transaction on the partition has
-resolved. An error after sequencing stops the worker: a dropped event would be an audit gap.
+consume a batch, link it on a copy of the heads, produce the chained events, the checkpoints that
+fell due and the heads of their tenants in one transaction together with the consumed offsets,
+commit, and only then apply the new heads to local state. On assignment, after any pending
+transaction on the partition has resolved, heads are read from the compacted audit.chain-heads
+topic and the chained tail is replayed over them (head_restore.py). An error after sequencing
+stops the worker: a dropped event would be an audit gap.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from audit_layer_processors.chain_state import (
 )
 from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
-from audit_layer_processors.head_check import Seen, head_problems
+from audit_layer_processors.head_restore import ChainedLink, Restored, Seen, restore_heads
 from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -67,8 +68,10 @@ class SequencerConfig:
     dedup: DedupPolicy = field(default_factory=DedupPolicy)
     checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     dlq: DlqPolicy = field(default_factory=DlqPolicy)
-    # restored heads are checked against this many newest chained events and checkpoints per partition
-    restore_check_window: int = 5000
+    # on assignment the last this-many chained events of a partition are replayed over its heads (further
+    # back when a tenant's links since its head start earlier), and the newest this-many checkpoints read;
+    # the replayed event ids are the duplicate window after a restart
+    restore_check_window: int = 10_000
 
 
 class SequencerStopped(RuntimeError):
@@ -88,6 +91,7 @@ class Sequencer:
         self._limiter = DlqLimiter(config.dlq)
         self._heads: dict[str, Head] = {}
         self._tenant_partition: dict[str, int] = {}
+        self._unsigned: set[str] = set()  # tenants with links after their last checkpoint
         self._partitions = 0  # of the enriched topic, read at start
         self._stop = threading.Event()
         self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0}
@@ -135,20 +139,28 @@ class Sequencer:
         # read_committed offset fetches wait for pending transactional offset commits, so a
         # crashed or fenced previous owner's transaction is resolved before heads are read
         consumer.committed(partitions, timeout=60)
-        restored = self._restore_heads(numbers)
-        problems = head_problems(restored, self._newest(self.config.topics.chained, numbers),
-                                 self._newest(self.config.topics.checkpoints, numbers))
+        heads = self._read_heads(numbers)
+        signed = self._newest_checkpoints(numbers)
+        problems: list[str] = []
+        for partition in numbers:
+            restored = self._replay(partition, heads.get(partition, {}), signed.get(partition, {}),
+                                    time.time_ns() // 1000)
+            problems += restored.problems
+            for tenant in restored.heads:
+                self._tenant_partition[tenant] = partition
+            self._apply(restored.heads)
         if problems:
             raise SequencerStopped("restored chain heads disagree with the log; not resuming (fix or restore "
                                    "audit.chain-heads, then restart):\n  " + "\n  ".join(problems))
-        self._heads.update(restored)
-        log.info("assigned partitions %s; restored %d tenant heads", numbers, len(restored))
+        log.info("assigned partitions %s; restored %d tenant heads", numbers,
+                 sum(len(h) for h in heads.values()))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {p.partition for p in partitions}
         for tenant in [t for t, p in self._tenant_partition.items() if p in gone]:
             self._heads.pop(tenant, None)
             self._tenant_partition.pop(tenant, None)
+            self._unsigned.discard(tenant)
         log.info("revoked partitions %s", sorted(gone))
 
     def _read_to_end(self, topic: str, start: Callable[[Consumer, int], int],
@@ -176,37 +188,64 @@ class Sequencer:
         finally:
             reader.close()
 
-    def _newest(self, topic: str, partitions: list[int]) -> dict[str, Seen]:
-        """Each tenant's newest (seq, hash) in the last `restore_check_window` committed messages of these
-        partitions of `topic` (chained events or checkpoints)."""
-        chained = topic == self.config.topics.chained
-        codec = self._chained_codec if chained else self._checkpoint_codec
-        window = self.config.restore_check_window
-
-        def tail(reader: Consumer, partition: int) -> int:
+    def _tail(self, topic: str, depth: int) -> Callable[[Consumer, int], int]:
+        def start(reader: Consumer, partition: int) -> int:
             low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            return max(low, high - window)
+            return max(low, high - depth)
+        return start
 
-        newest: dict[str, Seen] = {}
-        for msg in self._read_to_end(topic, tail, partitions):
-            record = codec.decode(msg.value())  # type: ignore[arg-type]
-            if chained:
-                tenant, seen = record["event"]["event"]["tenant_id"], Seen(record["seq"], record["hash"])
-            else:
-                tenant, seen = record["tenant_id"], Seen(record["last_seq"], record["head_hash"])
-            if tenant not in newest or newest[tenant].seq < seen.seq:
-                newest[tenant] = seen
-        return newest
-
-    def _restore_heads(self, partitions: list[int]) -> dict[str, Head]:
-        found: list[tuple[str, Head]] = []
+    def _read_heads(self, partitions: list[int]) -> dict[int, dict[str, Head]]:
+        """The newest head of each tenant in audit.chain-heads, by partition."""
+        found: dict[int, list[tuple[str, Head]]] = {p: [] for p in partitions}
         for msg in self._read_to_end(self.config.topics.chain_heads, lambda _r, _p: OFFSET_BEGINNING, partitions):
             head = self._head_codec.decode(msg.value())  # type: ignore[arg-type]
-            found.append((head["tenant_id"], Head(head["seq"], head["hash"], tuple(head["recent_event_ids"]),
-                                                  tuple(head["frontier"]), head["last_checkpoint_seq"],
-                                                  head["last_checkpoint_at_us"])))
-            self._tenant_partition[head["tenant_id"]] = msg.partition() or 0
-        return latest_heads(found)
+            found[msg.partition() or 0].append((head["tenant_id"], Head(
+                head["seq"], head["hash"], tuple(head["recent_event_ids"]), tuple(head["frontier"]),
+                head["last_checkpoint_seq"], head["last_checkpoint_at_us"])))
+        return {p: latest_heads(heads) for p, heads in found.items()}
+
+    def _newest_checkpoints(self, partitions: list[int]) -> dict[int, dict[str, Seen]]:
+        """Each tenant's newest signed (seq, head hash) in the last `restore_check_window` checkpoints of its
+        partition."""
+        topic = self.config.topics.checkpoints
+        newest: dict[int, dict[str, Seen]] = {p: {} for p in partitions}
+        for msg in self._read_to_end(topic, self._tail(topic, self.config.restore_check_window), partitions):
+            record = self._checkpoint_codec.decode(msg.value())  # type: ignore[arg-type]
+            seen, by_tenant = Seen(record["last_seq"], record["head_hash"]), newest[msg.partition() or 0]
+            current = by_tenant.get(record["tenant_id"])
+            if current is None or current.seq < seen.seq:
+                by_tenant[record["tenant_id"]] = seen
+        return newest
+
+    def _replay(self, partition: int, heads: dict[str, Head], signed: dict[str, Seen], now_us: int) -> Restored:
+        """The partition's heads advanced over its chained tail, read further back while a tenant's links
+        since its head begin before the tail."""
+        topic, depth = self.config.topics.chained, self.config.restore_check_window
+        while True:
+            links = self._read_to_end(topic, self._tail(topic, depth), [partition])
+            restored = restore_heads(heads, (self._link(msg) for msg in links), signed, self.config.dedup, now_us)
+            if not restored.gaps:
+                return restored
+            reader = Consumer({"bootstrap.servers": self.config.bootstrap_servers,
+                               "group.id": f"{self.config.group_id}-restore"})
+            try:
+                low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            finally:
+                reader.close()
+            if high - depth <= low:
+                gaps = ", ".join(restored.gaps)
+                lost = (f"tenants {gaps}: chained events since their heads begin above head + 1 and the topic "
+                        "holds nothing older (links lost, or a rolled-back head)")
+                return Restored(restored.heads, [*restored.problems, lost])
+            depth *= 4
+            log.info("partition %d: tenants %s have links before the last %d chained events; reading further",
+                     partition, ", ".join(restored.gaps[:5]), depth // 4)
+
+    def _link(self, msg: Message) -> ChainedLink:
+        record = self._chained_codec.decode(msg.value())  # type: ignore[arg-type]
+        event = record["event"]["event"]
+        return ChainedLink(event["tenant_id"], record["seq"], record["prev_hash"], record["hash"],
+                           event["event_id"])
 
     # -- one transaction --------------------------------------------------------------------
 
@@ -215,7 +254,7 @@ class Sequencer:
         batch = self._batch()
         next_offsets: dict[int, int] = {}
         first_offsets: dict[int, int] = {}
-        tenant_partition: dict[str, int] = {}
+        linked_tenants: set[str] = set()
         dead = linked = 0
         self._producer.begin_transaction()
         try:
@@ -245,14 +284,17 @@ class Sequencer:
                 link = batch.link(enriched)
                 if link is None:
                     continue
-                tenant_partition[link.tenant_id] = partition
+                linked_tenants.add(link.tenant_id)
+                self._tenant_partition[link.tenant_id] = partition
                 linked += 1
                 self._producer.produce(topics.chained, key=msg.key(),
                                        value=self._chained.write(msg.value(), enriched, link),  # type: ignore[arg-type]
                                        partition=partition)
-            batch.checkpoint_due_by_time(tenant_partition)
+            # tenants not in this batch too: under steady load of others, their checkpoints (and heads) are
+            # still due every `every_seconds`, which bounds how far back a restore replays
+            batch.checkpoint_due_by_time(linked_tenants | self._unsigned)
             staged = batch.staged()
-            self._produce_heads_and_checkpoints(batch, staged, tenant_partition)
+            self._produce_heads_and_checkpoints(batch, staged)
             offsets = [TopicPartition(topics.enriched, p, o) for p, o in next_offsets.items()]
             self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), 30)
             self._commit()
@@ -265,9 +307,7 @@ class Sequencer:
                 return
             raise SequencerStopped(f"Kafka transaction failed: {error}") from exc
         # committed: now, and only now, the new heads become the local state
-        for tenant, partition in tenant_partition.items():
-            self._heads[tenant] = staged[tenant]
-            self._tenant_partition[tenant] = partition
+        self._apply(staged)
         self.counts["chained"] += linked
         self.counts["duplicates"] += batch.duplicates
         self.counts["checkpoints"] += len(batch.checkpoints)
@@ -278,43 +318,47 @@ class Sequencer:
         return ChainBatch(self._heads, self._encoder, self.config.dedup, self.config.checkpoints,
                           self._signer, time.time_ns() // 1000)
 
-    def _produce_heads_and_checkpoints(self, batch: ChainBatch, staged: dict[str, Head],
-                                       tenant_partition: dict[str, int]) -> None:
-        """Checkpoints and the new heads go in the same transaction as the events they cover."""
+    def _apply(self, staged: dict[str, Head]) -> None:
+        for tenant, head in staged.items():
+            self._heads[tenant] = head
+            if head.seq > head.last_checkpoint_seq:
+                self._unsigned.add(tenant)
+            else:
+                self._unsigned.discard(tenant)
+
+    def _produce_heads_and_checkpoints(self, batch: ChainBatch, staged: dict[str, Head]) -> None:
+        """Checkpoints go in the same transaction as the events they cover, and with each the tenant's head as
+        the batch leaves it: heads are written only with checkpoints (a restore replays the links since)."""
         topics = self.config.topics
         now_us = time.time_ns() // 1000
+        signed: dict[str, int] = {}
         for record in batch.checkpoints:
             tenant = record["tenant_id"]
+            signed[tenant] = partition = self._tenant_partition[tenant]
             self._producer.produce(topics.checkpoints, key=tenant.encode("utf-8"),
-                                   value=self._checkpoint_codec.encode(record),
-                                   partition=tenant_partition[tenant])
-        for tenant, partition in tenant_partition.items():
+                                   value=self._checkpoint_codec.encode(record), partition=partition)
+        for tenant, partition in signed.items():
             head = staged[tenant]
             value = self._head_codec.encode({
-                "tenant_id": tenant, "seq": head.seq, "hash": head.hash,
-                "recent_event_ids": list(head.recent_event_ids), "updated_at_us": now_us,
-                "frontier": list(head.frontier), "last_checkpoint_seq": head.last_checkpoint_seq,
-                "last_checkpoint_at_us": head.last_checkpoint_at_us,
+                "tenant_id": tenant, "seq": head.seq, "hash": head.hash, "recent_event_ids": [],
+                "updated_at_us": now_us, "frontier": list(head.frontier),
+                "last_checkpoint_seq": head.last_checkpoint_seq, "last_checkpoint_at_us": head.last_checkpoint_at_us,
             })
             self._producer.produce(topics.chain_heads, key=tenant.encode("utf-8"), value=value,
                                    partition=partition)
 
     def _checkpoint_idle_tenants(self) -> None:
         """A transaction of checkpoints alone, for tenants whose last checkpoint is older than T."""
-        horizon = time.time_ns() // 1000 - int(self.config.checkpoints.every_seconds * 1_000_000)
-        due = [t for t, h in self._heads.items()
-               if h.seq > h.last_checkpoint_seq and (h.last_checkpoint_at_us or 0) <= horizon
-               and t in self._tenant_partition]
-        if not due:
+        if not self._unsigned:
             return
         batch = self._batch()
-        for tenant in due:
-            batch.checkpoint(tenant)
+        batch.checkpoint_due_by_time(self._unsigned)
+        if not batch.checkpoints:
+            return
         staged = batch.staged()
-        partitions = {t: self._tenant_partition[t] for t in due}
         self._producer.begin_transaction()
         try:
-            self._produce_heads_and_checkpoints(batch, staged, partitions)
+            self._produce_heads_and_checkpoints(batch, staged)
             self._commit()
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
@@ -322,8 +366,7 @@ class Sequencer:
                 self._producer.abort_transaction(30)
                 return
             raise SequencerStopped(f"Kafka transaction failed: {error}") from exc
-        for tenant in due:
-            self._heads[tenant] = staged[tenant]
+        self._apply(staged)
         self.counts["checkpoints"] += len(batch.checkpoints)
 
     def _commit(self) -> None:

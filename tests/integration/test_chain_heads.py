@@ -64,11 +64,12 @@ def test_a_rolled_back_or_deleted_head_stops_the_sequencer(kafka_bootstrap: str,
                                                            tmp_path: Path, attack: str) -> None:
     home = partition_for(TENANT.encode(), PARTITIONS)
     enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path)
-    sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--checkpoint-every", "1000",
+    # a checkpoint, and with it a head, at seq 50 and at seq 100
+    sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--checkpoint-every", "50",
                        "--checkpoint-seconds", "3600")
     sink = SinkThread(kafka_bootstrap, topics, store)
     try:
-        for done in (50, 100):  # two transactions: two heads
+        for done in (50, 100):
             _publish(kafka_bootstrap, topics, 50)
             assert wait_for_rows(store, done, workers=[enricher, sequencer], sink=sink) == done
         sequencer.stop()
@@ -95,6 +96,49 @@ def test_a_rolled_back_or_deleted_head_stops_the_sequencer(kafka_bootstrap: str,
         assert stored == [(100, 100, 100)]
         assert verify(store).ok
         restarted.stop()
+    finally:
+        sink.stop()
+        enricher.stop()
+        sequencer.stop()
+
+
+def _publish_for(bootstrap: str, topics: Topics, tenant: str, count: int) -> None:
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=bootstrap, topic=topics.events))
+    for _ in range(count):
+        publisher.publish(make_event(tenant))
+    assert publisher.flush(30) == 0
+
+
+def test_heads_are_written_with_checkpoints_and_a_restart_replays_the_links_since(
+        kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path) -> None:
+    home = partition_for(TENANT.encode(), PARTITIONS)
+    neighbour = next(t for t in (f"tenant-{i}" for i in range(1000)) if partition_for(t.encode(), PARTITIONS) == home)
+    enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path)
+    options = ("--checkpoint-every", "100", "--checkpoint-seconds", "3600", "--restore-tail", "20")
+    sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, *options)
+    sink = SinkThread(kafka_bootstrap, topics, store)
+    try:
+        _publish_for(kafka_bootstrap, topics, TENANT, 100)  # a checkpoint and a head at seq 100
+        assert wait_for_rows(store, 100, workers=[enricher, sequencer], sink=sink) == 100
+        _publish_for(kafka_bootstrap, topics, TENANT, 30)  # links 101-130: no checkpoint, so no head
+        _publish_for(kafka_bootstrap, topics, neighbour, 60)  # a tenant with links and no head at all
+        assert wait_for_rows(store, 190, workers=[enricher, sequencer], sink=sink) == 190
+        sequencer.stop(kill=True)
+        heads = [m for m in read_topic(kafka_bootstrap, topics.chain_heads, 1) if m.partition() == home]
+        assert [m.key() for m in heads] == [TENANT.encode()], "a head was written without a checkpoint"
+
+        # the last 20 chained events hold neither tenant's links since its head: the restore reads further back
+        sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, *options)
+        _publish_for(kafka_bootstrap, topics, TENANT, 10)
+        _publish_for(kafka_bootstrap, topics, neighbour, 10)
+        assert wait_for_rows(store, 210, workers=[enricher, sequencer], sink=sink) == 210
+        assert "reading further" in sequencer.log_tail(80)
+        time.sleep(2)
+        maxima = dict(store.query(f"SELECT tenant_id, max(seq) FROM {store.database}.events GROUP BY 1"
+                                  ).result_rows)
+        assert maxima == {TENANT: 140, neighbour: 70}
+        assert sink.error is None
+        assert verify(store).ok
     finally:
         sink.stop()
         enricher.stop()

@@ -186,11 +186,22 @@ def test_a_different_twin_that_final_picks(log: ClickHouseStore) -> None:
 
 
 def test_an_identical_twin_is_benign_and_reported(log: ClickHouseStore) -> None:
-    [row] = _rows(log, "tenant_id = 'globex-hr' AND seq = 7")
-    tenant, seq, prev, digest, _, enriched = chain_fields_from_row(row)
-    _insert_enriched(log, tenant, seq, prev, digest, enriched)
+    log.command(f"INSERT INTO {log.database}.events SELECT * FROM {log.database}.events "
+                "WHERE tenant_id = 'globex-hr' AND seq = 7")
     report = verify(log)
     assert report.ok and report.identical_twins == 1
+    # the daily aggregates counted the row twice; the report counts it once and stays verified
+    import datetime as dt
+
+    from audit_layer_governance.reports import compliance_summary
+
+    today = dt.datetime.now(dt.UTC).date()
+    summary = compliance_summary.build(log, "globex-hr", today - dt.timedelta(days=1), today + dt.timedelta(days=1),
+                                       public_keys=trusted_keys()).data
+    assert summary["events"] == TENANTS["globex-hr"] and sum(summary["actions"].values()) == TENANTS["globex-hr"]
+    assert summary["chain"]["status"] == "VERIFIED", summary["chain"]["last_verification"]["finding"]
+    assert summary["chain"]["figures"]["rows_stored_twice_only"]
+    assert summary["chain"]["figures"]["figures_from"] == "stored events"
 
 
 def test_a_map_with_a_repeated_key(log: ClickHouseStore) -> None:
@@ -290,8 +301,10 @@ def test_a_forged_verification_row_or_aggregate_does_not_make_a_report_say_verif
                                       "WHERE tenant_id = 'acme-bank' LIMIT 1").result_rows
     log.insert("events_daily", [["acme-bank", day, "loan_underwriting", "openai", "gpt-4o-mini", action, risk, 500]],
                ["tenant_id", "day", "decision_type", "provider", "model", "action", "risk_level", "events"])
-    chain = compliance_summary.build(log, "acme-bank", *period, public_keys=trusted_keys()).data["chain"]
+    forged = compliance_summary.build(log, "acme-bank", *period, public_keys=trusted_keys()).data
+    chain = forged["chain"]
     assert not chain["figures"]["ok"] and chain["status"].startswith("FAILED")
+    assert forged["events"] == TENANTS["acme-bank"]  # the figures shown are the stored events', not the forged row's
     # a broken chain and a forged 'verified' row: the report verifies for itself
     log.command(f"ALTER TABLE {log.database}.events UPDATE decision_outcome = 'approved-by-forger' "
                 "WHERE tenant_id = 'acme-bank' AND seq = 3 SETTINGS mutations_sync = 2")

@@ -2,7 +2,9 @@
 
 Figures come from the daily aggregates (events_daily, events_daily_tags), so the report takes
 the same time for a day or for years of events; each day's count is held against the stored events
-themselves, so an edited aggregate row is named, not reported. The chain status comes from a
+themselves first, and when they disagree (an edited aggregate row, or a row stored twice, which the
+aggregates count twice) every figure is computed from the stored events, each (tenant, seq) once, and the
+difference is named in the report. The chain status comes from a
 verification run for the report (the default), or, with `verify_now=False`, from the last recorded one,
 marked as not re-checked: a row in `verifications` is never evidence on its own.
 """
@@ -63,39 +65,46 @@ def build(store: ClickHouseStore, tenant: str, start: dt.date, end: dt.date, *,
     def rows(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return list(store.query(sql, parameters=params or p).result_rows)
 
+    # the figures' backbone (events per day, action and risk level) in the aggregates, held against the stored
+    # events first: when they disagree, every figure is computed from the stored events instead
+    cells = "day, toString(action), toString(risk_level)"
+    aggregated = rows(f"SELECT {cells}, sum(events) FROM {db}.events_daily WHERE {period} GROUP BY {cells}")
+    stored = rows(
+        f"SELECT toDate(timestamp) AS day, toString(action), toString(risk_level), uniqExact(seq), count() "
+        f"FROM {db}.events WHERE tenant_id = {{t:String}} AND toDate(timestamp) BETWEEN {{f:Date}} AND {{e:Date}} "
+        "GROUP BY ALL")
+    figures = _figures_check({tuple(r[:3]): r[3] for r in aggregated}, {tuple(r[:3]): r[3] for r in stored},
+                             {tuple(r[:3]): r[4] for r in stored})
+    daily, daily_tags = f"{db}.events_daily", f"{db}.events_daily_tags"
+    if not figures["ok"]:
+        daily, daily_tags = _daily_from_events(db), _tags_from_events(db)
+
     [(total, allowed, rejected, failed, refusals, filtered, pii, unreviewed, tokens_in, tokens_out, latency)] = rows(
         f"SELECT sum(events), sumIf(events, action = 'ALLOW'), sumIf(events, action = 'REJECT'), "
         f"sumIf(events, action = 'FAIL_RETRY'), sum(refusals), sum(content_filtered), sum(pii_events), "
         f"sum(unreviewed_high), sum(input_tokens), sum(output_tokens), "
-        f"quantilesTDigestMerge(0.5, 0.9, 0.99)(latency_ms) FROM {db}.events_daily WHERE {period}")
-    per_day = rows(f"SELECT day, sum(events) FROM {db}.events_daily WHERE {period} GROUP BY day ORDER BY day")
+        f"quantilesTDigestMerge(0.5, 0.9, 0.99)(latency_ms) FROM {daily} WHERE {period}")
+    per_day = rows(f"SELECT day, sum(events) FROM {daily} WHERE {period} GROUP BY day ORDER BY day")
     step("volumes")
-    risk = dict(rows(f"SELECT toString(risk_level), sum(events) FROM {db}.events_daily WHERE {period} "
+    risk = dict(rows(f"SELECT toString(risk_level), sum(events) FROM {daily} WHERE {period} "
                      "GROUP BY risk_level ORDER BY risk_level"))
     risk = {level: int(risk.get(level, 0)) for level in ("LOW", "MEDIUM", "HIGH", "CRITICAL")}
     step("risk")
     decisions = rows(f"SELECT decision_type, sum(events) AS n, sumIf(events, action = 'REJECT'), "
-                     f"sumIf(events, risk_level >= 'HIGH'), sum(unreviewed_high) FROM {db}.events_daily "
+                     f"sumIf(events, risk_level >= 'HIGH'), sum(unreviewed_high) FROM {daily} "
                      f"WHERE {period} GROUP BY decision_type ORDER BY n DESC, decision_type")
     step("decision types")
     models = rows(f"SELECT provider, model, sum(events) AS n, sum(input_tokens), sum(output_tokens), "
-                  f"sum(refusals), quantilesTDigestMerge(0.5, 0.9, 0.99)(latency_ms) FROM {db}.events_daily "
+                  f"sum(refusals), quantilesTDigestMerge(0.5, 0.9, 0.99)(latency_ms) FROM {daily} "
                   f"WHERE {period} GROUP BY provider, model ORDER BY n DESC, provider, model")
     step("models")
-    tags = rows(f"SELECT tag, sum(events) AS n FROM {db}.events_daily_tags WHERE {period} "
+    tags = rows(f"SELECT tag, sum(events) AS n FROM {daily_tags} WHERE {period} "
                 "GROUP BY tag ORDER BY n DESC, tag")
     step("compliance tags")
-    # the figures' backbone (events per day, action and risk level) held against the stored events
-    cells = "day, toString(action), toString(risk_level)"
-    aggregated = rows(f"SELECT {cells}, sum(events) FROM {db}.events_daily WHERE {period} GROUP BY {cells}")
-    stored = rows(
-        f"SELECT toDate(timestamp) AS day, toString(action), toString(risk_level), uniqExact(seq) FROM {db}.events "
-        "WHERE tenant_id = {t:String} AND toDate(timestamp) BETWEEN {f:Date} AND {e:Date} GROUP BY ALL")
-    figures = _figures_check({tuple(r[:3]): r[3] for r in aggregated}, {tuple(r[:3]): r[3] for r in stored})
     chain = _chain_status(store, tenant, verify_now, public_keys)
     chain["figures"] = figures
-    if not figures["ok"] and chain["status"] == "VERIFIED":
-        chain["status"] = "FAILED: the figures do not match the stored events"
+    if not figures["ok"] and not figures["rows_stored_twice_only"] and chain["status"] == "VERIFIED":
+        chain["status"] = "FAILED: the aggregates do not match the stored events"
     step("chain")
 
     total = int(total)
@@ -128,16 +137,46 @@ def build(store: ClickHouseStore, tenant: str, start: dt.date, end: dt.date, *,
                   {"tenant": tenant, "from": start.isoformat(), "to": end.isoformat()}, _blocks(data), data)
 
 
-def _figures_check(aggregated: dict[Any, Any], stored: dict[Any, Any]) -> dict[str, Any]:
-    """Counts per (day, action, risk level) in the aggregates against the distinct stored seqs of each (a row
-    stored twice counts once)."""
+# One stored row per (tenant, seq) of the period: a row stored twice (an identical twin, which verify reports)
+# is counted once, whichever copy is read.
+_DISTINCT_EVENTS = ("(SELECT * FROM {db}.events WHERE tenant_id = {{t:String}} AND toDate(timestamp) BETWEEN "
+                    "{{f:Date}} AND {{e:Date}} ORDER BY tenant_id, seq LIMIT 1 BY tenant_id, seq)")
+
+
+def _daily_from_events(db: str) -> str:
+    """The rows events_daily would hold for the period (its materialized view's SELECT), from the stored events."""
+    return (
+        "(SELECT tenant_id, toDate(timestamp) AS day, ifNull(decision_type, '') AS decision_type, "
+        "ifNull(provider, '') AS provider, ifNull(model, '') AS model, action, risk_level, count() AS events, "
+        "countIf(has(reason_codes, 'refusal')) AS refusals, countIf(has(reason_codes, 'content_filter')) "
+        "AS content_filtered, countIf(notEmpty(pii_found)) AS pii_events, countIf(risk_level >= 'HIGH' AND NOT "
+        "mapContains(metadata, 'human_reviewed_by')) AS unreviewed_high, sum(ifNull(input_tokens, 0)) AS "
+        "input_tokens, sum(ifNull(output_tokens, 0)) AS output_tokens, "
+        "quantilesTDigestState(0.5, 0.9, 0.99)(duration_ms) AS latency_ms "
+        f"FROM {_DISTINCT_EVENTS.format(db=db)} "
+        "GROUP BY tenant_id, day, decision_type, provider, model, action, risk_level)")
+
+
+def _tags_from_events(db: str) -> str:
+    return (f"(SELECT tenant_id, toDate(timestamp) AS day, tag, count() AS events FROM "
+            f"{_DISTINCT_EVENTS.format(db=db)} ARRAY JOIN compliance_tags AS tag GROUP BY tenant_id, day, tag)")
+
+
+def _figures_check(aggregated: dict[Any, Any], distinct: dict[Any, Any], rows: dict[Any, Any]) -> dict[str, Any]:
+    """Counts per (day, action, risk level) in the aggregates against the distinct stored seqs of each. When
+    every difference is a row stored twice (the aggregate counted each stored row), the aggregates were not
+    edited; the figures still come from the events, where a row stored twice counts once."""
     wrong: dict[str, dict[str, int]] = {}
-    for cell in sorted(set(aggregated) | set(stored)):
-        a, s = int(aggregated.get(cell, 0)), int(stored.get(cell, 0))
+    twice_only = True
+    for cell in sorted(set(aggregated) | set(distinct)):
+        a, s = int(aggregated.get(cell, 0)), int(distinct.get(cell, 0))
         if a != s:
             wrong[f"{cell[0].isoformat()} {cell[1]} {cell[2]}"] = {"aggregates": a, "events": s}
-    days = {cell[0] for cell in set(aggregated) | set(stored)}
-    return {"ok": not wrong, "days_checked": len(days), "mismatched_days": wrong}
+            twice_only = twice_only and a == int(rows.get(cell, 0))
+    days = {cell[0] for cell in set(aggregated) | set(distinct)}
+    return {"ok": not wrong, "days_checked": len(days), "mismatched_days": wrong,
+            "rows_stored_twice_only": bool(wrong) and twice_only,
+            "figures_from": "aggregates" if not wrong else "stored events"}
 
 
 def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
@@ -183,6 +222,17 @@ def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
     return status
 
 
+def _figures_line(figures: dict[str, Any]) -> str:
+    days = figures["days_checked"]
+    if figures["ok"]:
+        return f"{days:,} day{'' if days == 1 else 's'}, all match"
+    cells = ", ".join(f"{day} (aggregates {v['aggregates']:,}, events {v['events']:,})"
+                      for day, v in list(figures["mismatched_days"].items())[:5])
+    if figures["rows_stored_twice_only"]:
+        return f"rows stored twice on {cells}: each counted once; figures computed from the stored events"
+    return f"MISMATCH on {cells}; figures computed from the stored events"
+
+
 def _blocks(d: dict[str, Any]) -> tuple[Any, ...]:
     total = d["events"]
     lat = d["latency_ms"]
@@ -213,11 +263,7 @@ def _blocks(d: dict[str, Any]) -> tuple[Any, ...]:
          ("run for this report" if ver.get("run_for_this_report") else "last recorded, not re-checked") +
          f" at {ver['verified_at']}: {ver['links']:,} links to seq {ver['last_seq']:,}, "
          f"{ver['checkpoints_verified']:,} signed checkpoints" + (f"; {ver['finding']}" if ver["finding"] else "")),
-        ("Figures checked against stored events", f"{chain['figures']['days_checked']:,} "
-         f"day{'' if chain['figures']['days_checked'] == 1 else 's'}, all match"
-         if chain["figures"]["ok"] else "MISMATCH on " + ", ".join(
-             f"{day} (aggregates {v['aggregates']:,}, events {v['events']:,})"
-             for day, v in list(chain["figures"]["mismatched_days"].items())[:5])),
+        ("Figures checked against stored events", _figures_line(chain["figures"])),
     ))
     days = d["events_per_day"]
     return (
