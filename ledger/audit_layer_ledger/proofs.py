@@ -79,13 +79,19 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         except EventNotFound as exc:
             raise ProofError(str(exc)) from None
     _, _, prev_hash, digest, link_schema, enriched = chain_fields_from_row(row)
+    if checkpoint["key_id"] not in public_keys:
+        raise ProofError(f"the public key {checkpoint['key_id']} that signed the checkpoint is not among the "
+                         "trusted keys (--public-keys)")
+    return proof_document(event_id, tenant, seq, prev_hash, digest, link_schema, enriched, path, checkpoint)
+
+
+def proof_document(event_id: str, tenant: str, seq: int, prev_hash: bytes, digest: bytes, link_schema: str,
+                   enriched: dict[str, Any], path: list[bytes], checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The proof of one link (pure): its bytes, the record they decode to, its audit path to `checkpoint`."""
     try:
         encoder = LinkEncoder(fingerprint=bytes.fromhex(link_schema))
     except (KeyError, ValueError):
         raise ProofError(f"link schema {link_schema} is not known to this version") from None
-    if checkpoint["key_id"] not in public_keys:
-        raise ProofError(f"the public key {checkpoint['key_id']} that signed the checkpoint is not among the "
-                         "trusted keys (--public-keys)")
     link_bytes = encoder.link_bytes(enriched, seq)
     # the record shown is what the hashed bytes decode to, so the checker can hold the two against each other
     _, record = decode_link(link_bytes, encoder.canonical_form)
