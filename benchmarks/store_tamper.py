@@ -98,9 +98,9 @@ class StoreDrill:
             where = f"tenant_id = '{tenant}' AND seq = {seq}"
             if kind in ("twin_other_partition", "twin_final_picks"):
                 # the same (tenant, seq) with another outcome: in another month, or inserted last for FINAL
-                shift = "timestamp - INTERVAL 90 DAY" if kind == "twin_other_partition" else "timestamp"
-                columns = [c for c in _columns(store) if c not in ("timestamp", "decision_outcome")]
-                store.command(f"INSERT INTO {db}.events ({', '.join(columns)}, timestamp, decision_outcome) "
+                shift = "ingested_at - INTERVAL 90 DAY" if kind == "twin_other_partition" else "ingested_at"
+                columns = [c for c in _columns(store) if c not in ("ingested_at", "decision_outcome")]
+                store.command(f"INSERT INTO {db}.events ({', '.join(columns)}, ingested_at, decision_outcome) "
                               f"SELECT {', '.join(columns)}, {shift}, 'approved-by-forger' FROM {db}.events "
                               f"WHERE {where}")
             elif kind == "map_key_twice":

@@ -23,6 +23,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from audit_layer_store.engine_server import EngineServer, read_owner
+from audit_layer_store.rebuild import Rebuild, plan
 from audit_layer_store.topology import Topology, TopologyError
 
 DEFAULT_DATABASE = "audit"
@@ -181,11 +182,36 @@ class ClickHouseStore:
                 break
             if entry.name in done:
                 continue
-            for statement in self.topology.render(entry.read_text(), db):
-                self.command(statement)
+            if entry.name.endswith(".rebuild.sql"):
+                self._rebuild(plan(entry.read_text(), self.topology, db))
+            else:
+                for statement in self.topology.render(entry.read_text(), db):
+                    self.command(statement)
             self.insert("schema_migrations", [[entry.name]], ["name"])
             applied.append(entry.name)
         return applied
+
+    def _rebuild(self, rebuild: Rebuild) -> None:
+        """A table moved to a new partition key (rebuild.py); safe to run again after an interruption."""
+        db = self.database
+        [(current,)] = self.query("SELECT partition_key FROM system.tables WHERE database = {db:String} AND "
+                                  "name = {t:String}", parameters={"db": db, "t": rebuild.storage}).result_rows
+        for statement in rebuild.drop_copy:  # a copy an interrupted run left: before the swap, or the old table
+            self.command(statement)
+        if current == rebuild.partition_key:
+            return
+        for statement in rebuild.create:
+            self.command(statement)
+        self.command(rebuild.copy)
+        [(rows, copied)] = self.query(f"SELECT (SELECT count() FROM {db}.{rebuild.table}), "
+                                      f"(SELECT count() FROM {db}.{rebuild.table}_rebuild)").result_rows
+        if rows != copied:
+            raise StoreError(f"rebuilding {db}.{rebuild.table}: the copy holds {copied} of {rows} rows (were rows "
+                             "written during the migration?); nothing was swapped: run the migration again")
+        for statement in rebuild.swap:
+            self.command(statement)
+        for statement in rebuild.drop_copy:
+            self.command(statement)
 
     def sibling(self) -> ClickHouseStore:
         """A second client on the same engine (kept), for a read that runs beside one on this client:

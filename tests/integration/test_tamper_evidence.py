@@ -168,7 +168,7 @@ def test_a_different_twin_in_another_partition(log: ClickHouseStore) -> None:
     [row] = _rows(log, "tenant_id = 'acme-bank' AND seq = 10")
     tenant, seq, prev, digest, _, enriched = chain_fields_from_row(row)
     enriched["event"]["decision_outcome"] = "approved-by-forger"
-    enriched["event"]["timestamp_us"] -= 90 * 86_400 * 1_000_000  # another monthly partition
+    enriched["ingested_at_us"] -= 90 * 86_400 * 1_000_000  # another monthly partition
     _insert_enriched(log, tenant, seq, prev, digest, enriched)
     assert log.query(f"SELECT uniqExact(_partition_id) FROM {log.database}.events WHERE seq = 10 "
                      "AND tenant_id = 'acme-bank'").result_rows == [(2,)]

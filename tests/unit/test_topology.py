@@ -59,3 +59,27 @@ def test_dropping_a_view_keeps_its_name_and_a_table_goes_with_its_local_tables()
     ]
     assert Topology().render("DROP TABLE IF EXISTS {db}.event_ids\n", "audit") == [
         "DROP TABLE IF EXISTS audit.event_ids"]
+
+
+def test_a_partition_key_rebuild_on_one_server_and_on_a_cluster() -> None:
+    from audit_layer_store.rebuild import RebuildError, plan
+
+    [text] = [f.read_text() for f in migration_files() if f.name.endswith(".rebuild.sql")]
+    single = plan(text, Topology(), "audit")
+    assert (single.table, single.storage, single.partition_key) == ("events", "events", "toYYYYMM(ingested_at)")
+    assert single.create[0].startswith("CREATE TABLE IF NOT EXISTS audit.events_rebuild AS audit.events\n")
+    assert single.copy == "INSERT INTO audit.events_rebuild SELECT * FROM audit.events"
+    assert single.swap == ("EXCHANGE TABLES audit.events AND audit.events_rebuild",)
+    assert single.drop_copy == ("DROP TABLE IF EXISTS audit.events_rebuild",)
+    clustered = plan(text, Topology("c1"), "audit")
+    assert clustered.storage == "events_local"
+    # the copy is replicated beside the storage table, behind a distributed table of its own
+    assert clustered.create[0].startswith("CREATE TABLE IF NOT EXISTS audit.events_rebuild_local ON CLUSTER c1 "
+                                          "AS audit.events_local")
+    assert "ReplicatedReplacingMergeTree" in clustered.create[0]
+    assert "Distributed(c1, audit, events_rebuild_local" in clustered.create[1]
+    assert clustered.swap == ("EXCHANGE TABLES audit.events_local AND audit.events_rebuild_local ON CLUSTER c1",)
+    assert clustered.drop_copy == ("DROP TABLE IF EXISTS audit.events_rebuild ON CLUSTER c1 SYNC",
+                                   "DROP TABLE IF EXISTS audit.events_rebuild_local ON CLUSTER c1 SYNC")
+    with pytest.raises(RebuildError):
+        plan("CREATE TABLE IF NOT EXISTS {db}.other_rebuild AS {db}.events\nPARTITION BY x\n", Topology(), "audit")
