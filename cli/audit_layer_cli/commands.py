@@ -148,12 +148,19 @@ def api_keys_command(args: argparse.Namespace) -> int:
     except KeyError:
         raise UserError(f"no API key {args.key_id}; `audit-layer keys list` shows them") from None
     scope_names = ",".join(sorted(s.value for s in key.scopes))
-    publish_admin_event(
+    recorded = publish_admin_event(
         args, f"API key {key.key_id} {args.key_action}d", tenant_id=key.tenant_id, by=args.by,
         operation="api_key", decision_type="api_key", outcome="created" if args.key_action == "create" else "revoked",
         reason=f"API key {key.key_id} ({key.name or 'unnamed'}) {args.key_action}d",
         reason_code=f"api_key_{args.key_action}",
         metadata={"api_key_id": key.key_id, "scopes": scope_names})
+    if not recorded and args.key_action == "create":
+        keys.revoke(key.key_id)  # no live key without its record
+        raise UserError(f"API key {key.key_id} was revoked again: its creation could not be recorded. Check the "
+                        "broker (`make kafka` starts the local one) and create the key again")
+    if not recorded:
+        raise UserError(f"API key {key.key_id} revoked, but its audit event was not acknowledged by Kafka; check "
+                        "the broker and record it again")
     if args.key_action == "create":
         Console(stderr=True).print(f"API key {key.key_id} for {key.tenant_id} (scopes {scope_names}); the secret is "
                                    "shown once, store it now:")
@@ -406,14 +413,31 @@ def record_admin_event(publisher: Any, tenant_id: str, by: str, *, operation: st
     collector.emit()
 
 
-def publish_admin_event(args: argparse.Namespace, what_happened: str, **event: Any) -> None:
-    from audit_layer_sdk import AuditConfig, AuditPublisher
+def sdk_config(args: argparse.Namespace) -> Any:
+    """The SDK's settings from the environment (its spool folder included), aimed at this command's broker."""
+    import dataclasses
 
-    publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap_servers, topic=topics_of(args).events))
+    from audit_layer_sdk import AuditConfig
+
+    return dataclasses.replace(AuditConfig.from_env(), bootstrap_servers=args.bootstrap_servers,
+                               topic=topics_of(args).events)
+
+
+def _require(recorded: bool) -> None:
+    if not recorded:
+        raise UserError("check the broker (`make kafka` starts the local one) and record the action again")
+
+
+def publish_admin_event(args: argparse.Namespace, what_happened: str, **event: Any) -> bool:
+    """True when Kafka acknowledged the event; False (with the reason printed) when it did not."""
+    from audit_layer_sdk import AuditPublisher
+
+    publisher = AuditPublisher(sdk_config(args))
     record_admin_event(publisher, **event)
     if publisher.flush(30) != 0:
-        raise UserError(f"{what_happened}, but its audit event was not acknowledged by Kafka; "
-                        "check the broker and record it again")
+        Console(stderr=True).print(f"[red]{what_happened}, but its audit event was not acknowledged by Kafka[/]")
+        return False
+    return True
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
@@ -440,11 +464,11 @@ def cmd_hold(args: argparse.Namespace) -> int:
             verb = "released"
     except HoldError as exc:
         raise UserError(str(exc)) from None
-    publish_admin_event(
+    _require(publish_admin_event(
         args, f"legal hold {hold.hold_id} {args.hold_action}", tenant_id=hold.tenant_id, by=args.by,
         operation="legal_hold", decision_type="legal_hold", outcome="placed" if args.hold_action == "set" else "lifted",
         reason=hold.reason, reason_code=f"legal_hold_{args.hold_action}",
-        metadata={"hold_id": hold.hold_id, "scope": hold.scope, "records": rows, **hold.subject()})
+        metadata={"hold_id": hold.hold_id, "scope": hold.scope, "records": rows, **hold.subject()}))
     console.print(f"legal hold {hold.hold_id} ({hold.scope}): {rows} stored records {verb}; "
                   "recorded as an audit event")
     return 0
@@ -492,11 +516,11 @@ def cmd_erase(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     store = open_store(args)
     erased = erase_content(store, request)
-    publish_admin_event(
+    _require(publish_admin_event(
         args, "content erased", tenant_id=request.tenant_id, by=args.requested_by, operation="erasure",
         decision_type="data_erasure", outcome="erased", reason=args.reason, reason_code="gdpr_erasure",
         metadata={"subject_user_id": request.user_id, "subject_session_id": request.session_id,
-                  "records_erased": erased})
+                  "records_erased": erased}))
     console.print(f"erased the content of {erased} records of {request.subject} (tenant {request.tenant_id}) from "
                   "ClickHouse, superseded parts included; the erasure is recorded as an audit event")
     console.print(kafka_retention_note(args.bootstrap_servers, topics_of(args)))

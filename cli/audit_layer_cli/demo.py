@@ -7,6 +7,7 @@ database, so the counts it checks are exactly the events it sent.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -80,7 +81,8 @@ def _progress() -> Progress:
 
 
 def _send(args: argparse.Namespace, topics: Topics) -> AuditPublisher:
-    publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap_servers, topic=topics.events))
+    publisher = AuditPublisher(dataclasses.replace(AuditConfig.from_env(), bootstrap_servers=args.bootstrap_servers,
+                                                   topic=topics.events))
     http = httpx.Client(transport=httpx.MockTransport(canned_completion))
     tenants = (TENANTS * (args.tenants // len(TENANTS) + 1))[: args.tenants]
     clients = [(AuditOpenAI(tenant_id=f"{t}" if i < len(TENANTS) else f"{t}-{i}", publisher=publisher,

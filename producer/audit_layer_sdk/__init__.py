@@ -11,7 +11,9 @@ from audit_layer_schemas import Action
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfig, AuditConfigError
 from audit_layer_sdk.context import audit_context
-from audit_layer_sdk.publisher import AuditPublisher, default_publisher
+from audit_layer_sdk.memory_publisher import MemoryPublisher
+from audit_layer_sdk.publisher import AuditPublisher, default_publisher, init_audit_config
+from audit_layer_sdk.receipts import ReceiptCollector, ReceiptStore
 
 __all__ = [
     "Action",
@@ -25,9 +27,13 @@ __all__ = [
     "AuditMiddleware",
     "AuditOpenAI",
     "AuditPublisher",
+    "MemoryPublisher",
+    "ReceiptCollector",
+    "ReceiptStore",
     "audit_context",
     "default_publisher",
     "emit_chat_completion_receipt",
+    "init_audit_config",
 ]
 
 

@@ -17,8 +17,8 @@ import anthropic
 from audit_layer_schemas import Action
 
 from audit_layer_sdk._log import log
+from audit_layer_sdk.audited_client import AuditedClient
 from audit_layer_sdk.collector import AuditCollector, prompt_json
-from audit_layer_sdk.openai_wrapper import _AuditClient
 from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import (
     RecordedAsyncStream,
@@ -144,7 +144,7 @@ _ADAPTER = AnthropicMessagesAdapter()
 
 
 class _Messages:
-    def __init__(self, inner: Any, owner: _AuditClient) -> None:
+    def __init__(self, inner: Any, owner: AuditedClient) -> None:
         self._inner = inner
         self._owner = owner
 
@@ -265,27 +265,27 @@ class _AsyncMessages(_Messages):
         return response
 
 
-class AuditAnthropic(_AuditClient):
+class AuditAnthropic(AuditedClient):
     """Drop-in for `anthropic.Anthropic`; attributes other than `messages` pass through."""
 
     _provider = "anthropic"
 
     def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, client: anthropic.Anthropic | None = None,
-                 **anthropic_kwargs: Any) -> None:
+                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
+                 client: anthropic.Anthropic | None = None, **anthropic_kwargs: Any) -> None:
         super().__init__(client if client is not None else anthropic.Anthropic(**anthropic_kwargs), tenant_id,
-                         user_id, session_id, publisher)
+                         user_id, session_id, publisher or store)
         self.messages = _Messages(self._client.messages, self)
 
 
-class AuditAsyncAnthropic(_AuditClient):
+class AuditAsyncAnthropic(AuditedClient):
     """Drop-in for `anthropic.AsyncAnthropic`."""
 
     _provider = "anthropic"
 
     def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, client: anthropic.AsyncAnthropic | None = None,
-                 **anthropic_kwargs: Any) -> None:
+                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
+                 client: anthropic.AsyncAnthropic | None = None, **anthropic_kwargs: Any) -> None:
         super().__init__(client if client is not None else anthropic.AsyncAnthropic(**anthropic_kwargs),
-                         tenant_id, user_id, session_id, publisher)
+                         tenant_id, user_id, session_id, publisher or store)
         self.messages = _AsyncMessages(self._client.messages, self)

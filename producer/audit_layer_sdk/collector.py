@@ -25,12 +25,24 @@ from typing import Any
 
 from audit_layer_schemas import Action, AuditEvent, sha256_hex
 from audit_layer_schemas.ids import uuid7
+from audit_layer_schemas.models import MAX_ID_CHARS
 from audit_layer_schemas.pii import detect, mask
 from pydantic import ValidationError
 
 from audit_layer_sdk._log import log
 from audit_layer_sdk.context import current_context, otel_ids
 from audit_layer_sdk.publisher import AuditPublisher, default_publisher
+from audit_layer_sdk.salvage import (
+    TEXT_FIELDS,
+    Flags,
+    action_of,
+    as_text,
+    cut_text,
+    fit_ids,
+    fit_map,
+    move_invalid,
+    safe_json,
+)
 from audit_layer_sdk.usage import COST, Usage
 from audit_layer_sdk.version import SDK_NAME, SDK_VERSION
 
@@ -41,23 +53,30 @@ def prompt_json(value: Any) -> str:
 
 
 class _Deferred:
-    """A field made at build time from what was captured at call time."""
+    """A field made at build time from what was captured at call time (flagging what it could not keep)."""
 
     __slots__ = ("make", "value")
 
-    def __init__(self, make: Callable[[Any], Any], value: Any) -> None:
+    def __init__(self, make: Callable[[Any, Flags], Any], value: Any) -> None:
         self.make = make
         self.value = value
 
 
-def json_values(values: Mapping[str, Any] | None) -> dict[str, str]:
-    """Avro maps hold strings: every value is stored JSON-encoded, so types survive."""
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def json_values(values: Mapping[str, Any] | None, flags: Flags | None = None) -> dict[str, str]:
+    """Avro maps hold strings: every value is stored JSON-encoded, so types survive (a value JSON cannot
+    write is stored as a bounded repr, flagged)."""
     if not values:
         return {}
-    return {
-        str(k): json.dumps(v, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
-        for k, v in values.items()
-    }
+    flags = flags if flags is not None else Flags()
+    return {str(k): safe_json(v, flags, f"metadata.{k}", _compact_json) for k, v in values.items()}
+
+
+def _prompt_of(value: Any, flags: Flags) -> str:
+    return safe_json(value, flags, "prompt", prompt_json)
 
 
 class AuditCollector:
@@ -129,7 +148,7 @@ class AuditCollector:
         """A structured prompt (chat messages, a system prompt...), stored as JSON made at build time.
         Pass a copy of any list the caller may append to later (see `snapshot`)."""
         self.set_input(None, model=model, provider=provider, parameters=parameters)
-        self.fields["prompt"] = None if prompt is None else _Deferred(prompt_json, prompt)
+        self.fields["prompt"] = None if prompt is None else _Deferred(_prompt_of, prompt)
         return self
 
     def set_output(
@@ -198,33 +217,51 @@ class AuditCollector:
         return self
 
     def build(self) -> AuditEvent | None:
-        """The event, or None (logged) when its fields do not validate."""
+        """The event, with what could not be kept whole cut, escaped or moved and flagged (salvage.py); None
+        (logged) only when its tenant id is not valid."""
         duration = self._duration_ms
         if duration is None:
             duration = (time.perf_counter() - self._perf_start) * 1000.0
+        flags = Flags()
         try:
             self._add_usage_metadata()
-            for name, value in self.fields.items():
-                if isinstance(value, _Deferred):
-                    self.fields[name] = value.make(value.value)
-        except Exception as exc:
-            log.warning("build-event", "audit event not emitted: %s", exc)
-            return None
-        self._apply_capture()
+        except Exception as exc:  # prices or usage: the event goes without its cost
+            log.warning("usage", "audit event without usage metadata: %s", exc)
+        for name, value in self.fields.items():
+            if isinstance(value, _Deferred):
+                self.fields[name] = value.make(value.value, flags)
+        salt = os.urandom(16).hex()
+        for name in TEXT_FIELDS:
+            self.fields[name] = as_text(self.fields.get(name), flags, name)
+        cut_text(self.fields, salt, flags)
+        fit_ids(self.fields, flags)
+        self.fields["action"] = action_of(self.fields.get("action"), flags)
+        for name in ("reason_codes", "compliance_tags"):
+            if self.fields.get(name) is not None:
+                self.fields[name] = [str(v)[:256] for v in self.fields[name]]
+        self._apply_capture(salt)
         values = {k: v for k, v in self.fields.items() if v is not None}
         values.update(event_id=str(uuid7()), timestamp_us=self._started_ns // 1000, duration_ms=duration)
-        try:
-            return AuditEvent(**values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            log.warning(
-                "invalid-event", "audit event not emitted: %s: %s (%d errors)",
-                ".".join(map(str, first["loc"])), first["msg"], exc.error_count(),
-            )
-            return None
-        except Exception as exc:
-            log.warning("build-event", "audit event not emitted: %s", exc)
-            return None
+        reasons, metadata = list(values.get("reason_codes", [])), fit_map(values.get("metadata"), flags)
+        if "model_parameters" in values:
+            values["model_parameters"] = fit_map(values["model_parameters"], flags)
+        for _attempt in range(3):
+            values["reason_codes"] = reasons + [r for r in flags.reasons if r not in reasons]
+            values["metadata"] = {**metadata, **flags.metadata}
+            try:
+                return AuditEvent(**values)
+            except ValidationError as exc:
+                invalid = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+                if not move_invalid(values, invalid, flags):
+                    first = exc.errors()[0]
+                    log.warning("invalid-event", "audit event not emitted: %s: %s",
+                                ".".join(map(str, first["loc"])), first["msg"])
+                    return None
+            except Exception as exc:
+                log.warning("build-event", "audit event not emitted: %s", exc)
+                return None
+        log.warning("invalid-event", "audit event not emitted: fields still invalid after salvage")
+        return None
 
     def _add_usage_metadata(self) -> None:
         if self._usage is None:
@@ -238,11 +275,11 @@ class AuditCollector:
             if cost is not None:
                 self.add_metadata(COST, round(float(cost), 10))
 
-    def _apply_capture(self) -> None:
+    def _apply_capture(self, salt: str) -> None:
         """Digests of what is sent; in `hashes_only` the text itself stays in the process."""
         config = getattr(self._publisher or default_publisher(), "config", None)
         mode = getattr(config, "capture", "full")
-        self._salt = self.fields["content_salt"] = os.urandom(16).hex()
+        self._salt = self.fields["content_salt"] = salt
         for text_field in ("prompt", "response"):
             text = self.fields.get(text_field)
             if text is None:
@@ -258,6 +295,16 @@ class AuditCollector:
         if self._emitted:
             return False
         self._emitted = True
+        tenant = self.fields.get("tenant_id")
+        if not (isinstance(tenant, str) and 0 < len(tenant) <= MAX_ID_CHARS and tenant == tenant.strip()
+                and tenant.isprintable()):
+            # the one field nothing can stand in for: say so now rather than accept an event that cannot be built
+            log.warning("tenant", "audit event not emitted: tenant_id %r is not a printable id of 1 to %d "
+                        "characters", tenant, MAX_ID_CHARS)
+            stats = getattr(self._publisher or default_publisher(), "stats", None)
+            if stats is not None:
+                stats.add("errors")
+            return False
         if self._duration_ms is None:
             self._duration_ms = (time.perf_counter() - self._perf_start) * 1000.0
         try:

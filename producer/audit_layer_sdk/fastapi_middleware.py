@@ -18,7 +18,7 @@ from typing import Any
 from audit_layer_schemas import Action
 
 from audit_layer_sdk._log import log
-from audit_layer_sdk.openai_wrapper import _AuditClient
+from audit_layer_sdk.audited_client import AuditedClient
 from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import record_error
 
@@ -54,9 +54,9 @@ class AuditMiddleware:
     def __init__(self, app: ASGIApp, publisher: AuditPublisher | None = None, tenant_id: str | None = None,
                  path_prefix: str = "/", capture_body: bool = False, max_body_bytes: int = 16 * 1024,
                  trace_header: str = "traceparent", session_header: str = "x-session-id",
-                 user_header: str = "x-user-id") -> None:
+                 user_header: str = "x-user-id", store: AuditPublisher | None = None) -> None:
         self.app = app
-        self._client = _AuditClient(None, tenant_id, None, None, publisher)
+        self._client = AuditedClient(None, tenant_id, None, None, publisher or store)
         self.path_prefix = path_prefix
         self.capture_body = capture_body
         self.max_body_bytes = max_body_bytes
@@ -75,12 +75,15 @@ class AuditMiddleware:
         status: list[int] = []
         started = time.perf_counter()
         try:
-            trace = _TRACEPARENT.match(headers.get(self.trace_header, b"").decode("latin-1"))
+            given = headers.get(self.trace_header, b"").decode("latin-1").strip()
+            trace = _TRACEPARENT.match(given)
             collector.fields.update(provider="http", operation="http.request",
                                     session_id=headers.get(self.session_header, b"").decode("latin-1") or None,
                                     user_id=headers.get(self.user_header, b"").decode("latin-1") or None)
             if trace:
                 collector.fields.update(trace_id=trace.group(1), span_id=trace.group(2))
+            elif given:  # an upstream's own trace id (x-trace-id, x-request-id): kept as given
+                collector.fields.update(trace_id=given)
         except Exception as exc:
             log.warning("middleware-start", "audit of request not started: %s", exc)
 

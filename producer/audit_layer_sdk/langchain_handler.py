@@ -17,8 +17,9 @@ from audit_layer_schemas import Action
 from langchain_core.callbacks import BaseCallbackHandler
 
 from audit_layer_sdk._log import log
+from audit_layer_sdk.audited_client import AuditedClient
 from audit_layer_sdk.collector import AuditCollector
-from audit_layer_sdk.openai_wrapper import _AuditClient, finish_reason_action
+from audit_layer_sdk.outcomes import finish_reason_action
 from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import record_error
 
@@ -36,10 +37,11 @@ def _provider(serialized: dict[str, Any] | None) -> str | None:
 class AuditCallbackHandler(BaseCallbackHandler):
     raise_error = False  # a recording problem never interrupts the chain
 
-    def __init__(self, publisher: AuditPublisher | None = None, *, tenant_id: str | None = None,
+    def __init__(self, publisher: AuditPublisher | None = None, *, store: AuditPublisher | None = None,
+                 tenant_id: str | None = None,
                  user_id: str | None = None, session_id: str | None = None, decision_type: str | None = None,
                  compliance_tags: list[str] | None = None, metadata: dict[str, Any] | None = None) -> None:
-        self._client = _AuditClient(None, tenant_id, user_id, session_id, publisher)
+        self._client = AuditedClient(None, tenant_id, user_id, session_id, publisher or store)
         self._decision_type = decision_type
         self._compliance_tags = compliance_tags
         self._metadata = metadata or {}

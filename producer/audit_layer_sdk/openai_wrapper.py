@@ -10,16 +10,15 @@ provider's own response object, stream (chunk by chunk) or exception reaches the
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import openai
 from audit_layer_schemas import Action
 
+from audit_layer_sdk.audited_client import AuditedClient
 from audit_layer_sdk.collector import AuditCollector, prompt_json
-from audit_layer_sdk.config import AuditConfigError
-from audit_layer_sdk.context import current_context
 from audit_layer_sdk.openai_responses import OpenAIResponsesAdapter
+from audit_layer_sdk.outcomes import finish_reason_action
 from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import (
     ProviderAdapter,
@@ -34,14 +33,6 @@ from audit_layer_sdk.recording import (
 
 REQUEST_PARAMETERS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "frequency_penalty",
                       "presence_penalty", "seed", "n", "stop", "response_format", "tool_choice")
-
-
-def finish_reason_action(finish_reason: str | None) -> tuple[Action, list[str]]:
-    if finish_reason == "content_filter":
-        return Action.REJECT, ["content_filter"]
-    if finish_reason == "length":
-        return Action.ALLOW, ["truncated_by_length"]
-    return Action.ALLOW, []
 
 
 def chat_usage(usage: Any) -> dict[str, Any]:
@@ -136,7 +127,7 @@ _RESPONSES = OpenAIResponsesAdapter()
 class _Completions:
     """`chat.completions` or `responses`: `create` recorded through its adapter, the rest passed through."""
 
-    def __init__(self, inner: Any, owner: _AuditClient, adapter: ProviderAdapter = _ADAPTER) -> None:
+    def __init__(self, inner: Any, owner: AuditedClient, adapter: ProviderAdapter = _ADAPTER) -> None:
         self._inner = inner
         self._owner = owner
         self._adapter = adapter
@@ -182,73 +173,57 @@ class _Chat:
         return getattr(self._inner, name)
 
 
-class _AuditClient:
-    """Audit context of a wrapped client: tenant, user and session, overridable per call."""
-
-    _provider = "openai"
-
-    def __init__(self, client: Any, tenant_id: str | None, user_id: str | None, session_id: str | None,
-                 publisher: AuditPublisher | None) -> None:
-        tenant = tenant_id or os.environ.get("AUDIT_LAYER_ORG_ID")
-        if not tenant:
-            raise AuditConfigError(f"{type(self).__name__} needs tenant_id=... or AUDIT_LAYER_ORG_ID in the "
-                                   "environment")
-        self._client = client
-        self._tenant_id = tenant
-        self._user_id = user_id
-        self._session_id = session_id
-        self._publisher = publisher
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def _collector(self, audit: dict[str, Any]) -> AuditCollector:
-        # the call's own arguments win; the collector fills the rest from audit_context, then the client's
-        context = current_context()
-        return AuditCollector(self._publisher, tenant_id=self._tenant_id,
-                              user_id=audit.get("user_id") or context.user_id or self._user_id,
-                              session_id=audit.get("session_id") or context.session_id or self._session_id,
-                              provider=self._provider, operation="chat")
-
-
-class AuditOpenAI(_AuditClient):
+class AuditOpenAI(AuditedClient):
     """Drop-in for `openai.OpenAI`: `chat.completions.create` and `responses.create` are recorded;
     every other attribute passes through to the real client."""
 
     def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, client: openai.OpenAI | None = None,
-                 **openai_kwargs: Any) -> None:
+                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
+                 client: openai.OpenAI | None = None, **openai_kwargs: Any) -> None:
         super().__init__(client if client is not None else openai.OpenAI(**openai_kwargs), tenant_id, user_id,
-                         session_id, publisher)
+                         session_id, publisher or store)
         self.chat = _Chat(self._client.chat, _Completions(self._client.chat.completions, self))
         self.responses = _Completions(self._client.responses, self, _RESPONSES)
 
 
 def emit_chat_completion_receipt(
-    completion: Any, *, messages: Any, tenant_id: str | None = None, user_id: str | None = None,
-    session_id: str | None = None, publisher: AuditPublisher | None = None, model: str | None = None,
-    **audit: Any,
-) -> None:
-    """Records a chat completion obtained elsewhere (another client, a proxy, a batch job). Never raises."""
+    completion_or_store: Any = None, *, messages: Any, response: Any = None, tenant_id: str | None = None,
+    user_id: str | None = None, session_id: str | None = None, publisher: AuditPublisher | None = None,
+    store: AuditPublisher | None = None, model: str | None = None, **audit: Any,
+) -> bool:
+    """Records a chat completion obtained elsewhere (another client, a proxy, a batch job), called either
+    as `emit_chat_completion_receipt(completion, messages=...)` or as
+    `emit_chat_completion_receipt(store, tenant_id=..., model=..., messages=..., response=completion)`.
+    Never raises; True when the receipt was accepted."""
+    from audit_layer_sdk._log import log
+
+    if response is None and hasattr(completion_or_store, "submit"):
+        log.warning("receipt", "emit_chat_completion_receipt(store, ...) got no response=: recorded without one")
+    if hasattr(completion_or_store, "submit"):  # seed 000's form: the store comes first
+        store, completion = store or completion_or_store, response
+    else:
+        completion = completion_or_store if completion_or_store is not None else response
     try:
-        owner = _AuditClient(None, tenant_id, user_id, session_id, publisher)
+        owner = AuditedClient(None, tenant_id, user_id, session_id, publisher or store)
         split, _ = split_audit_kwargs(audit)
         collector = start(owner._collector, _ADAPTER, split, {"messages": messages,
                                                               "model": model or getattr(completion, "model", None)})
-        record_response(collector, _ADAPTER, completion)
+        if completion is None:
+            collector.set_action(Action.FAIL_RETRY, ["no_response"])
+            return collector.emit()
+        return record_response(collector, _ADAPTER, completion)
     except Exception as exc:
-        from audit_layer_sdk._log import log
-
         log.warning("receipt", "audit receipt not recorded: %s", exc)
+        return False
 
 
-class AuditAsyncOpenAI(_AuditClient):
+class AuditAsyncOpenAI(AuditedClient):
     """Drop-in for `openai.AsyncOpenAI`."""
 
     def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, client: openai.AsyncOpenAI | None = None,
-                 **openai_kwargs: Any) -> None:
+                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
+                 client: openai.AsyncOpenAI | None = None, **openai_kwargs: Any) -> None:
         super().__init__(client if client is not None else openai.AsyncOpenAI(**openai_kwargs), tenant_id, user_id,
-                         session_id, publisher)
+                         session_id, publisher or store)
         self.chat = _Chat(self._client.chat, _AsyncCompletions(self._client.chat.completions, self))
         self.responses = _AsyncCompletions(self._client.responses, self, _RESPONSES)

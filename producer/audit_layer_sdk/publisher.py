@@ -20,6 +20,7 @@ BUILD_QUEUE_MAX behind, the caller builds inline: slower calls, never unbounded 
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import threading
 import time
@@ -34,6 +35,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from audit_layer_sdk._log import KafkaLogBridge, log, logger
 from audit_layer_sdk.config import AuditConfig
 from audit_layer_sdk.spool import DiskSpool, SpoolLimits
+from audit_layer_sdk.spool_owner import SpoolOwnership, destination_folder
 from audit_layer_sdk.stats import PublisherStats, StatsSnapshot
 
 EXIT_FLUSH_SECONDS = 5.0
@@ -73,9 +75,18 @@ def producer_settings(config: AuditConfig) -> dict[str, Any]:
 
 class AuditPublisher:
     def __init__(self, config: AuditConfig | None = None) -> None:
-        self.config = config or AuditConfig.from_env()
-        self.stats = PublisherStats()
+        self.config = config or configured()
         self._codec = AvroCodec(AUDIT_EVENT)
+        self._ownership: SpoolOwnership | None = None
+        self._start()
+        _live.add(self)
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _start(self) -> None:
+        """Everything a process must own alone: the Kafka client, the threads, the locks, the spool folder.
+        Run again in a forked child, which starts afresh (what the parent queued, the parent delivers)."""
+        self._pid = os.getpid()
+        self.stats = PublisherStats()
         self._producer = Producer({**producer_settings(self.config), "error_cb": self._on_error,
                                    "logger": KafkaLogBridge()})
         self._closed = threading.Event()
@@ -83,11 +94,10 @@ class AuditPublisher:
         self._purge_requested = threading.Event()
         self._spool: DiskSpool | None = None
         if self.config.spool_dir:
-            directory = Path(self.config.spool_dir) / self.config.topic
-            self._spool = DiskSpool(directory, SpoolLimits(self.config.spool_max_records,
-                                                           self.config.spool_max_bytes))
-            if len(self._spool):
-                logger.info("audit spool %s holds %d events from before; replaying", directory, len(self._spool))
+            destination = destination_folder(Path(self.config.spool_dir), "kafka", self.config.bootstrap_servers,
+                                              self.config.topic)
+            self._ownership = SpoolOwnership(destination)
+            self._spool = DiskSpool(self._ownership.folder, self._spool_limits())
         self._builds: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._queued = 0  # written under _queue_lock by callers
         self._queue_lock = threading.Lock()
@@ -105,7 +115,18 @@ class AuditPublisher:
             self._spooler = threading.Thread(target=self._spool_loop, name="audit-layer-spool", daemon=True)
             self._spooler.start()
             threading.Thread(target=self._replay_loop, name="audit-layer-replay", daemon=True).start()
-        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _spool_limits(self) -> SpoolLimits:
+        return SpoolLimits(self.config.spool_max_records, self.config.spool_max_bytes)
+
+    def _after_fork_in_child(self) -> None:
+        # librdkafka's threads did not survive the fork and its client must not be destroyed here (that
+        # waits for them): it is kept, unused, for the child's life
+        _abandoned_at_fork.append(self._producer)
+        if self._ownership is not None:
+            self._ownership.forget_after_fork()
+        self._start()
+        _close_when_a_multiprocessing_child_ends(self)
 
     # -- the caller's path: enqueue, nothing else -------------------------------------------
 
@@ -237,10 +258,25 @@ class AuditPublisher:
         while not self._closed.wait(REPLAY_PROBE_SECONDS):
             try:
                 while len(self._spool) and not self._closed.is_set():
-                    if not self._replay_one_segment():
+                    if not self._replay_one_segment(self._spool):
                         break
+                self._replay_orphans()
             except Exception as exc:
                 log.warning("replay", "audit spool replay: %s", exc)
+
+    def _replay_orphans(self) -> None:
+        """Spools of this destination whose process ended: replayed here, in order, then removed."""
+        if self._ownership is None or self._broker_down.is_set():
+            return
+        for folder in self._ownership.adopt_orphans():
+            orphan = DiskSpool(folder, self._spool_limits())
+            if len(orphan):
+                logger.info("audit spool %s (from a process that ended) holds %d events; replaying", folder,
+                            len(orphan))
+            while len(orphan) and not self._closed.is_set():
+                if not self._replay_one_segment(orphan):
+                    break
+            self._ownership.release(folder, remove=not len(orphan))
 
     def _drain_to_spool(self) -> None:
         assert self._spool is not None
@@ -256,15 +292,14 @@ class AuditPublisher:
             log.warning("spool-full", "audit spool full (%d events, %d bytes); %d events dropped",
                         len(self._spool), self._spool.bytes, len(batch) - accepted)
 
-    def _replay_one_segment(self) -> bool:
-        """Replays the oldest segment; True when it was delivered whole and removed."""
-        assert self._spool is not None
+    def _replay_one_segment(self, spool: DiskSpool) -> bool:
+        """Replays the oldest segment of `spool`; True when it was delivered whole and removed."""
         try:
             self._producer.list_topics(self.config.topic, timeout=2)
         except Exception:
             self._broker_down.set()
             return False
-        segment = self._spool.oldest()
+        segment = spool.oldest()
         if segment is None:
             return False
         path, records = segment
@@ -282,11 +317,11 @@ class AuditPublisher:
                     self._producer.flush(1)
         self._producer.flush(30)
         if outcome["ok"] == len(records):
-            self._spool.remove(path, len(records))
+            spool.remove(path, len(records))
             self.stats.add("replayed", len(records))
             self.stats.add("delivered", len(records))
             self._broker_down.clear()
-            logger.info("audit spool: replayed %d events (%d left)", len(records), len(self._spool))
+            logger.info("audit spool: replayed %d events (%d left)", len(records), len(spool))
             return True
         # the segment stays and is replayed again later; the sequencer drops what arrived twice
         self._broker_down.set()
@@ -360,6 +395,8 @@ class AuditPublisher:
             self._spooler.join(timeout)
         if self._spool is not None:
             self._drain_to_spool()
+            if self._ownership is not None and not len(self._spool):
+                self._ownership.release(self._ownership.folder, remove=True)  # nothing left for a successor
         if remaining and self._spool is None:
             logger.warning("audit publisher closed with %d events undelivered", remaining)
         elif self._spool is not None and len(self._spool):
@@ -369,18 +406,63 @@ class AuditPublisher:
 
 def _close_at_exit(ref: weakref.ref[AuditPublisher]) -> None:
     publisher = ref()
-    if publisher is not None:
+    if publisher is not None and publisher._pid == os.getpid():
         publisher.close(EXIT_FLUSH_SECONDS)
 
 
+# every publisher of this process, so a forked child can restart each of its own
+_live: weakref.WeakSet[AuditPublisher] = weakref.WeakSet()
+_abandoned_at_fork: list[Any] = []
+
+
+def _restart_in_child() -> None:
+    for publisher in list(_live):
+        try:
+            publisher._after_fork_in_child()
+        except Exception as exc:  # the SDK never raises into the application, a forked child included
+            log.warning("fork", "audit publisher could not restart after fork: %s", exc)
+
+
+def _close_when_a_multiprocessing_child_ends(publisher: AuditPublisher) -> None:
+    """A multiprocessing child ends with os._exit, which skips atexit; its finalizers still run. It clears
+    the finalizers it inherited when it starts, then runs its after-fork callbacks: register from there."""
+    import multiprocessing.util
+
+    def finalize(target: AuditPublisher) -> None:
+        multiprocessing.util.Finalize(None, _close_at_exit, args=(weakref.ref(target),), exitpriority=100)
+
+    multiprocessing.util.register_after_fork(publisher, finalize)
+
+
+os.register_at_fork(after_in_child=_restart_in_child)
+
+
 _default: AuditPublisher | None = None
+_configured: AuditConfig | None = None
 _default_lock = threading.Lock()
 
 
+def init_audit_config(config: AuditConfig) -> None:
+    """The process's settings, for every publisher, store or client made without its own (else the
+    environment's, `AuditConfig.from_env()`). A default publisher made before with other settings is
+    closed; the next use makes one with these."""
+    global _configured, _default
+    with _default_lock:
+        _configured = config
+        if _default is not None and _default.config != config:
+            previous, _default = _default, None
+            previous.close()
+
+
+def configured() -> AuditConfig:
+    """What `init_audit_config` set, else the environment's settings."""
+    return _configured if _configured is not None else AuditConfig.from_env()
+
+
 def default_publisher() -> AuditPublisher:
-    """One publisher per process, configured from the environment, made on first use."""
+    """One publisher per process, configured by `init_audit_config` or the environment, made on first use."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = AuditPublisher(AuditConfig.from_env())
+            _default = AuditPublisher(configured())
         return _default

@@ -66,21 +66,34 @@ def start(make_collector: Callable[[dict[str, Any]], AuditCollector], adapter: P
     return collector
 
 
+# the provider libraries' own error classes (openai, anthropic): the call reached, or tried to reach, the provider
+_PROVIDER_ERRORS = frozenset({"APIError", "APIConnectionError", "APITimeoutError", "APIStatusError"})
+
+
+def error_source(exc: BaseException) -> str:
+    """`provider_error` when the provider answered with, or could not be reached for, an error;
+    `client_error` for one the library raised locally before any request (a wrong argument, say)."""
+    if getattr(exc, "status_code", None) is not None or any(
+            c.__name__ in _PROVIDER_ERRORS for c in type(exc).__mro__):
+        return "provider_error"
+    return "client_error"
+
+
 def record_error(collector: AuditCollector, exc: BaseException) -> None:
     status = getattr(exc, "status_code", None)
-    codes = ["provider_error"] + ([f"http_status_{status}"] if status is not None else [])
+    codes = [error_source(exc)] + ([f"http_status_{status}"] if status is not None else [])
     if isinstance(exc, (KeyboardInterrupt, GeneratorExit)) or type(exc).__name__ == "CancelledError":
         codes = ["cancelled"]
     collector.set_action(Action.FAIL_RETRY, codes, error_type=type(exc).__name__)
     collector.emit()
 
 
-def record_response(collector: AuditCollector, adapter: ProviderAdapter, response: Any) -> None:
+def record_response(collector: AuditCollector, adapter: ProviderAdapter, response: Any) -> bool:
     try:
         adapter.record_output(collector, response)
     except Exception as exc:
         log.warning(f"{adapter.provider}-output", "audit output not captured: %s", exc)
-    collector.emit()
+    return collector.emit()
 
 
 class _StreamRecord:

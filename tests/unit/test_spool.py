@@ -50,3 +50,25 @@ def test_limits_refuse_what_does_not_fit(tmp_path: Path) -> None:
     spool = DiskSpool(tmp_path / "bytes", SpoolLimits(max_bytes=200))
     accepted = spool.append_many(_records(50))
     assert 0 < accepted < 50 and spool.bytes <= 200
+
+
+def test_a_spool_belongs_to_its_destination_and_each_process_writes_its_own_folder(tmp_path: Path) -> None:
+    import json
+    import os
+
+    from audit_layer_sdk.spool_owner import SpoolOwnership, destination_folder
+
+    a = destination_folder(tmp_path, "kafka", "cluster-a:9092", "audit.events")
+    assert a != destination_folder(tmp_path, "kafka", "cluster-b:9092", "audit.events")
+    assert a != destination_folder(tmp_path, "kafka", "cluster-a:9092", "other.audit.events")
+    assert json.loads((a / "destination.json").read_text())["address"] == "cluster-a:9092"
+    first, second = SpoolOwnership(a), SpoolOwnership(a)
+    assert first.folder != second.folder and first.folder.name.startswith(f"owner-{os.getpid()}-")
+    DiskSpool(first.folder).append_many([(b"k", b"v")])
+    # a live owner's folder is never adopted; once its process let go, the next one adopts it
+    assert second.adopt_orphans() == []
+    first.forget_after_fork()  # as the process that held it ending does
+    assert second.adopt_orphans() == [first.folder]
+    assert len(DiskSpool(first.folder)) == 1
+    second.release(first.folder, remove=True)
+    assert not first.folder.exists()

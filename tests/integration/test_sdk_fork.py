@@ -1,0 +1,77 @@
+"""A publisher made before a fork (gunicorn --preload, multiprocessing with fork, Celery prefork): each child
+gets its own Kafka client, threads and spool folder, and every event reaches the topic exactly once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from audit_layer_schemas import Topics
+from audit_layer_sdk import AuditCollector, AuditConfig, AuditPublisher
+
+from tests.integration.test_sdk_openai import _read
+
+pytestmark = pytest.mark.integration
+CHILDREN, EACH = 4, 50
+
+
+def _emit(publisher: AuditPublisher, who: str, count: int) -> None:
+    for i in range(count):
+        with AuditCollector(publisher, tenant_id="acme-bank", user_id=who) as audit:
+            audit.set_input(f"question {i} from {who}", model="gpt-4o-mini", provider="openai")
+            audit.set_output("answer")
+
+
+def _child(publisher: AuditPublisher, who: str) -> None:
+    _emit(publisher, who, EACH)  # returns without flushing: the publisher is closed as the child ends
+
+
+def _check(bootstrap: str, topic: str) -> None:
+    events = [e for _, e in _read(bootstrap, topic, CHILDREN * EACH + 1, timeout=60)]
+    by_user = Counter(e["user_id"] for e in events)
+    assert by_user == {"parent": 1, **{f"child-{n}": EACH for n in range(CHILDREN)}}, by_user
+    assert len({e["event_id"] for e in events}) == len(events) == CHILDREN * EACH + 1  # each exactly once
+
+
+@pytest.mark.parametrize("spool", [True, False])
+def test_os_fork_children_deliver_every_event_once(kafka_bootstrap: str, topics: Topics, tmp_path: Path,
+                                                   spool: bool) -> None:
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=kafka_bootstrap, topic=topics.events,
+                                           spool_dir=str(tmp_path / "spool") if spool else None))
+    _emit(publisher, "parent", 1)  # queued, perhaps not yet delivered, when the children are forked
+    pids = []
+    for n in range(CHILDREN):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _emit(publisher, f"child-{n}", EACH)
+                code = 0 if publisher.flush(30) == 0 else 2
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids] == [0] * CHILDREN
+    assert publisher.flush(30) == 0
+    _check(kafka_bootstrap, topics.events)
+    if spool:  # each process wrote to a folder of its own, and the children's were removed as they ended
+        owners = list((tmp_path / "spool").glob("kafka-*/owner-*"))
+        assert [p.name.split("-")[1] for p in owners] == [str(os.getpid())]
+
+
+def test_multiprocessing_fork_children_deliver_every_event_once(kafka_bootstrap: str, topics: Topics,
+                                                                tmp_path: Path) -> None:
+    publisher = AuditPublisher(AuditConfig(bootstrap_servers=kafka_bootstrap, topic=topics.events,
+                                           spool_dir=str(tmp_path / "spool")))
+    _emit(publisher, "parent", 1)
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_child, args=(publisher, f"child-{n}")) for n in range(CHILDREN)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [p.exitcode for p in processes] == [0] * CHILDREN
+    assert publisher.flush(30) == 0
+    _check(kafka_bootstrap, topics.events)
