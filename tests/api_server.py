@@ -25,10 +25,11 @@ class ApiServer:
     workers: list[Any] = []
     sink: Any = None
 
-    def __init__(self, bootstrap: str, topics: Topics, store: Any, public_keys: Path, **settings: Any) -> None:
+    def __init__(self, bootstrap: str, topics: Topics, store: Any, public_keys: Path, port: int = 0,
+                 **settings: Any) -> None:
         self.backends = Backends(ApiSettings(bootstrap, topics, public_keys=public_keys, **settings), store)
         self.app = create_app(self.backends)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning",
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
                                                     lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -56,7 +57,7 @@ class ApiServer:
 
 @contextmanager
 def api_pipeline(bootstrap: str, topics: Topics, store: Any, log_dir: Path, *,
-                 checkpoint_every: int) -> Iterator[ApiServer]:
+                 checkpoint_every: int, port: int = 0) -> Iterator[ApiServer]:
     """The API with what it needs behind it: the enricher and sequencer processes and the sink (in this
     process, which owns the embedded engine); everything stopped afterwards."""
     from tests.conftest import KEY_DIR, SinkThread, Worker, trusted_keys
@@ -66,7 +67,7 @@ def api_pipeline(bootstrap: str, topics: Topics, store: Any, log_dir: Path, *,
                Worker("sequencer", bootstrap, topics, log_dir, "--checkpoint-every", str(checkpoint_every),
                       "--checkpoint-seconds", "1")]
     sink = SinkThread(bootstrap, topics, store)
-    server = ApiServer(bootstrap, topics, store, KEY_DIR)
+    server = ApiServer(bootstrap, topics, store, KEY_DIR, port=port)
     server.workers, server.sink = workers, sink
     try:
         yield server

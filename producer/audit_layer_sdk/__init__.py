@@ -9,10 +9,12 @@ from typing import Any
 from audit_layer_schemas import Action
 
 from audit_layer_sdk.collector import AuditCollector
-from audit_layer_sdk.config import AuditConfig, AuditConfigError
+from audit_layer_sdk.config import AuditConfig, AuditConfigError, init_audit_config
 from audit_layer_sdk.context import audit_context
+from audit_layer_sdk.destinations import Publisher, default_publisher, publisher_for
+from audit_layer_sdk.http_publisher import HttpPublisher
 from audit_layer_sdk.memory_publisher import MemoryPublisher
-from audit_layer_sdk.publisher import AuditPublisher, default_publisher, init_audit_config
+from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.receipts import ReceiptCollector, ReceiptStore
 
 __all__ = [
@@ -27,13 +29,16 @@ __all__ = [
     "AuditMiddleware",
     "AuditOpenAI",
     "AuditPublisher",
+    "HttpPublisher",
     "MemoryPublisher",
+    "Publisher",
     "ReceiptCollector",
     "ReceiptStore",
     "audit_context",
     "default_publisher",
     "emit_chat_completion_receipt",
     "init_audit_config",
+    "publisher_for",
 ]
 
 

@@ -17,9 +17,10 @@ import anthropic
 from audit_layer_schemas import Action
 
 from audit_layer_sdk._log import log
-from audit_layer_sdk.audited_client import AuditedClient
+from audit_layer_sdk.audited_client import AuditedClient, provider_client, session_for
 from audit_layer_sdk.collector import AuditCollector, prompt_json
-from audit_layer_sdk.publisher import AuditPublisher
+from audit_layer_sdk.config import AuditConfig
+from audit_layer_sdk.destinations import Publisher
 from audit_layer_sdk.recording import (
     RecordedAsyncStream,
     RecordedStream,
@@ -265,16 +266,23 @@ class _AsyncMessages(_Messages):
         return response
 
 
+_OWN = ("user_id", "session_id", "config", "anthropic_api_key", "tenant_id", "publisher", "store", "client")
+
+
 class AuditAnthropic(AuditedClient):
     """Drop-in for `anthropic.Anthropic`; attributes other than `messages` pass through."""
 
     _provider = "anthropic"
 
-    def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
+    def __init__(self, user_id: str | None = None, session_id: str | None = None, config: AuditConfig | None = None,
+                 anthropic_api_key: str | None = None, *, tenant_id: str | None = None,
+                 publisher: Publisher | None = None, store: Publisher | None = None,
                  client: anthropic.Anthropic | None = None, **anthropic_kwargs: Any) -> None:
-        super().__init__(client if client is not None else anthropic.Anthropic(**anthropic_kwargs), tenant_id,
-                         user_id, session_id, publisher or store)
+        if anthropic_api_key is not None:
+            anthropic_kwargs.setdefault("api_key", anthropic_api_key)
+        made = client if client is not None else provider_client(anthropic.Anthropic, "AuditAnthropic", _OWN,
+                                                                 anthropic_kwargs)
+        super().__init__(made, tenant_id, user_id, session_for(user_id, session_id), publisher or store, config)
         self.messages = _Messages(self._client.messages, self)
 
 
@@ -283,9 +291,13 @@ class AuditAsyncAnthropic(AuditedClient):
 
     _provider = "anthropic"
 
-    def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
+    def __init__(self, user_id: str | None = None, session_id: str | None = None, config: AuditConfig | None = None,
+                 anthropic_api_key: str | None = None, *, tenant_id: str | None = None,
+                 publisher: Publisher | None = None, store: Publisher | None = None,
                  client: anthropic.AsyncAnthropic | None = None, **anthropic_kwargs: Any) -> None:
-        super().__init__(client if client is not None else anthropic.AsyncAnthropic(**anthropic_kwargs),
-                         tenant_id, user_id, session_id, publisher or store)
+        if anthropic_api_key is not None:
+            anthropic_kwargs.setdefault("api_key", anthropic_api_key)
+        made = client if client is not None else provider_client(anthropic.AsyncAnthropic, "AuditAsyncAnthropic", _OWN,
+                                                                 anthropic_kwargs)
+        super().__init__(made, tenant_id, user_id, session_for(user_id, session_id), publisher or store, config)
         self.messages = _AsyncMessages(self._client.messages, self)

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from audit_layer_sdk._log import log
 from audit_layer_sdk.context import current_context, otel_ids
-from audit_layer_sdk.publisher import AuditPublisher, default_publisher
+from audit_layer_sdk.destinations import Publisher, default_publisher
 from audit_layer_sdk.salvage import (
     TEXT_FIELDS,
     Flags,
@@ -82,7 +82,7 @@ def _prompt_of(value: Any, flags: Flags) -> str:
 class AuditCollector:
     def __init__(
         self,
-        publisher: AuditPublisher | None = None,
+        publisher: Publisher | None = None,
         *,
         tenant_id: str,
         user_id: str | None = None,
@@ -302,7 +302,8 @@ class AuditCollector:
             log.warning("tenant", "audit event not emitted: tenant_id %r is not a printable id of 1 to %d "
                         "characters", tenant, MAX_ID_CHARS)
             stats = getattr(self._publisher or default_publisher(), "stats", None)
-            if stats is not None:
+            if stats is not None:  # counted as emitted and in error, as a call that could not be recorded
+                stats.add("emitted")
                 stats.add("errors")
             return False
         if self._duration_ms is None:

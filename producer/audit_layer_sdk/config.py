@@ -9,6 +9,7 @@ from pathlib import Path
 from audit_layer_sdk.usage import PriceTable, PriceTableError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_API_URL = "http://127.0.0.1:8000/v1"  # `audit-layer api` on this machine
 CAPTURE_MODES = ("full", "hashes_only", "redacted")
 
 
@@ -28,9 +29,18 @@ def _positive_int(name: str, raw: str) -> int:
 
 @dataclass(frozen=True)
 class AuditConfig:
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    """Where events go: Kafka (`bootstrap_servers`), or the REST API (`api_key`, `api_url`) when an API key is
+    given and no Kafka bootstrap is. `org_id` is another name for `tenant_id`."""
+
+    bootstrap_servers: str | None = None  # None: the local broker, unless the REST API is configured
     topic: str = "audit.events"
     tenant_id: str | None = None
+    api_key: str | None = None
+    org_id: str | None = None
+    api_url: str = DEFAULT_API_URL
+    async_logging: bool = True  # False: each event is sent before the call returns (still never raising)
+    timeout_seconds: float = 5.0
+    retry_count: int = 3
     linger_ms: int = 5
     compression: str = "lz4"
     queue_max_messages: int = 100_000
@@ -47,13 +57,28 @@ class AuditConfig:
     def __post_init__(self) -> None:
         if self.capture not in CAPTURE_MODES:
             raise AuditConfigError(f"capture={self.capture!r}: use one of {', '.join(CAPTURE_MODES)}")
+        if self.org_id and self.tenant_id and self.org_id != self.tenant_id:
+            raise AuditConfigError(f"org_id={self.org_id!r} and tenant_id={self.tenant_id!r} name one thing: give one")
+        object.__setattr__(self, "tenant_id", self.tenant_id or self.org_id or None)
+        object.__setattr__(self, "org_id", self.tenant_id)
+        if not self.api_url.startswith(("http://", "https://")):
+            raise AuditConfigError(f"api_url={self.api_url!r}: give the API's base URL, e.g. {DEFAULT_API_URL}")
+        if self.timeout_seconds <= 0 or self.retry_count < 0:
+            raise AuditConfigError("timeout_seconds must be positive and retry_count zero or more")
+
+    @property
+    def transport(self) -> str:
+        """`http` when an API key is set and no Kafka bootstrap is; else `kafka`."""
+        return "http" if self.api_key and not self.bootstrap_servers else "kafka"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.bootstrap_servers or DEFAULT_BOOTSTRAP
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AuditConfig:
         env = os.environ if environ is None else environ
-        bootstrap = (
-            env.get("AUDIT_LAYER_BOOTSTRAP_SERVERS") or env.get("KAFKA_BOOTSTRAP_SERVERS") or DEFAULT_BOOTSTRAP
-        )
+        bootstrap = env.get("AUDIT_LAYER_BOOTSTRAP_SERVERS") or env.get("KAFKA_BOOTSTRAP_SERVERS") or None
         prefix = env.get("AUDIT_LAYER_TOPIC_PREFIX", "")
         compression = env.get("AUDIT_LAYER_COMPRESSION", "lz4")
         capture = env.get("AUDIT_LAYER_CAPTURE", "full")
@@ -80,9 +105,26 @@ class AuditConfig:
                 "AUDIT_LAYER_QUEUE_MAX_MESSAGES", env.get("AUDIT_LAYER_QUEUE_MAX_MESSAGES", "100000")
             ),
             spool_dir=env.get("AUDIT_LAYER_SPOOL_DIR") or cls().spool_dir,
+            api_key=env.get("AUDIT_LAYER_API_KEY") or None,
+            api_url=env.get("AUDIT_LAYER_API_URL") or DEFAULT_API_URL,
             capture=capture,
             spool_max_records=_positive_int("AUDIT_LAYER_SPOOL_MAX_RECORDS",
                                             env.get("AUDIT_LAYER_SPOOL_MAX_RECORDS", "1000000")),
             spool_max_bytes=_positive_int("AUDIT_LAYER_SPOOL_MAX_BYTES",
                                           env.get("AUDIT_LAYER_SPOOL_MAX_BYTES", str(1024 ** 3))),
         )
+
+
+_configured: AuditConfig | None = None
+
+
+def init_audit_config(config: AuditConfig) -> None:
+    """The process's settings, for every publisher, store or client made without its own (else the
+    environment's, `AuditConfig.from_env()`)."""
+    global _configured
+    _configured = config
+
+
+def configured() -> AuditConfig:
+    """What `init_audit_config` set, else the environment's settings."""
+    return _configured if _configured is not None else AuditConfig.from_env()

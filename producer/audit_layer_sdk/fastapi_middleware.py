@@ -19,7 +19,7 @@ from audit_layer_schemas import Action
 
 from audit_layer_sdk._log import log
 from audit_layer_sdk.audited_client import AuditedClient
-from audit_layer_sdk.publisher import AuditPublisher
+from audit_layer_sdk.destinations import Publisher
 from audit_layer_sdk.recording import record_error
 
 Scope = MutableMapping[str, Any]
@@ -51,10 +51,10 @@ class _Capture:
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, publisher: AuditPublisher | None = None, tenant_id: str | None = None,
+    def __init__(self, app: ASGIApp, publisher: Publisher | None = None, tenant_id: str | None = None,
                  path_prefix: str = "/", capture_body: bool = False, max_body_bytes: int = 16 * 1024,
                  trace_header: str = "traceparent", session_header: str = "x-session-id",
-                 user_header: str = "x-user-id", store: AuditPublisher | None = None) -> None:
+                 user_header: str = "x-user-id", store: Publisher | None = None) -> None:
         self.app = app
         self._client = AuditedClient(None, tenant_id, None, None, publisher or store)
         self.path_prefix = path_prefix

@@ -19,8 +19,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 from audit_layer_sdk._log import log
 from audit_layer_sdk.audited_client import AuditedClient
 from audit_layer_sdk.collector import AuditCollector
+from audit_layer_sdk.destinations import Publisher
 from audit_layer_sdk.outcomes import finish_reason_action
-from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import record_error
 
 MODEL_KEYS = ("model", "model_name", "model_id")
@@ -37,7 +37,7 @@ def _provider(serialized: dict[str, Any] | None) -> str | None:
 class AuditCallbackHandler(BaseCallbackHandler):
     raise_error = False  # a recording problem never interrupts the chain
 
-    def __init__(self, publisher: AuditPublisher | None = None, *, store: AuditPublisher | None = None,
+    def __init__(self, publisher: Publisher | None = None, *, store: Publisher | None = None,
                  tenant_id: str | None = None,
                  user_id: str | None = None, session_id: str | None = None, decision_type: str | None = None,
                  compliance_tags: list[str] | None = None, metadata: dict[str, Any] | None = None) -> None:

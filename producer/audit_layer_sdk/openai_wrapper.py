@@ -15,11 +15,12 @@ from typing import Any
 import openai
 from audit_layer_schemas import Action
 
-from audit_layer_sdk.audited_client import AuditedClient
+from audit_layer_sdk.audited_client import AuditedClient, provider_client, session_for
 from audit_layer_sdk.collector import AuditCollector, prompt_json
+from audit_layer_sdk.config import AuditConfig
+from audit_layer_sdk.destinations import Publisher
 from audit_layer_sdk.openai_responses import OpenAIResponsesAdapter
 from audit_layer_sdk.outcomes import finish_reason_action
-from audit_layer_sdk.publisher import AuditPublisher
 from audit_layer_sdk.recording import (
     ProviderAdapter,
     RecordedAsyncStream,
@@ -173,23 +174,28 @@ class _Chat:
         return getattr(self._inner, name)
 
 
+_OWN = ("user_id", "session_id", "config", "openai_api_key", "tenant_id", "publisher", "store", "client")
+
+
 class AuditOpenAI(AuditedClient):
     """Drop-in for `openai.OpenAI`: `chat.completions.create` and `responses.create` are recorded;
     every other attribute passes through to the real client."""
 
-    def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
-                 client: openai.OpenAI | None = None, **openai_kwargs: Any) -> None:
-        super().__init__(client if client is not None else openai.OpenAI(**openai_kwargs), tenant_id, user_id,
-                         session_id, publisher or store)
+    def __init__(self, user_id: str | None = None, session_id: str | None = None, config: AuditConfig | None = None,
+                 openai_api_key: str | None = None, *, tenant_id: str | None = None, publisher: Publisher | None = None,
+                 store: Publisher | None = None, client: openai.OpenAI | None = None, **openai_kwargs: Any) -> None:
+        if openai_api_key is not None:
+            openai_kwargs.setdefault("api_key", openai_api_key)
+        made = client if client is not None else provider_client(openai.OpenAI, "AuditOpenAI", _OWN, openai_kwargs)
+        super().__init__(made, tenant_id, user_id, session_for(user_id, session_id), publisher or store, config)
         self.chat = _Chat(self._client.chat, _Completions(self._client.chat.completions, self))
         self.responses = _Completions(self._client.responses, self, _RESPONSES)
 
 
 def emit_chat_completion_receipt(
     completion_or_store: Any = None, *, messages: Any, response: Any = None, tenant_id: str | None = None,
-    user_id: str | None = None, session_id: str | None = None, publisher: AuditPublisher | None = None,
-    store: AuditPublisher | None = None, model: str | None = None, **audit: Any,
+    user_id: str | None = None, session_id: str | None = None, publisher: Publisher | None = None,
+    store: Publisher | None = None, model: str | None = None, **audit: Any,
 ) -> bool:
     """Records a chat completion obtained elsewhere (another client, a proxy, a batch job), called either
     as `emit_chat_completion_receipt(completion, messages=...)` or as
@@ -220,10 +226,14 @@ def emit_chat_completion_receipt(
 class AuditAsyncOpenAI(AuditedClient):
     """Drop-in for `openai.AsyncOpenAI`."""
 
-    def __init__(self, *, tenant_id: str | None = None, user_id: str | None = None, session_id: str | None = None,
-                 publisher: AuditPublisher | None = None, store: AuditPublisher | None = None,
-                 client: openai.AsyncOpenAI | None = None, **openai_kwargs: Any) -> None:
-        super().__init__(client if client is not None else openai.AsyncOpenAI(**openai_kwargs), tenant_id, user_id,
-                         session_id, publisher or store)
+    def __init__(self, user_id: str | None = None, session_id: str | None = None, config: AuditConfig | None = None,
+                 openai_api_key: str | None = None, *, tenant_id: str | None = None, publisher: Publisher | None = None,
+                 store: Publisher | None = None, client: openai.AsyncOpenAI | None = None,
+                 **openai_kwargs: Any) -> None:
+        if openai_api_key is not None:
+            openai_kwargs.setdefault("api_key", openai_api_key)
+        made = client if client is not None else provider_client(openai.AsyncOpenAI, "AuditAsyncOpenAI", _OWN,
+                                                                 openai_kwargs)
+        super().__init__(made, tenant_id, user_id, session_for(user_id, session_id), publisher or store, config)
         self.chat = _Chat(self._client.chat, _AsyncCompletions(self._client.chat.completions, self))
         self.responses = _AsyncCompletions(self._client.responses, self, _RESPONSES)

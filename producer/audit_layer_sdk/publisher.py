@@ -19,12 +19,10 @@ BUILD_QUEUE_MAX behind, the caller builds inline: slower calls, never unbounded 
 
 from __future__ import annotations
 
-import atexit
 import os
 import queue
 import threading
 import time
-import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,13 +30,13 @@ from typing import Any, Protocol
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
 from confluent_kafka import KafkaError, Message, Producer
 
+from audit_layer_sdk import lifecycle
 from audit_layer_sdk._log import KafkaLogBridge, log, logger
-from audit_layer_sdk.config import AuditConfig
+from audit_layer_sdk.config import AuditConfig, configured
 from audit_layer_sdk.spool import DiskSpool, SpoolLimits
 from audit_layer_sdk.spool_owner import SpoolOwnership, destination_folder
 from audit_layer_sdk.stats import PublisherStats, StatsSnapshot
 
-EXIT_FLUSH_SECONDS = 5.0
 SPOOL_QUEUE_MAX = 100_000
 REPLAY_PROBE_SECONDS = 1.0
 BUILD_QUEUE_MAX = 10_000
@@ -57,7 +55,7 @@ _STOP = object()
 
 def producer_settings(config: AuditConfig) -> dict[str, Any]:
     settings: dict[str, Any] = {
-        "bootstrap.servers": config.bootstrap_servers,
+        "bootstrap.servers": config.kafka_bootstrap,
         "client.id": "audit-layer-sdk",
         "enable.idempotence": True,
         "acks": "all",
@@ -79,8 +77,7 @@ class AuditPublisher:
         self._codec = AvroCodec(AUDIT_EVENT)
         self._ownership: SpoolOwnership | None = None
         self._start()
-        _live.add(self)
-        atexit.register(_close_at_exit, weakref.ref(self))
+        lifecycle.register(self)
 
     def _start(self) -> None:
         """Everything a process must own alone: the Kafka client, the threads, the locks, the spool folder.
@@ -94,10 +91,11 @@ class AuditPublisher:
         self._purge_requested = threading.Event()
         self._spool: DiskSpool | None = None
         if self.config.spool_dir:
-            destination = destination_folder(Path(self.config.spool_dir), "kafka", self.config.bootstrap_servers,
+            destination = destination_folder(Path(self.config.spool_dir), "kafka", self.config.kafka_bootstrap,
                                               self.config.topic)
             self._ownership = SpoolOwnership(destination)
             self._spool = DiskSpool(self._ownership.folder, self._spool_limits())
+            self._ownership.adopt_spools(self._spool_limits())  # counted by flush() from the start
         self._builds: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._queued = 0  # written under _queue_lock by callers
         self._queue_lock = threading.Lock()
@@ -122,11 +120,10 @@ class AuditPublisher:
     def _after_fork_in_child(self) -> None:
         # librdkafka's threads did not survive the fork and its client must not be destroyed here (that
         # waits for them): it is kept, unused, for the child's life
-        _abandoned_at_fork.append(self._producer)
+        lifecycle.abandoned_at_fork.append(self._producer)
         if self._ownership is not None:
             self._ownership.forget_after_fork()
         self._start()
-        _close_when_a_multiprocessing_child_ends(self)
 
     # -- the caller's path: enqueue, nothing else -------------------------------------------
 
@@ -268,15 +265,12 @@ class AuditPublisher:
         """Spools of this destination whose process ended: replayed here, in order, then removed."""
         if self._ownership is None or self._broker_down.is_set():
             return
-        for folder in self._ownership.adopt_orphans():
-            orphan = DiskSpool(folder, self._spool_limits())
-            if len(orphan):
-                logger.info("audit spool %s (from a process that ended) holds %d events; replaying", folder,
-                            len(orphan))
+        self._ownership.adopt_spools(self._spool_limits())
+        for folder, orphan in list(self._ownership.orphans.items()):
             while len(orphan) and not self._closed.is_set():
                 if not self._replay_one_segment(orphan):
-                    break
-            self._ownership.release(folder, remove=not len(orphan))
+                    return
+            self._ownership.done_with(folder)
 
     def _drain_to_spool(self) -> None:
         assert self._spool is not None
@@ -359,12 +353,11 @@ class AuditPublisher:
         except Exception as exc:
             log.warning("flush", "audit flush failed: %s", exc)
             return -1
-        while self._spool is not None and (len(self._spool) or self._to_spool) and time.monotonic() < deadline:
+        while self._spool is not None and self.spooled_now and time.monotonic() < deadline:
             with self._spool_wakeup:
                 self._spool_wakeup.notify()
             time.sleep(0.05)
-        spooled = (len(self._spool) + len(self._to_spool)) if self._spool is not None else 0
-        return remaining + spooled
+        return remaining + self.spooled_now
 
     def snapshot(self) -> StatsSnapshot:
         return self.stats.snapshot()
@@ -372,13 +365,16 @@ class AuditPublisher:
     @property
     def spooled_now(self) -> int:
         """Events waiting in the spool: on disk, plus the few not yet written."""
-        return len(self._spool) + len(self._to_spool) if self._spool is not None else 0
+        return self.spooled_on_disk + len(self._to_spool)
 
     @property
     def spooled_on_disk(self) -> int:
-        return len(self._spool) if self._spool is not None else 0
+        """Events in this process's spool and in those it adopted from processes that ended."""
+        if self._spool is None:
+            return 0
+        return len(self._spool) + (self._ownership.orphan_records() if self._ownership is not None else 0)
 
-    def close(self, timeout: float = EXIT_FLUSH_SECONDS) -> None:
+    def close(self, timeout: float = lifecycle.EXIT_FLUSH_SECONDS) -> None:
         """Bounded: deliver what can be delivered in `timeout`, spool the rest (kept for the next start)."""
         if self._closed.is_set():
             return
@@ -395,74 +391,13 @@ class AuditPublisher:
             self._spooler.join(timeout)
         if self._spool is not None:
             self._drain_to_spool()
-            if self._ownership is not None and not len(self._spool):
-                self._ownership.release(self._ownership.folder, remove=True)  # nothing left for a successor
+            if self._ownership is not None:
+                # let go of the folders: removed when empty, else left for the next process of this destination
+                for folder in list(self._ownership.orphans):
+                    self._ownership.done_with(folder)
+                self._ownership.release(self._ownership.folder, remove=not len(self._spool))
         if remaining and self._spool is None:
             logger.warning("audit publisher closed with %d events undelivered", remaining)
         elif self._spool is not None and len(self._spool):
             logger.warning("audit publisher closed with %d events in the spool %s; they are replayed at the "
                            "next start", len(self._spool), self._spool.directory)
-
-
-def _close_at_exit(ref: weakref.ref[AuditPublisher]) -> None:
-    publisher = ref()
-    if publisher is not None and publisher._pid == os.getpid():
-        publisher.close(EXIT_FLUSH_SECONDS)
-
-
-# every publisher of this process, so a forked child can restart each of its own
-_live: weakref.WeakSet[AuditPublisher] = weakref.WeakSet()
-_abandoned_at_fork: list[Any] = []
-
-
-def _restart_in_child() -> None:
-    for publisher in list(_live):
-        try:
-            publisher._after_fork_in_child()
-        except Exception as exc:  # the SDK never raises into the application, a forked child included
-            log.warning("fork", "audit publisher could not restart after fork: %s", exc)
-
-
-def _close_when_a_multiprocessing_child_ends(publisher: AuditPublisher) -> None:
-    """A multiprocessing child ends with os._exit, which skips atexit; its finalizers still run. It clears
-    the finalizers it inherited when it starts, then runs its after-fork callbacks: register from there."""
-    import multiprocessing.util
-
-    def finalize(target: AuditPublisher) -> None:
-        multiprocessing.util.Finalize(None, _close_at_exit, args=(weakref.ref(target),), exitpriority=100)
-
-    multiprocessing.util.register_after_fork(publisher, finalize)
-
-
-os.register_at_fork(after_in_child=_restart_in_child)
-
-
-_default: AuditPublisher | None = None
-_configured: AuditConfig | None = None
-_default_lock = threading.Lock()
-
-
-def init_audit_config(config: AuditConfig) -> None:
-    """The process's settings, for every publisher, store or client made without its own (else the
-    environment's, `AuditConfig.from_env()`). A default publisher made before with other settings is
-    closed; the next use makes one with these."""
-    global _configured, _default
-    with _default_lock:
-        _configured = config
-        if _default is not None and _default.config != config:
-            previous, _default = _default, None
-            previous.close()
-
-
-def configured() -> AuditConfig:
-    """What `init_audit_config` set, else the environment's settings."""
-    return _configured if _configured is not None else AuditConfig.from_env()
-
-
-def default_publisher() -> AuditPublisher:
-    """One publisher per process, configured by `init_audit_config` or the environment, made on first use."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = AuditPublisher(configured())
-        return _default

@@ -17,26 +17,27 @@ from typing import Any
 
 from audit_layer_sdk.collector import AuditCollector
 from audit_layer_sdk.config import AuditConfig
-from audit_layer_sdk.publisher import AuditPublisher, configured
+from audit_layer_sdk.destinations import Publisher, publisher_for
+from audit_layer_sdk.http_publisher import HttpPublisher
+from audit_layer_sdk.publisher import AuditPublisher
 
 
-class ReceiptStore(AuditPublisher):
-    """Where receipts go: the configured destination (`init_audit_config`, else the environment), with the
-    publisher's guarantees (never raises into the caller, a durable spool while it is unreachable)."""
-
-    def __init__(self, config: AuditConfig | None = None) -> None:
-        super().__init__(config or configured())
+def ReceiptStore(config: AuditConfig | None = None) -> AuditPublisher | HttpPublisher:
+    """Where receipts go: the configured destination (`init_audit_config`, else the environment): Kafka, or
+    the REST API when an API key is configured and no Kafka bootstrap is; with the publisher's guarantees
+    (never raises into the caller, a durable spool while the destination is unreachable)."""
+    return publisher_for(config)
 
 
 class ReceiptCollector(AuditCollector):
     """One receipt built step by step; `emit(store)` hands it over, `cleanup()` lets go of what it captured."""
 
     def __init__(self, *, tenant_id: str, trace_id: str | None = None, session_id: str | None = None,
-                 user_id: str | None = None, store: AuditPublisher | None = None, **fields: Any) -> None:
+                 user_id: str | None = None, store: Publisher | None = None, **fields: Any) -> None:
         super().__init__(store, tenant_id=tenant_id, user_id=user_id, session_id=session_id, trace_id=trace_id,
                          **fields)
 
-    def emit(self, store: AuditPublisher | None = None) -> bool:  # type: ignore[override]
+    def emit(self, store: Publisher | None = None) -> bool:  # type: ignore[override]
         if store is not None:
             self._publisher = store
         return super().emit()

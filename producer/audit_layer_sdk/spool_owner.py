@@ -21,6 +21,9 @@ import shutil
 import uuid
 from pathlib import Path
 
+from audit_layer_sdk._log import logger
+from audit_layer_sdk.spool import DiskSpool, SpoolLimits
+
 LOCK_FILE = "owner.lock"
 
 
@@ -60,6 +63,7 @@ class SpoolOwnership:
         if fd is None:
             raise OSError(f"cannot lock the new spool folder {self.folder}")
         self._fds = {self.folder: fd}
+        self.orphans: dict[Path, DiskSpool] = {}
 
     def adopt_orphans(self) -> list[Path]:
         """Folders of this destination no live process holds (their process ended): locked for this one."""
@@ -72,6 +76,22 @@ class SpoolOwnership:
                 self._fds[folder] = fd
                 adopted.append(folder)
         return adopted
+
+    def adopt_spools(self, limits: SpoolLimits) -> None:
+        """The orphans adopted now, opened as spools (`orphans`) until replayed whole."""
+        for folder in self.adopt_orphans():
+            self.orphans[folder] = DiskSpool(folder, limits)
+            if len(self.orphans[folder]):
+                logger.info("audit spool %s (left by a process that ended) holds %d events; replaying", folder,
+                            len(self.orphans[folder]))
+
+    def orphan_records(self) -> int:
+        return sum(len(spool) for spool in self.orphans.values())
+
+    def done_with(self, folder: Path) -> None:
+        """Let an adopted spool go: removed when replayed whole, else left for another process."""
+        spool = self.orphans.pop(folder, None)
+        self.release(folder, remove=spool is None or not len(spool))
 
     def release(self, folder: Path, remove: bool) -> None:
         """Let an adopted folder go (removed when it was replayed whole)."""
@@ -87,3 +107,4 @@ class SpoolOwnership:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds = {}
+        self.orphans = {}
