@@ -8,7 +8,6 @@ import asyncio
 import base64
 import datetime as dt
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -64,10 +63,10 @@ from audit_layer_api.search import (
     search_sql,
     unique_by_seq,
 )
+from audit_layer_api.seed_body import event_id_for
 from audit_layer_api.service import Backends
 
 T = TypeVar("T")
-_EVENT_ID = r"^[0-9a-fA-F-]{32,36}$"
 _MEDIA = {ReportFormat.JSON: "application/json", ReportFormat.CSV: "text/csv; charset=utf-8",
           ReportFormat.HTML: "text/html; charset=utf-8", ReportFormat.PDF: "application/pdf"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -230,7 +229,7 @@ def create_app(backends: Backends) -> FastAPI:
 
     # -- ingest ----------------------------------------------------------------------------------
 
-    @app.post("/v1/audit/log", status_code=202, response_model=IngestResult, tags=["audit"],
+    @app.post("/v1/audit/log", status_code=200, response_model=IngestResult, tags=["audit"],
               summary="record one event or a batch (answers once Kafka acknowledged them)",
               responses={**_ERRORS, 415: {"model": ProblemModel, "content": {problems.MEDIA_TYPE: {}},
                                           "description": "the body is not application/json"}},
@@ -336,14 +335,18 @@ def create_app(backends: Backends) -> FastAPI:
              summary="one full record, its chain position and its inclusion proof",
              responses={**_ERRORS, **_NOT_FOUND})
     async def get_log(request: Request, key: Reader,
-                      event_id: Annotated[str, Path(pattern=_EVENT_ID, description="the event id (UUID)")]
+                      event_id: Annotated[str, Path(min_length=1, max_length=256,
+                                                    description="the event id (UUID), or the request_id it was "
+                                                                "sent with")]
                       ) -> RecordResponse:
+        given = event_id
         try:
-            event_id = str(uuid.UUID(event_id))
+            event_id = event_id_for(key.tenant_id, given)
             record = await backend(load_record, key.tenant_id, event_id)
         except (ValueError, EventNotFound):
-            await record_access(key, request, "not_found", {"event_id": event_id})
-            raise Problem(404, f"no record {event_id} in organisation {key.tenant_id}") from None
+            await record_access(key, request, "not_found", {"event_id": event_id, "given_id": given})
+            raise Problem(404, f"no record with event id or request id {given!r} in organisation "
+                               f"{key.tenant_id}") from None
         await record_access(key, request, "served", {"event_id": event_id}, [event_id])
         return record
 
@@ -358,7 +361,7 @@ def create_app(backends: Backends) -> FastAPI:
         if body.report_type is ReportType.DECISION_AUDIT:
             if body.audit_log_id is None:
                 raise Problem(422, "decision_audit needs audit_log_id (the event id)")
-            event_id = str(body.audit_log_id)
+            event_id = event_id_for(key.tenant_id, body.audit_log_id)
             try:
                 report = await backend(decision_audit.build, backends.store, event_id, backends.public_keys(),
                                        key.tenant_id)

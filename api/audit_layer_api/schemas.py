@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 from audit_layer_schemas import AuditEvent, RiskLevel, sha256_hex
 from audit_layer_schemas.ids import uuid7
 from audit_layer_schemas.models import MAX_ID_CHARS, Action
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from audit_layer_api.seed_body import REQUEST_ID_KEY, event_id_for, translate, uses_seed_names
 
 API_SDK_NAME = "audit-layer-rest"
 API_VERSION = "1"
@@ -51,6 +53,12 @@ class IngestEvent(AuditEvent):
     sdk_name: str = Field(default=API_SDK_NAME, min_length=1, max_length=MAX_ID_CHARS)
     sdk_version: str = Field(default=API_VERSION, min_length=1, max_length=MAX_ID_CHARS)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_names(cls, data: Any) -> Any:
+        """The integration document's body (request_id, prompt_content, model_name, ...): seed_body.py."""
+        return translate(data) if uses_seed_names(data) else data
+
     @field_validator("event_id")
     @classmethod
     def _uuid(cls, value: str | None) -> str | None:  # type: ignore[override]
@@ -75,6 +83,8 @@ class IngestEvent(AuditEvent):
                              "(SHA-256 of content_salt bytes + UTF-8 text); leave them out to have them computed")
         values = self.__dict__.copy()  # the validated fields (pydantic keeps them there)
         values["tenant_id"] = tenant_id
+        if values["event_id"] is None and REQUEST_ID_KEY in self.metadata:
+            values["event_id"] = event_id_for(tenant_id, self.metadata[REQUEST_ID_KEY])  # a retry is one record
         if values["event_id"] is None:
             values["event_id"] = str(uuid7())
         if values["timestamp_us"] is None:
@@ -188,7 +198,8 @@ class ReportRequest(BaseModel):
 
     report_type: ReportType
     format: ReportFormat = ReportFormat.JSON
-    audit_log_id: uuid.UUID | None = Field(default=None, description="decision_audit: the event id")
+    audit_log_id: str | None = Field(default=None, max_length=256,
+                                     description="decision_audit: the event id, or the request_id it was sent with")
     start_date: dt.date | None = Field(default=None, description="compliance_summary: first day (UTC)")
     end_date: dt.date | None = Field(default=None, description="compliance_summary: last day (UTC), inclusive")
     verify: bool = Field(default=True, description="compliance_summary: verify the chain for this report (default); "
