@@ -71,11 +71,13 @@ class _MessageStreamAccumulator:
         self.stop_reason: str | None = None
         self.usage: dict[str, Any] = {}
         self.model: str | None = None
+        self.response_id: str | None = None
 
     def add(self, event: Any) -> None:
         kind = getattr(event, "type", None)
         if kind == "message_start":
             self.model = event.message.model
+            self.response_id = getattr(event.message, "id", None)
             self._usage(event.message.usage)
         elif kind == "content_block_start":
             block = event.content_block
@@ -111,6 +113,7 @@ class _MessageStreamAccumulator:
         else:
             text = None
         collector.set_output(text, finish_reason=self.stop_reason, response_model=self.model,
+                             response_id=self.response_id,
                              **message_usage(SimpleNamespace(**self.usage)))
         action, codes = stop_reason_action(self.stop_reason)
         collector.set_action(action, codes)
@@ -133,7 +136,8 @@ class AnthropicMessagesAdapter:
 
     def record_output(self, collector: AuditCollector, response: Any) -> None:
         collector.set_output(_content_text(response.content), finish_reason=response.stop_reason,
-                             response_model=response.model, **message_usage(response.usage))
+                             response_model=response.model, response_id=getattr(response, "id", None),
+                             **message_usage(response.usage))
         action, codes = stop_reason_action(response.stop_reason)
         collector.set_action(action, codes)
 

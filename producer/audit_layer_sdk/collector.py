@@ -163,6 +163,7 @@ class AuditCollector:
         cache_read_input_tokens: int | None = None,
         cache_creation_input_tokens: int | None = None,
         reasoning_output_tokens: int | None = None,
+        response_id: str | None = None,
     ) -> AuditCollector:
         """Token counts as OpenTelemetry defines them: cache tokens are part of `input_tokens`,
         reasoning tokens part of `output_tokens`."""
@@ -177,6 +178,8 @@ class AuditCollector:
             total_tokens = input_tokens + output_tokens
         self.fields["total_tokens"] = total_tokens
         self.fields["response_model"] = response_model
+        if response_id:
+            self.add_metadata("gen_ai.response.id", str(response_id))
         return self
 
     def set_action(

@@ -26,12 +26,20 @@ from audit_layer_sdk.recording import record_error
 MODEL_KEYS = ("model", "model_name", "model_id")
 
 
+# a LangChain class path's telling part -> gen_ai.provider.name's well-known value (OpenTelemetry GenAI
+# semantic conventions); the first match wins, so Azure OpenAI is found before OpenAI
+PROVIDERS = (("azure", "azure.ai.openai"), ("bedrock", "aws.bedrock"), ("vertex", "gcp.vertex_ai"),
+             ("google_genai", "gcp.gen_ai"), ("mistral", "mistral_ai"), ("anthropic", "anthropic"),
+             ("openai", "openai"), ("cohere", "cohere"), ("groq", "groq"), ("deepseek", "deepseek"),
+             ("xai", "x_ai"), ("perplexity", "perplexity"), ("ibm", "ibm.watsonx.ai"), ("ollama", "ollama"))
+
+
 def _provider(serialized: dict[str, Any] | None) -> str | None:
-    path = (serialized or {}).get("id") or []
-    for known in ("openai", "anthropic", "google", "bedrock", "mistral", "ollama", "azure"):
-        if any(known in str(part).lower() for part in path):
-            return known
-    return str(path[-1]) if path else None
+    path = [str(part).lower() for part in (serialized or {}).get("id") or []]
+    for telling, name in PROVIDERS:
+        if any(telling in part for part in path):
+            return name
+    return path[-1] if path else None
 
 
 class AuditCallbackHandler(BaseCallbackHandler):

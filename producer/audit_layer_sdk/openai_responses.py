@@ -77,6 +77,7 @@ def record_response_object(collector: AuditCollector, response: Any) -> None:
         content = prompt_json({"text": content, "function_calls": calls}) if content else prompt_json(calls)
     finish = finish_reason(response, bool(calls))
     collector.set_output(content, finish_reason=finish, response_model=getattr(response, "model", None),
+                         response_id=getattr(response, "id", None),
                          **responses_usage(getattr(response, "usage", None)))
     action, codes, error_type = response_action(finish, refusal, response)
     collector.set_action(action, codes, error_type=error_type)
@@ -89,6 +90,7 @@ class _ResponseStreamAccumulator:
         self.final: Any = None
         self.text: list[str] = []
         self.model: str | None = None
+        self.response_id: str | None = None
 
     def add(self, event: Any) -> None:
         kind = getattr(event, "type", None)
@@ -96,6 +98,7 @@ class _ResponseStreamAccumulator:
             self.final = event.response
         elif kind == "response.created":
             self.model = getattr(event.response, "model", None)
+            self.response_id = getattr(event.response, "id", None) or self.response_id
         elif kind == "response.output_text.delta":
             self.text.append(event.delta)
 
@@ -103,7 +106,7 @@ class _ResponseStreamAccumulator:
         if self.final is not None:
             record_response_object(collector, self.final)
             return
-        collector.set_output("".join(self.text) or None, response_model=self.model)
+        collector.set_output("".join(self.text) or None, response_model=self.model, response_id=self.response_id)
 
 
 class OpenAIResponsesAdapter:

@@ -64,9 +64,11 @@ class _ChatStreamAccumulator:
         self.refusal: list[str] = []
         self.usage: Any = None
         self.model: str | None = None
+        self.response_id: str | None = None
 
     def add(self, chunk: Any) -> None:
         self.model = getattr(chunk, "model", None) or self.model
+        self.response_id = getattr(chunk, "id", None) or self.response_id
         if getattr(chunk, "usage", None) is not None:
             self.usage = chunk.usage
         for choice in getattr(chunk, "choices", None) or []:
@@ -92,7 +94,7 @@ class _ChatStreamAccumulator:
         if text is None and self.tool_calls:
             text = prompt_json([self.tool_calls[i] for i in sorted(self.tool_calls)])
         collector.set_output(text, finish_reason=self.finish_reason, response_model=self.model,
-                             **chat_usage(self.usage))
+                             response_id=self.response_id, **chat_usage(self.usage))
         action, codes = chat_action(self.finish_reason, refusal)
         collector.set_action(action, codes)
 
@@ -113,6 +115,7 @@ class OpenAIChatAdapter:
             text = prompt_json([c.model_dump() for c in message.tool_calls])
         collector.set_output(text, finish_reason=getattr(choice, "finish_reason", None),
                              response_model=getattr(response, "model", None),
+                             response_id=getattr(response, "id", None),
                              **chat_usage(getattr(response, "usage", None)))
         action, codes = chat_action(getattr(choice, "finish_reason", None), refusal)
         collector.set_action(action, codes)

@@ -119,7 +119,8 @@ class _StreamRecord:
         try:
             self.accumulator.apply(self.collector)
             if self.first_chunk_ms is not None:
-                self.collector.add_metadata("gen_ai.response.time_to_first_chunk_ms", round(self.first_chunk_ms, 3))
+                # OpenTelemetry's name and unit: seconds
+                self.collector.add_metadata("gen_ai.response.time_to_first_chunk", round(self.first_chunk_ms / 1000, 6))
             cut = "stream_abandoned" if how == "abandoned" else None
             if how == "complete" and self.collector.fields.get("finish_reason") is None:
                 cut = "stream_incomplete"  # the provider's stream ended without saying why: cut short

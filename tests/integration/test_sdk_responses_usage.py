@@ -127,7 +127,7 @@ def test_responses_stream_passed_through_and_recorded(kafka_bootstrap: str, topi
     publisher.flush(10)
     [(_, event)] = _read(kafka_bootstrap, topics.events, 1)
     assert event["response"] == "Approve with conditions." and event["output_tokens"] == 200
-    assert float(event["metadata"]["gen_ai.response.time_to_first_chunk_ms"]) >= 0
+    assert float(event["metadata"]["gen_ai.response.time_to_first_chunk"]) >= 0
 
 
 def test_chat_usage_details_and_the_conversation_loop(kafka_bootstrap: str, topics: Topics,

@@ -73,7 +73,7 @@ def test_openai_stream_is_passed_through_and_recorded_at_its_end(kafka_bootstrap
     assert event["response"] == "Denied: ratio." and event["finish_reason"] == "length"
     assert (event["action"], event["reason_codes"]) == ("ALLOW", ["truncated_by_length"])
     assert (event["input_tokens"], event["output_tokens"]) == (9, 3)
-    assert float(event["metadata"]["gen_ai.response.time_to_first_chunk_ms"]) >= 0
+    assert float(event["metadata"]["gen_ai.response.time_to_first_chunk"]) >= 0
     assert event["decision_type"] == "loan_underwriting"
 
 

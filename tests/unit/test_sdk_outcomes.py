@@ -32,3 +32,17 @@ def test_an_error_the_provider_returns_is_a_provider_error() -> None:
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     [event] = publisher.events
     assert event.action == Action.FAIL_RETRY and event.reason_codes == ["provider_error", "http_status_503"]
+
+
+@pytest.mark.parametrize("path, name", [
+    (["langchain", "chat_models", "openai", "ChatOpenAI"], "openai"),
+    (["langchain", "chat_models", "azure_openai", "AzureChatOpenAI"], "azure.ai.openai"),
+    (["langchain_aws", "chat_models", "bedrock", "ChatBedrock"], "aws.bedrock"),
+    (["langchain_google_vertexai", "chat_models", "ChatVertexAI"], "gcp.vertex_ai"),
+    (["langchain_mistralai", "chat_models", "ChatMistralAI"], "mistral_ai"),
+    (["langchain_anthropic", "chat_models", "ChatAnthropic"], "anthropic"),
+])
+def test_langchain_providers_get_the_semantic_conventions_names(path: list[str], name: str) -> None:
+    from audit_layer_sdk.langchain_handler import _provider
+
+    assert _provider({"id": path}) == name

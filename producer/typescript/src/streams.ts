@@ -19,7 +19,7 @@ export function recordStream<S extends object>(stream: S, record: CallRecord, ac
     done = true
     try {
       accumulator.apply(record)
-      if (firstChunkMs !== null) record.addMetadata('gen_ai.response.time_to_first_chunk_ms', Math.round(firstChunkMs * 1000) / 1000)
+      if (firstChunkMs !== null) record.addMetadata('gen_ai.response.time_to_first_chunk', Math.round(firstChunkMs * 1000) / 1e6) // OpenTelemetry's unit: seconds
       const cut = how === 'abandoned' ? 'stream_abandoned' : how === 'complete' && record.fields.finish_reason == null ? 'stream_incomplete' : null
       if (cut) record.action(record.fields.action ?? 'ALLOW', [...(record.fields.reason_codes ?? []), cut])
     } catch (e) {

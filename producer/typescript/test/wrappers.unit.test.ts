@@ -101,7 +101,7 @@ test('OpenAI stream: chunks passed through unchanged, recorded at the end; left 
   const [full, left] = await transport.events(2)
   assert.deepEqual([full!.response, full!.finish_reason, full!.action, full!.reason_codes], ['Denied: ratio.', 'length', 'ALLOW', ['truncated_by_length']])
   assert.deepEqual([full!.input_tokens, full!.output_tokens, full!.decision_type], [9, 3, 'x'])
-  assert.ok(Number(full!.metadata['gen_ai.response.time_to_first_chunk_ms']) >= 0)
+  assert.ok(Number(full!.metadata['gen_ai.response.time_to_first_chunk']) >= 0)
   assert.deepEqual([left!.response, left!.reason_codes], ['Den', ['stream_abandoned']])
 })
 
