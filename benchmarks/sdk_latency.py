@@ -1,6 +1,8 @@
 """Latency the SDK adds to a call: the bare OpenAI client and AuditOpenAI on the same local
-transport, measured side by side (interleaved) in one run, with the broker up and with it down;
-and the memory of a 100,000-call burst with the broker down.
+transport, measured side by side (interleaved) in one run, for both of the SDK's transports, each with
+its destination up and down: Kafka (the broker), and the REST API (a local stand-in that answers 200,
+since what the caller pays does not depend on the server); and the memory of a 100,000-call burst with
+the broker down.
 
     python benchmarks/sdk_latency.py --calls 5000 [--bootstrap 127.0.0.1:9092]
 """
@@ -14,12 +16,15 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
-from audit_layer_sdk import AuditConfig, AuditOpenAI, AuditPublisher
+from audit_layer_sdk import AuditConfig, AuditOpenAI, AuditPublisher, HttpPublisher
 
 BODY = {"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Denied."}}],
@@ -45,9 +50,22 @@ def ensure_topic(bootstrap: str, topic: str) -> None:
         admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
 
 
-def measure(calls: int, bootstrap: str, spool: str) -> dict[str, float]:
+class _Ingest(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        body = b'{"tenant_id":"bench","event_ids":[]}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def measure(calls: int, publisher: Any) -> dict[str, float]:
     bare = openai.OpenAI(api_key="k", base_url="http://llm.local/v1", http_client=_transport())
-    publisher = AuditPublisher(AuditConfig(bootstrap_servers=bootstrap, topic="bench.audit.events", spool_dir=spool))
     audited = AuditOpenAI(tenant_id="bench", publisher=publisher, api_key="k", base_url="http://llm.local/v1",
                           http_client=_transport())
     for _ in range(300):  # warm both paths
@@ -104,13 +122,27 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=Path("bench-results/sdk_latency.json"))
     args = parser.parse_args()
     ensure_topic(args.bootstrap, "bench.audit.events")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ingest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api_up = f"http://127.0.0.1:{server.server_address[1]}/v1"
     with tempfile.TemporaryDirectory() as spool:
-        results = {"broker_up": measure(args.calls, args.bootstrap, spool),
-                   "broker_down": measure(args.calls, "127.0.0.1:1", spool + "/down"),
+        def kafka(bootstrap: str, folder: str) -> AuditPublisher:
+            return AuditPublisher(AuditConfig(bootstrap_servers=bootstrap, topic="bench.audit.events",
+                                              spool_dir=f"{spool}/{folder}"))
+
+        def http(url: str, folder: str) -> HttpPublisher:
+            return HttpPublisher(AuditConfig(api_key="al_sk_bench", org_id="bench", api_url=url, retry_count=1,
+                                             timeout_seconds=1, spool_dir=f"{spool}/{folder}"))
+
+        results = {"broker_up": measure(args.calls, kafka(args.bootstrap, "up")),
+                   "broker_down": measure(args.calls, kafka("127.0.0.1:1", "down")),
+                   "api_up": measure(args.calls, http(api_up, "api-up")),
+                   "api_down": measure(args.calls, http("http://127.0.0.1:1/v1", "api-down")),
                    "burst": burst_memory(args.burst, spool + "/burst")}
+    server.shutdown()
     print(f"{'':14} {'bare med':>9} {'audited med':>12} {'added med':>10} {'added p99':>10}  (microseconds)  "
           "events: delivered / spooled")
-    for name in ("broker_up", "broker_down"):
+    for name in ("broker_up", "broker_down", "api_up", "api_down"):
         r = results[name]
         print(f"{name:14} {r['bare_median_us']:9.0f} {r['audited_median_us']:12.0f} {r['added_median_us']:10.0f} "
               f"{r['added_p99_us']:10.0f}                 {r['delivered']:,} / {r['spooled']:,}")
