@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -32,6 +33,14 @@ class RateLimitedLog:
 
 
 log = RateLimitedLog()
+
+
+def _new_lock_in_child() -> None:
+    # a thread of the parent may have held the lock at fork: the child's copy would stay locked forever
+    log._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class KafkaLogBridge:

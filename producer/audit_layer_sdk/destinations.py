@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Protocol
 
@@ -36,6 +37,15 @@ def publisher_for(config: AuditConfig | None = None) -> AuditPublisher | HttpPub
 
 _default: AuditPublisher | HttpPublisher | None = None
 _default_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # a thread of the parent may have held the lock at fork: the child's copy would stay locked forever
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def default_publisher() -> AuditPublisher | HttpPublisher:

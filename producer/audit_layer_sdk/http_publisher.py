@@ -59,6 +59,7 @@ class HttpPublisher:
 
     def _start(self) -> None:
         self._pid = os.getpid()
+        self._build_lock = threading.Lock()
         self.stats = PublisherStats()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -110,7 +111,8 @@ class HttpPublisher:
         events = []
         for item in items:
             try:
-                event = item if isinstance(item, AuditEvent) else item.build()
+                with self._build_lock:
+                    event = item if isinstance(item, AuditEvent) else item.build()
             except Exception as exc:  # a bug in building costs one event, not the sender thread
                 log.warning("build", "audit event not built: %s", exc)
                 event = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 import weakref
 from typing import Any, Protocol
 
@@ -20,6 +21,9 @@ EXIT_FLUSH_SECONDS = 5.0
 
 class Restartable(Protocol):
     _pid: int
+    # held while an event is built: a fork waits for the build in progress (a lock inside a library, such as
+    # pydantic-core's regex cache, held by the building thread at fork would stay locked in the child)
+    _build_lock: threading.Lock
 
     def close(self, timeout: float = ...) -> None: ...
 
@@ -42,7 +46,22 @@ def _close_at_exit(ref: weakref.ref[Restartable]) -> None:
         publisher.close(EXIT_FLUSH_SECONDS)
 
 
+_held: list[Any] = []
+
+
+def _hold_builds() -> None:
+    for publisher in list(_live):
+        if publisher._build_lock.acquire(timeout=2.0):  # a build takes well under a millisecond
+            _held.append(publisher)
+
+
+def _release_builds() -> None:
+    while _held:
+        _held.pop()._build_lock.release()
+
+
 def _restart_in_child() -> None:
+    _held.clear()  # the child makes new locks
     for publisher in list(_live):
         try:
             publisher._after_fork_in_child()
@@ -62,4 +81,4 @@ def _close_when_a_multiprocessing_child_ends(publisher: Restartable) -> None:
     multiprocessing.util.register_after_fork(publisher, finalize)
 
 
-os.register_at_fork(after_in_child=_restart_in_child)
+os.register_at_fork(before=_hold_builds, after_in_parent=_release_builds, after_in_child=_restart_in_child)

@@ -83,6 +83,7 @@ class AuditPublisher:
         """Everything a process must own alone: the Kafka client, the threads, the locks, the spool folder.
         Run again in a forked child, which starts afresh (what the parent queued, the parent delivers)."""
         self._pid = os.getpid()
+        self._build_lock = threading.Lock()
         self.stats = PublisherStats()
         self._producer = Producer({**producer_settings(self.config), "error_cb": self._on_error,
                                    "logger": KafkaLogBridge()})
@@ -139,7 +140,8 @@ class AuditPublisher:
 
     def _build_and_publish(self, item: Buildable) -> bool:
         try:
-            event = item.build()
+            with self._build_lock:
+                event = item.build()
         except Exception as exc:  # a bug in building must cost one event, not the builder thread
             log.warning("build", "audit event not built: %s", exc)
             event = None
@@ -357,7 +359,8 @@ class AuditPublisher:
             with self._spool_wakeup:
                 self._spool_wakeup.notify()
             time.sleep(0.05)
-        return remaining + self.spooled_now
+        # events not yet built are pending too: flush() == 0 means every event was handed over
+        return remaining + self.spooled_now + max(0, self._queued - self._built)
 
     def snapshot(self) -> StatsSnapshot:
         return self.stats.snapshot()

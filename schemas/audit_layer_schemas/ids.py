@@ -12,6 +12,15 @@ _last_ms = 0
 _counter = 0
 
 
+def _new_lock_in_child() -> None:
+    # a thread of the parent may have held the lock at fork: the child's copy would stay locked forever
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def uuid7() -> uuid.UUID:
     """A UUIDv7; ids made in one process are strictly increasing (12-bit counter in rand_a)."""
     global _last_ms, _counter
