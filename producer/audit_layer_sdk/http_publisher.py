@@ -59,7 +59,7 @@ class HttpPublisher:
 
     def _start(self) -> None:
         self._pid = os.getpid()
-        self._build_lock = threading.Lock()
+        self._build_lock = threading.RLock()
         self.stats = PublisherStats()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -173,7 +173,8 @@ class HttpPublisher:
     def _deliver(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        bodies = [json.dumps(e.to_avro(), ensure_ascii=False).encode("utf-8") for e in events]
+        with self._build_lock:
+            bodies = [json.dumps(e.to_avro(), ensure_ascii=False).encode("utf-8") for e in events]
         keys = [e.tenant_id.encode("utf-8") for e in events]
         if self._spool is not None and len(self._spool):
             self._to_spool(keys, bodies)  # behind what waits already, so the order is kept
@@ -289,8 +290,9 @@ class HttpPublisher:
                 leftover.append(item)
         events = self._built(leftover)
         if events:
-            self._to_spool([e.tenant_id.encode("utf-8") for e in events],
-                           [json.dumps(e.to_avro(), ensure_ascii=False).encode("utf-8") for e in events])
+            with self._build_lock:
+                bodies = [json.dumps(e.to_avro(), ensure_ascii=False).encode("utf-8") for e in events]
+            self._to_spool([e.tenant_id.encode("utf-8") for e in events], bodies)
         if self._spool is not None and self._ownership is not None:
             # let go of the folders: removed when empty, else left for the next process of this destination
             for folder in list(self._ownership.orphans):

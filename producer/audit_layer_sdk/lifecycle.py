@@ -23,7 +23,7 @@ class Restartable(Protocol):
     _pid: int
     # held while an event is built: a fork waits for the build in progress (a lock inside a library, such as
     # pydantic-core's regex cache, held by the building thread at fork would stay locked in the child)
-    _build_lock: threading.Lock
+    _build_lock: threading.RLock
 
     def close(self, timeout: float = ...) -> None: ...
 

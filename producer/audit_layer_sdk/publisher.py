@@ -83,7 +83,7 @@ class AuditPublisher:
         """Everything a process must own alone: the Kafka client, the threads, the locks, the spool folder.
         Run again in a forked child, which starts afresh (what the parent queued, the parent delivers)."""
         self._pid = os.getpid()
-        self._build_lock = threading.Lock()
+        self._build_lock = threading.RLock()
         self.stats = PublisherStats()
         self._producer = Producer({**producer_settings(self.config), "error_cb": self._on_error,
                                    "logger": KafkaLogBridge()})
@@ -139,21 +139,22 @@ class AuditPublisher:
         return True
 
     def _build_and_publish(self, item: Buildable) -> bool:
-        try:
-            with self._build_lock:
+        with self._build_lock:
+            try:
                 event = item.build()
-        except Exception as exc:  # a bug in building must cost one event, not the builder thread
-            log.warning("build", "audit event not built: %s", exc)
-            event = None
-        if event is None:
-            self.stats.add("errors")
-            return False
-        return self._send(event)
+            except Exception as exc:  # a bug in building must cost one event, not the builder thread
+                log.warning("build", "audit event not built: %s", exc)
+                event = None
+            if event is None:
+                self.stats.add("errors")
+                return False
+            return self._send(event)
 
     def publish(self, event: AuditEvent) -> bool:
         """Enqueue one event; False (counted and logged) when it could be neither sent nor spooled."""
         self.stats.add("emitted")
-        return self._send(event)
+        with self._build_lock:
+            return self._send(event)
 
     def _send(self, event: AuditEvent) -> bool:
         if self._closed.is_set():
