@@ -12,13 +12,21 @@ export type CaptureMode = 'full' | 'hashes_only'
 export interface AuditConfig {
   /** The organisation; else AUDIT_LAYER_ORG_ID. */
   tenantId?: string
+  /** Another name for tenantId (the integration document's). */
+  orgId?: string
   /** Kafka brokers; else AUDIT_LAYER_BOOTSTRAP_SERVERS (comma-separated), else 127.0.0.1:9092. */
   brokers?: string[]
   /** Else `${AUDIT_LAYER_TOPIC_PREFIX}audit.events`. */
   topic?: string
   /** With an API key: send to the REST ingest endpoint instead of Kafka (AUDIT_LAYER_ENDPOINT, AUDIT_LAYER_API_KEY). */
   endpoint?: string
+  /** The API's base URL, e.g. https://audit.example.com/v1 (with or without /v1); else AUDIT_LAYER_API_URL. */
+  apiUrl?: string
   apiKey?: string
+  /** false: a wrapped call returns only once its event was delivered (or given up). Default true. */
+  asyncLogging?: boolean
+  /** The REST transport's request timeout (default 10 s). */
+  timeoutMs?: number
   /** `hashes_only`: the text stays in the process, its salted digests go out. */
   capture?: CaptureMode
   transport?: Transport
@@ -54,11 +62,15 @@ export class AuditLayer {
   readonly tenantId: string
   readonly capture: CaptureMode
   readonly transport: Transport
+  readonly asyncLogging: boolean
   private readonly codec: AvroCodec
 
   constructor(config: AuditConfig = {}, env: NodeJS.ProcessEnv = process.env) {
-    const tenant = config.tenantId ?? env.AUDIT_LAYER_ORG_ID
-    if (!tenant) throw new AuditConfigError('AuditLayer needs tenantId or AUDIT_LAYER_ORG_ID in the environment')
+    if (config.tenantId && config.orgId && config.tenantId !== config.orgId) {
+      throw new AuditConfigError('tenantId and orgId name one thing: give one')
+    }
+    const tenant = config.tenantId ?? config.orgId ?? env.AUDIT_LAYER_ORG_ID
+    if (!tenant) throw new AuditConfigError('AuditLayer needs tenantId (or orgId) or AUDIT_LAYER_ORG_ID in the environment')
     this.tenantId = tenant
     const capture = config.capture ?? env.AUDIT_LAYER_CAPTURE ?? 'full'
     if (capture !== 'full' && capture !== 'hashes_only') {
@@ -66,11 +78,12 @@ export class AuditLayer {
     }
     this.capture = capture
     this.codec = new AvroCodec()
-    const endpoint = config.endpoint ?? env.AUDIT_LAYER_ENDPOINT
+    const endpoint = config.endpoint ?? config.apiUrl ?? env.AUDIT_LAYER_API_URL ?? env.AUDIT_LAYER_ENDPOINT
     const apiKey = config.apiKey ?? env.AUDIT_LAYER_API_KEY
-    if (endpoint && !apiKey) throw new AuditConfigError('AUDIT_LAYER_ENDPOINT is set: AUDIT_LAYER_API_KEY (al_sk_...) is needed too')
+    if (endpoint && !apiKey) throw new AuditConfigError('an API URL is set: AUDIT_LAYER_API_KEY (al_sk_...) is needed too')
+    this.asyncLogging = config.asyncLogging !== false
     this.transport = config.transport ?? (endpoint && apiKey
-      ? new HttpTransport({ endpoint, apiKey })
+      ? new HttpTransport({ endpoint, apiKey, timeoutMs: config.timeoutMs })
       : new KafkaTransport({
         brokers: config.brokers ?? (env.AUDIT_LAYER_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()),
         topic: config.topic ?? `${env.AUDIT_LAYER_TOPIC_PREFIX ?? ''}audit.events`,

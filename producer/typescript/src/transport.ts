@@ -160,6 +160,12 @@ export interface HttpSettings {
   timeoutMs?: number
 }
 
+/** `<base>/audit/log` for a base URL ending in /v1 (as the integration document writes it), else `<base>/v1/audit/log`. */
+export function ingestUrl(endpoint: string): string {
+  const base = endpoint.replace(/\/+$/, '')
+  return base.endsWith('/v1') ? `${base}/audit/log` : `${base}/v1/audit/log`
+}
+
 /** POST /v1/audit/log with a batch of events as JSON; the API key's organisation is the tenant. */
 export class HttpTransport extends BatchingTransport {
   constructor(private readonly settings: HttpSettings, policy: BufferPolicy = DEFAULT_BUFFER_POLICY) {
@@ -167,7 +173,7 @@ export class HttpTransport extends BatchingTransport {
   }
 
   protected async deliver(batch: OutgoingEvent[]): Promise<number> {
-    const response = await fetch(`${this.settings.endpoint.replace(/\/$/, '')}/v1/audit/log`, {
+    const response = await fetch(ingestUrl(this.settings.endpoint), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${this.settings.apiKey}` },
       body: JSON.stringify({ events: batch.map((m) => m.event) }),

@@ -21,27 +21,62 @@ export function auditLayer(config: AuditLayer | AuditConfig): AuditLayer {
   return layer
 }
 
-export interface WrapOptions extends AuditOptions {
+export interface WrapOptions<A extends unknown[] = unknown[], R = unknown> extends AuditOptions {
   provider?: string
   operation?: string
   model?: string
+  /** How to read the call (the integration document's names); each defaults to the arguments and result as JSON.
+   *  The result is `any` on purpose: a provider's overloaded `create` returns a union (a completion or a stream)
+   *  that the document's extractors, such as `(r) => r.usage?.prompt_tokens`, do not narrow. */
+  extractPrompt?: (args: A) => string
+  extractResponse?: (result: any) => string
+  extractTokens?: (result: any) => { prompt?: number | null; completion?: number | null }
+  extractModel?: (args: A) => string
 }
 
-/** Any async call, recorded: arguments as the prompt, the result as the response. */
+// the per-call audit options a wrapped function may take as its last argument: (args, { userId, ... })
+const CALL_OPTIONS = new Set(['tenantId', 'userId', 'sessionId', 'traceId', 'spanId', 'decisionType', 'decisionOutcome',
+  'confidence', 'reasoning', 'complianceTags', 'metadata'])
+
+function callOptions(args: unknown[]): [unknown[], AuditOptions] {
+  const last = args[args.length - 1]
+  if (args.length >= 2 && last !== null && typeof last === 'object' && !Array.isArray(last) &&
+      Object.getPrototypeOf(last) === Object.prototype && Object.keys(last).length > 0 &&
+      Object.keys(last).every((k) => CALL_OPTIONS.has(k))) {
+    return [args.slice(0, -1), last as AuditOptions]
+  }
+  return [args, {}]
+}
+
+/** Any async call, recorded: its arguments as the prompt, its result as the response (or what the extract
+ *  functions read from them). A last argument made only of audit options (`{ userId, decisionType, ... }`)
+ *  is taken as this call's audit options and not passed on. */
 export function wrapWithAudit<A extends unknown[], R>(fn: (...args: A) => Promise<R>, config: AuditLayer | AuditConfig,
-  options: WrapOptions = {}): (...args: A) => Promise<R> {
+  options: WrapOptions<A, R> = {}): (first?: A[0], ...rest: unknown[]) => Promise<R> {
   const layer = auditLayer(config)
-  return async (...args: A): Promise<R> => {
-    const record = safely(() => layer.start(options.provider ?? null, options.operation ?? null, options)
-      .input(pythonJson(args.length === 1 ? args[0] : args), options.model ?? null))
+  return async (...given: unknown[]): Promise<R> => {
+    const [args, perCall] = callOptions(given) as [A, AuditOptions]
+    const record = safely(() => {
+      const prompt = options.extractPrompt ? options.extractPrompt(args) : pythonJson(args.length === 1 ? args[0] : args)
+      const model = options.extractModel ? options.extractModel(args) : options.model ?? null
+      return layer.start(options.provider ?? null, options.operation ?? null, { ...options, ...perCall })
+        .input(prompt, model)
+    })
     let result: R
     try {
       result = await fn(...args)
     } catch (error) {
       safely(() => record?.failed(error))
+      if (!layer.asyncLogging) await layer.flush()
       throw error
     }
-    safely(() => record?.output({ response: typeof result === 'string' ? result : pythonJson(result) }).emit())
+    safely(() => {
+      const response = options.extractResponse ? options.extractResponse(result)
+        : typeof result === 'string' ? result : pythonJson(result)
+      const tokens = options.extractTokens?.(result) ?? {}
+      record?.output({ response, inputTokens: tokens.prompt ?? null, outputTokens: tokens.completion ?? null }).emit()
+    })
+    if (!layer.asyncLogging) await layer.flush()
     return result
   }
 }
@@ -63,10 +98,13 @@ interface Adapter {
 }
 
 function recordedCreate(create: AnyFunction, target: object, layer: AuditLayer, adapter: Adapter) {
-  return async (params: Record<string, unknown> & { audit?: AuditOptions }, ...rest: unknown[]): Promise<unknown> => {
+  return async (params: Record<string, unknown> & { audit?: AuditOptions }, ...more: unknown[]): Promise<unknown> => {
     const { audit, ...request } = params ?? {}
+    // audit options in the request's `audit` field, or as the second argument (the integration document's form)
+    const [rest, perCall] = callOptions([params, ...more])
+    rest.shift()
     const record = safely(() => {
-      const r = layer.start(adapter.provider, 'chat', audit ?? {})
+      const r = layer.start(adapter.provider, 'chat', { ...perCall, ...(audit ?? {}) })
       adapter.input(r, request)
       return r
     })
@@ -85,6 +123,7 @@ function recordedCreate(create: AnyFunction, target: object, layer: AuditLayer, 
       adapter.output(record, response)
       record.emit()
     })
+    if (!layer.asyncLogging) await layer.flush()
     return response
   }
 }
