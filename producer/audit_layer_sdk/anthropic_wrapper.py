@@ -22,10 +22,9 @@ from audit_layer_sdk.collector import AuditCollector, prompt_json
 from audit_layer_sdk.config import AuditConfig
 from audit_layer_sdk.destinations import Publisher
 from audit_layer_sdk.recording import (
-    RecordedAsyncStream,
-    RecordedStream,
+    RecordedAsyncEndpoint,
+    RecordedEndpoint,
     record_error,
-    record_response,
     snapshot,
     split_audit_kwargs,
     start,
@@ -148,26 +147,11 @@ class AnthropicMessagesAdapter:
 _ADAPTER = AnthropicMessagesAdapter()
 
 
-class _Messages:
+class _Messages(RecordedEndpoint):
+    """`messages`: `create` recorded (recording.py), and `stream()`'s helper recorded as it is read."""
+
     def __init__(self, inner: Any, owner: AuditedClient) -> None:
-        self._inner = inner
-        self._owner = owner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def create(self, **kwargs: Any) -> Any:
-        audit, kwargs = split_audit_kwargs(kwargs)
-        collector = start(self._owner._collector, _ADAPTER, audit, kwargs)
-        try:
-            response = self._inner.create(**kwargs)
-        except BaseException as exc:
-            record_error(collector, exc)
-            raise
-        if kwargs.get("stream"):
-            return RecordedStream(response, collector, _ADAPTER.accumulator())
-        record_response(collector, _ADAPTER, response)
-        return response
+        super().__init__(inner, owner, _ADAPTER)
 
 
     def stream(self, **kwargs: Any) -> Any:
@@ -255,19 +239,8 @@ class _RecordedStreamManager:
             self._record.exited(exc)
 
 
-class _AsyncMessages(_Messages):
-    async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
-        audit, kwargs = split_audit_kwargs(kwargs)
-        collector = start(self._owner._collector, _ADAPTER, audit, kwargs)
-        try:
-            response = await self._inner.create(**kwargs)
-        except BaseException as exc:
-            record_error(collector, exc)
-            raise
-        if kwargs.get("stream"):
-            return RecordedAsyncStream(response, collector, _ADAPTER.accumulator())
-        record_response(collector, _ADAPTER, response)
-        return response
+class _AsyncMessages(RecordedAsyncEndpoint, _Messages):
+    """`messages` of the async client: its `create` awaited on the same recorded-call path."""
 
 
 _OWN = ("user_id", "session_id", "config", "anthropic_api_key", "tenant_id", "publisher", "store", "client")

@@ -22,10 +22,8 @@ from audit_layer_sdk.destinations import Publisher
 from audit_layer_sdk.openai_responses import OpenAIResponsesAdapter
 from audit_layer_sdk.outcomes import finish_reason_action
 from audit_layer_sdk.recording import (
-    ProviderAdapter,
-    RecordedAsyncStream,
-    RecordedStream,
-    record_error,
+    RecordedAsyncEndpoint,
+    RecordedEndpoint,
     record_response,
     snapshot,
     split_audit_kwargs,
@@ -128,48 +126,8 @@ _ADAPTER = OpenAIChatAdapter()
 _RESPONSES = OpenAIResponsesAdapter()
 
 
-class _Completions:
-    """`chat.completions` or `responses`: `create` recorded through its adapter, the rest passed through."""
-
-    def __init__(self, inner: Any, owner: AuditedClient, adapter: ProviderAdapter = _ADAPTER) -> None:
-        self._inner = inner
-        self._owner = owner
-        self._adapter = adapter
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def create(self, **kwargs: Any) -> Any:
-        audit, kwargs = split_audit_kwargs(kwargs)
-        collector = start(self._owner._collector, self._adapter, audit, kwargs)
-        try:
-            response = self._inner.create(**kwargs)
-        except BaseException as exc:
-            record_error(collector, exc)
-            raise
-        if kwargs.get("stream"):
-            return RecordedStream(response, collector, self._adapter.accumulator())
-        record_response(collector, self._adapter, response)
-        return response
-
-
-class _AsyncCompletions(_Completions):
-    async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
-        audit, kwargs = split_audit_kwargs(kwargs)
-        collector = start(self._owner._collector, self._adapter, audit, kwargs)
-        try:
-            response = await self._inner.create(**kwargs)
-        except BaseException as exc:
-            record_error(collector, exc)
-            raise
-        if kwargs.get("stream"):
-            return RecordedAsyncStream(response, collector, self._adapter.accumulator())
-        record_response(collector, self._adapter, response)
-        return response
-
-
 class _Chat:
-    def __init__(self, inner: Any, completions: _Completions) -> None:
+    def __init__(self, inner: Any, completions: RecordedEndpoint) -> None:
         self._inner = inner
         self.completions = completions
 
@@ -191,8 +149,8 @@ class AuditOpenAI(AuditedClient):
             openai_kwargs.setdefault("api_key", openai_api_key)
         made = client if client is not None else provider_client(openai.OpenAI, "AuditOpenAI", _OWN, openai_kwargs)
         super().__init__(made, tenant_id, user_id, session_for(user_id, session_id), publisher or store, config)
-        self.chat = _Chat(self._client.chat, _Completions(self._client.chat.completions, self))
-        self.responses = _Completions(self._client.responses, self, _RESPONSES)
+        self.chat = _Chat(self._client.chat, RecordedEndpoint(self._client.chat.completions, self, _ADAPTER))
+        self.responses = RecordedEndpoint(self._client.responses, self, _RESPONSES)
 
 
 def emit_chat_completion_receipt(
@@ -238,5 +196,5 @@ class AuditAsyncOpenAI(AuditedClient):
         made = client if client is not None else provider_client(openai.AsyncOpenAI, "AuditAsyncOpenAI", _OWN,
                                                                  openai_kwargs)
         super().__init__(made, tenant_id, user_id, session_for(user_id, session_id), publisher or store, config)
-        self.chat = _Chat(self._client.chat, _AsyncCompletions(self._client.chat.completions, self))
-        self.responses = _AsyncCompletions(self._client.responses, self, _RESPONSES)
+        self.chat = _Chat(self._client.chat, RecordedAsyncEndpoint(self._client.chat.completions, self, _ADAPTER))
+        self.responses = RecordedAsyncEndpoint(self._client.responses, self, _RESPONSES)

@@ -225,3 +225,63 @@ class RecordedAsyncStream:
         record = self.__dict__.get("_record")
         if record is not None and not record.done:
             record.finish("abandoned")
+
+
+def _finish(collector: AuditCollector, adapter: ProviderAdapter, kwargs: dict[str, Any], response: Any,
+            stream: type[RecordedStream] | type[RecordedAsyncStream]) -> Any:
+    if kwargs.get("stream"):
+        return stream(response, collector, adapter.accumulator())
+    record_response(collector, adapter, response)
+    return response
+
+
+def recorded_call(call: Callable[..., Any], make_collector: Callable[[dict[str, Any]], AuditCollector],
+                  adapter: ProviderAdapter, kwargs: dict[str, Any]) -> Any:
+    """The one recorded-call path: split the audit arguments off, start, call, then record the error, the
+    response, or the stream as it is read."""
+    audit, kwargs = split_audit_kwargs(kwargs)
+    collector = start(make_collector, adapter, audit, kwargs)
+    try:
+        response = call(**kwargs)
+    except BaseException as exc:
+        record_error(collector, exc)
+        raise
+    return _finish(collector, adapter, kwargs, response, RecordedStream)
+
+
+async def recorded_call_async(call: Callable[..., Any], make_collector: Callable[[dict[str, Any]], AuditCollector],
+                              adapter: ProviderAdapter, kwargs: dict[str, Any]) -> Any:
+    """`recorded_call` for an async client."""
+    audit, kwargs = split_audit_kwargs(kwargs)
+    collector = start(make_collector, adapter, audit, kwargs)
+    try:
+        response = await call(**kwargs)
+    except BaseException as exc:
+        record_error(collector, exc)
+        raise
+    return _finish(collector, adapter, kwargs, response, RecordedAsyncStream)
+
+
+class Owner(Protocol):
+    def _collector(self, audit: dict[str, Any]) -> AuditCollector: ...
+
+
+class RecordedEndpoint:
+    """A provider namespace (`chat.completions`, `responses`, `messages`) whose `create` is recorded through
+    its adapter; every other attribute passes through."""
+
+    def __init__(self, inner: Any, owner: Owner, adapter: ProviderAdapter) -> None:
+        self._inner = inner
+        self._owner = owner
+        self._adapter = adapter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def create(self, **kwargs: Any) -> Any:
+        return recorded_call(self._inner.create, self._owner._collector, self._adapter, kwargs)
+
+
+class RecordedAsyncEndpoint(RecordedEndpoint):
+    async def create(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await recorded_call_async(self._inner.create, self._owner._collector, self._adapter, kwargs)
