@@ -6,3 +6,4 @@ export { type AuditConfig, AuditConfigError, AuditLayer, type AuditOptions, type
 export { murmur2, partitionFor } from './partition.js'
 export { BatchingTransport, type BufferPolicy, DEFAULT_BUFFER_POLICY, HttpTransport, ingestUrl, KafkaTransport, type OutgoingEvent, type Transport, type TransportStats } from './transport.js'
 export { auditLayer, createAuditedAnthropic, createAuditedOpenAI, finishReasonAction, stopReasonAction, wrapWithAudit, type WrapOptions } from './wrappers.js'
+export { decodeRecords, DEFAULT_SPOOL_LIMITS, DiskSpool, encodeRecords, type SpoolLimits, type SpoolRecord } from './spool.js'

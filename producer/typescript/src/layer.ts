@@ -1,11 +1,15 @@
 // AuditLayer: configuration, the transport, and the recording of one call (CallRecord), shared by
 // the wrappers and the generic collector. Nothing here throws into the application: a bad value
 // is logged and counted.
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+
 import { AvroCodec } from './codec.js'
 import { type Action, type AuditEvent, contentDigest, InvalidEventError, jsonValues, makeEvent, newSalt } from './event.js'
 import { uuid7 } from './ids.js'
 import { log } from './log.js'
-import { HttpTransport, KafkaTransport, type Transport, type TransportStats } from './transport.js'
+import { DiskSpool } from './spool.js'
+import { DEFAULT_BUFFER_POLICY, HttpTransport, ingestUrl, KafkaTransport, type Transport, type TransportStats } from './transport.js'
 
 export type CaptureMode = 'full' | 'hashes_only'
 
@@ -27,6 +31,9 @@ export interface AuditConfig {
   asyncLogging?: boolean
   /** The REST transport's request timeout (default 10 s). */
   timeoutMs?: number
+  /** Where undelivered events wait on disk (else AUDIT_LAYER_SPOOL_DIR, else ~/.cache/audit-layer/spool);
+   *  null: no spool (events undelivered at exit are given up). */
+  spoolDir?: string | null
   /** `hashes_only`: the text stays in the process, its salted digests go out. */
   capture?: CaptureMode
   transport?: Transport
@@ -82,12 +89,19 @@ export class AuditLayer {
     const apiKey = config.apiKey ?? env.AUDIT_LAYER_API_KEY
     if (endpoint && !apiKey) throw new AuditConfigError('an API URL is set: AUDIT_LAYER_API_KEY (al_sk_...) is needed too')
     this.asyncLogging = config.asyncLogging !== false
-    this.transport = config.transport ?? (endpoint && apiKey
-      ? new HttpTransport({ endpoint, apiKey, timeoutMs: config.timeoutMs })
-      : new KafkaTransport({
-        brokers: config.brokers ?? (env.AUDIT_LAYER_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()),
-        topic: config.topic ?? `${env.AUDIT_LAYER_TOPIC_PREFIX ?? ''}audit.events`,
-      }))
+    const spoolRoot = config.spoolDir === null ? null
+      : config.spoolDir ?? env.AUDIT_LAYER_SPOOL_DIR ?? join(homedir(), '.cache', 'audit-layer', 'spool')
+    if (config.transport) {
+      this.transport = config.transport
+    } else if (endpoint && apiKey) {
+      const spool = spoolRoot ? new DiskSpool(spoolRoot, 'http', ingestUrl(endpoint), tenant) : null
+      this.transport = new HttpTransport({ endpoint, apiKey, timeoutMs: config.timeoutMs }, DEFAULT_BUFFER_POLICY, spool)
+    } else {
+      const brokers = config.brokers ?? (env.AUDIT_LAYER_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim())
+      const topic = config.topic ?? `${env.AUDIT_LAYER_TOPIC_PREFIX ?? ''}audit.events`
+      const spool = spoolRoot ? new DiskSpool(spoolRoot, 'kafka', brokers.join(','), topic) : null
+      this.transport = new KafkaTransport({ brokers, topic }, DEFAULT_BUFFER_POLICY, spool)
+    }
     open.add(this)
   }
 

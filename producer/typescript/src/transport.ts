@@ -6,6 +6,7 @@ import kafkajs from 'kafkajs'
 import type { AuditEvent } from './event.js'
 import { log } from './log.js'
 import { partitionFor } from './partition.js'
+import { type DiskSpool, type SpoolRecord } from './spool.js'
 
 export interface OutgoingEvent {
   key: Buffer
@@ -19,6 +20,8 @@ export interface TransportStats {
   dropped: number
   errors: number
   pending: number
+  /** written to the disk spool: waiting for the next process of this destination, or replayed from it */
+  spooled: number
 }
 
 export interface Transport {
@@ -40,21 +43,35 @@ export const DEFAULT_BUFFER_POLICY: BufferPolicy = { maxBufferedEvents: 10_000, 
 /** The buffer, the background loop and the counters; subclasses only deliver a batch. */
 export abstract class BatchingTransport implements Transport {
   private readonly buffer: OutgoingEvent[] = []
-  private readonly counts = { emitted: 0, delivered: 0, dropped: 0, errors: 0 }
+  private readonly counts = { emitted: 0, delivered: 0, dropped: 0, errors: 0, spooled: 0 }
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
   private backoffMs = 0
   private closed = false
+  // spool segments whose events were loaded into the buffer: removed once the buffer has drained
+  private adopted: string[] = []
 
-  constructor(protected readonly policy: BufferPolicy = DEFAULT_BUFFER_POLICY) {}
+  constructor(protected readonly policy: BufferPolicy = DEFAULT_BUFFER_POLICY, private readonly spool: DiskSpool | null = null) {
+    // after the subclass's constructor: what an ended process of this destination left is replayed first
+    if (spool) queueMicrotask(() => this.loadSpool())
+  }
 
   /** Delivers a batch or throws (then retried); resolves with how many the target accepted. */
   protected abstract deliver(batch: OutgoingEvent[]): Promise<number>
   protected async shutdown(): Promise<void> {}
+  /** The bytes the spool keeps for an event, and the event made again from them. */
+  protected spoolValue(item: OutgoingEvent): Buffer {
+    return item.value
+  }
+
+  protected fromSpool(record: SpoolRecord): OutgoingEvent {
+    return { key: record.key, value: record.value, event: {} as AuditEvent }
+  }
 
   send(item: OutgoingEvent): void {
     this.counts.emitted += 1
     if (this.closed || this.buffer.length >= this.policy.maxBufferedEvents) {
+      if (this.toSpool([item]) === 1) return
       this.counts.dropped += 1
       log.warn('buffer-full', `audit buffer full (${this.policy.maxBufferedEvents} events) or closed; event dropped`)
       return
@@ -65,6 +82,38 @@ export abstract class BatchingTransport implements Transport {
 
   stats(): TransportStats {
     return { ...this.counts, pending: this.buffer.length }
+  }
+
+  private toSpool(items: OutgoingEvent[]): number {
+    if (!this.spool || items.length === 0) return 0
+    try {
+      const written = this.spool.write(items.map((item) => ({ key: item.key, value: this.spoolValue(item) })))
+      this.counts.spooled += written
+      return written
+    } catch (error) {
+      log.warn('spool', `audit spool write failed: ${String(error)}`)
+      return 0
+    }
+  }
+
+  private loadSpool(): void {
+    if (!this.spool || this.closed) return
+    try {
+      for (const { path, records } of this.spool.adopt()) {
+        if (this.buffer.length + records.length > this.policy.maxBufferedEvents) break  // the rest waits on disk
+        this.buffer.push(...records.map((r) => this.fromSpool(r)))
+        this.adopted.push(path)
+        this.counts.spooled += records.length
+      }
+      if (this.adopted.length > 0) log.warn('spool-replay', `audit spool: replaying ${this.buffer.length} events left by a process that ended`)
+      this.schedule(0)
+    } catch (error) {
+      log.warn('spool', `audit spool not read: ${String(error)}`)
+    }
+  }
+
+  private dropAdopted(): void {
+    for (const path of this.adopted.splice(0)) this.spool?.remove(path)
   }
 
   /** Waits up to timeoutMs for the buffer to drain; resolves with how many are still pending. */
@@ -81,7 +130,13 @@ export abstract class BatchingTransport implements Transport {
     const left = await this.flush(timeoutMs)
     this.closed = true
     if (this.timer) clearTimeout(this.timer)
-    if (left > 0) log.warn('close', `audit transport closed with ${left} events undelivered`)
+    const spooled = this.toSpool(this.buffer.splice(0))
+    if (this.spool) {
+      this.dropAdopted()  // what they held is delivered, or in the segment just written
+      this.spool.release()
+    }
+    if (left > spooled) log.warn('close', `audit transport closed with ${left - spooled} events undelivered`)
+    if (spooled > 0) log.warn('close', `audit transport closed with ${spooled} events in the spool ${this.spool?.folder}; the next process replays them`)
     await this.shutdown().catch((error: unknown) => log.warn('shutdown', `audit transport shutdown: ${String(error)}`))
   }
 
@@ -113,6 +168,7 @@ export abstract class BatchingTransport implements Transport {
       this.counts.errors += batch.length - accepted
       this.backoffMs = 0
     }
+    this.dropAdopted()
   }
 }
 
@@ -127,8 +183,9 @@ export class KafkaTransport extends BatchingTransport {
   private readonly producer: kafkajs.Producer
   private connected: Promise<void> | null = null
 
-  constructor(private readonly settings: KafkaSettings, policy: BufferPolicy = DEFAULT_BUFFER_POLICY) {
-    super(policy)
+  constructor(private readonly settings: KafkaSettings, policy: BufferPolicy = DEFAULT_BUFFER_POLICY,
+    spool: DiskSpool | null = null) {
+    super(policy, spool)
     const kafka = new kafkajs.Kafka({
       clientId: settings.clientId ?? 'audit-layer-typescript', brokers: settings.brokers,
       logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
@@ -168,8 +225,17 @@ export function ingestUrl(endpoint: string): string {
 
 /** POST /v1/audit/log with a batch of events as JSON; the API key's organisation is the tenant. */
 export class HttpTransport extends BatchingTransport {
-  constructor(private readonly settings: HttpSettings, policy: BufferPolicy = DEFAULT_BUFFER_POLICY) {
-    super({ ...policy, batchSize: Math.min(policy.batchSize, 100) })
+  constructor(private readonly settings: HttpSettings, policy: BufferPolicy = DEFAULT_BUFFER_POLICY,
+    spool: DiskSpool | null = null) {
+    super({ ...policy, batchSize: Math.min(policy.batchSize, 100) }, spool)
+  }
+
+  protected spoolValue(item: OutgoingEvent): Buffer {
+    return Buffer.from(JSON.stringify(item.event), 'utf8')
+  }
+
+  protected fromSpool(record: SpoolRecord): OutgoingEvent {
+    return { key: record.key, value: Buffer.alloc(0), event: JSON.parse(record.value.toString('utf8')) as AuditEvent }
   }
 
   protected async deliver(batch: OutgoingEvent[]): Promise<number> {
