@@ -40,3 +40,33 @@ def test_typescript_events_flow_through_the_pipeline_and_verify(pipeline: dict[s
     assert "SOC2" in denied
     report = verify(store)
     assert report.ok, report.findings[:3]
+
+
+def test_the_documents_typescript_usage_reaches_clickhouse_through_the_api(kafka_bootstrap: str, topics: Any,
+                                                                            store: Any, tmp_path: Any) -> None:
+    from tests.api_server import api_pipeline
+
+    node = shutil.which("node")
+    assert node is not None, "Node.js 20+ is needed for the TypeScript SDK"
+    with api_pipeline(kafka_bootstrap, topics, store, tmp_path, checkpoint_every=50) as api:
+        env = {**os.environ, "AUDIT_LAYER_API_KEY": api.key("org_456"), "AUDIT_LAYER_ORG_ID": "org_456",
+               "AUDIT_LAYER_API_URL": f"{api.url}/v1", "AUDIT_LAYER_SPOOL_DIR": str(tmp_path / "spool")}
+        out = subprocess.run([node, "scripts/seed-usage.mjs"], cwd=PACKAGE, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-3000:]
+        counters = json.loads(out.stdout.strip().splitlines()[-1])
+        assert counters["answer"] == "Reset your password here."
+        assert (counters["pending"], counters["delivered"], counters["errors"]) == (0, 2, 0), counters
+        assert wait_for_rows(store, 2, workers=api.workers, sink=api.sink) == 2
+        rows = store.query(f"SELECT user_id, decision_type, provider, model, input_tokens, output_tokens, prompt, "
+                           f"response, compliance_tags, sdk_name FROM {store.database}.events "
+                           "ORDER BY user_id").result_rows
+    first, second = rows
+    assert first[:6] == ("user_123", "support", "openai", "gpt-4", 12, 5)
+    assert "reset my password" in first[6] and first[7] == '{"choices": [{"finish_reason": "stop", "index": 0, ' \
+        '"message": {"content": "Reset your password here.", "role": "assistant"}}], "created": 1, "id": "c1", ' \
+        '"model": "gpt-4", "object": "chat.completion", "usage": {"completion_tokens": 5, "prompt_tokens": 12, ' \
+        '"total_tokens": 17}}'
+    assert second[:6] == ("user_456", "support", "openai", "gpt-4", 12, 5)
+    assert second[7] == "Reset your password here." and "SOC2" in second[8]
+    assert first[9] == second[9] == "audit-layer-typescript"

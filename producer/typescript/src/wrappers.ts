@@ -58,7 +58,9 @@ export function wrapWithAudit<A extends unknown[], R>(fn: (...args: A) => Promis
     const [args, perCall] = callOptions(given) as [A, AuditOptions]
     const record = safely(() => {
       const prompt = options.extractPrompt ? options.extractPrompt(args) : pythonJson(args.length === 1 ? args[0] : args)
-      const model = options.extractModel ? options.extractModel(args) : options.model ?? null
+      const first = args[0] as { model?: unknown } | null | undefined
+      const model = options.extractModel ? options.extractModel(args)
+        : options.model ?? (typeof first?.model === 'string' ? first.model : null)  // a request's own model, when it has one
       return layer.start(options.provider ?? null, options.operation ?? null, { ...options, ...perCall })
         .input(prompt, model)
     })
