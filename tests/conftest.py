@@ -207,3 +207,12 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -
     finally:
         consumer.close()
     return found
+
+
+@pytest.fixture(scope="module")
+def provider_url() -> Iterator[str]:
+    """The LLM providers' stand-in (tests/llm_stand_in.py), shared by the tests of a module."""
+    from tests.llm_stand_in import serving
+
+    with serving() as url:
+        yield url

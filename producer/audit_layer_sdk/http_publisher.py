@@ -294,10 +294,7 @@ class HttpPublisher:
                 bodies = [json.dumps(e.to_avro(), ensure_ascii=False).encode("utf-8") for e in events]
             self._to_spool([e.tenant_id.encode("utf-8") for e in events], bodies)
         if self._spool is not None and self._ownership is not None:
-            # let go of the folders: removed when empty, else left for the next process of this destination
-            for folder in list(self._ownership.orphans):
-                self._ownership.done_with(folder)
-            self._ownership.release(self._ownership.folder, remove=not len(self._spool))
+            self._ownership.let_go(own_empty=not len(self._spool))
         if self._spool is not None and len(self._spool):
             logger.warning("audit publisher closed with %d events in the spool %s; they are replayed at the next "
                            "start", len(self._spool), self._spool.directory)

@@ -396,10 +396,7 @@ class AuditPublisher:
         if self._spool is not None:
             self._drain_to_spool()
             if self._ownership is not None:
-                # let go of the folders: removed when empty, else left for the next process of this destination
-                for folder in list(self._ownership.orphans):
-                    self._ownership.done_with(folder)
-                self._ownership.release(self._ownership.folder, remove=not len(self._spool))
+                self._ownership.let_go(own_empty=not len(self._spool))
         if remaining and self._spool is None:
             logger.warning("audit publisher closed with %d events undelivered", remaining)
         elif self._spool is not None and len(self._spool):

@@ -101,6 +101,13 @@ class SpoolOwnership:
         if fd is not None:
             os.close(fd)
 
+    def let_go(self, own_empty: bool) -> None:
+        """At close: every folder released; removed when empty, else left for the next process of this
+        destination."""
+        for folder in list(self.orphans):
+            self.done_with(folder)
+        self.release(self.folder, remove=own_empty)
+
     def forget_after_fork(self) -> None:
         """In a forked child: close the parent's lock fds (the parent keeps its locks) without touching them."""
         for fd in self._fds.values():

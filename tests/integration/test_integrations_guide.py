@@ -8,10 +8,8 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ from audit_layer_schemas import Topics
 from audit_layer_store.store import ClickHouseStore
 
 from tests.conftest import PARTITIONS, REPO, SinkThread, Worker, wait_for_rows
-from tests.integration.test_readme_examples import _Provider
 
 pytestmark = pytest.mark.integration
 EXAMPLES = re.findall(r"```python\n(.*?)```", (REPO / "producer" / "INTEGRATIONS.md").read_text(), re.S)
@@ -81,13 +78,6 @@ def pipeline(kafka_bootstrap: str, chdb_path: str, tmp_path_factory: pytest.Temp
             worker.stop()
         store.command(f"DROP DATABASE IF EXISTS {store.database}")
 
-
-@pytest.fixture(scope="module")
-def provider_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def test_the_guide_has_every_integration_and_the_table_fits() -> None:

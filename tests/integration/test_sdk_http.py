@@ -7,11 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +18,10 @@ from audit_layer_sdk import AuditCollector, AuditConfig, HttpPublisher
 
 from tests.api_server import api_pipeline
 from tests.conftest import REPO, wait_for_rows
-from tests.integration.test_readme_examples import _Provider
 
 pytestmark = pytest.mark.integration
 SNIPPETS = REPO / "tests" / "seed_snippets"
 
-
-@pytest.fixture(scope="module")
-def provider_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Provider)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def _env(api_url: str, token: str, provider_url: str, spool: Path) -> dict[str, str]:
