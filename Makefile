@@ -22,6 +22,7 @@ help:
 	@echo "make faults      kill -9 drill: 100,000 events, 20+ kills of the workers, exact count and verify"
 
 $(BIN)/.installed: pyproject.toml producer/pyproject.toml
+	bash scripts/system_packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
@@ -56,6 +57,7 @@ verify: install
 	$(BIN)/audit-layer verify
 
 test: install kafka ts-build
+	bash scripts/system_packages.sh --browser
 	KAFKA_BOOTSTRAP_SERVERS=$${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$(KAFKA_PORT)} $(BIN)/pytest
 	$(MAKE) --no-print-directory ts-test
 

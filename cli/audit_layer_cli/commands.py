@@ -474,12 +474,34 @@ def cmd_hold(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_verify(args: argparse.Namespace) -> int:
+    from audit_layer_governance.reports.signature import SignatureInvalid, published_keys, verify_pdf
+
+    if not args.file.is_file():
+        raise UserError(f"{args.file} is not a file")
+    trusted = published_keys(args.keys)
+    if not trusted:
+        raise UserError(f"no published report keys (*.pub) at {args.keys}; give --keys")
+    try:
+        check = verify_pdf(args.file.read_bytes(), trusted)
+    except SignatureInvalid as exc:
+        Console(stderr=True).print(f"[red]NOT VERIFIED[/red] {args.file}: {exc}")
+        return 1
+    Console().print(f"[green]VERIFIED[/green] {args.file}: signed {check.signed_at} by report key {check.key_id}; "
+                    "the signature covers the whole file")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from audit_layer_governance.reports import compliance_summary, decision_audit
+    from audit_layer_governance.reports.fonts import FontsMissing
     from audit_layer_governance.reports.render import render
+    from audit_layer_governance.reports.signature import load_report_key
     from audit_layer_ledger.proofs import load_public_keys
     from rich.progress import Progress
 
+    if args.report_type == "verify":
+        return cmd_report_verify(args)
     store = open_store(args)
     keys = load_public_keys(args.public_keys)
     try:
@@ -495,7 +517,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             name = f"compliance-summary-{args.tenant}-{args.start}-{args.end}"
     except (decision_audit.DecisionNotFound, ValueError) as exc:
         raise UserError(str(exc)) from None
-    body = render(report, args.format)
+    try:
+        body = render(report, args.format,
+                      signing_key=load_report_key(args.report_key) if args.format == "pdf" else None)
+    except (FontsMissing, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
     out = args.out or (Path(f"{name}.pdf") if args.format == "pdf" else None)
     if out is None:
         sys.stdout.buffer.write(body)

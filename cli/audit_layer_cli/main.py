@@ -352,6 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output format (default: json)")
         r.add_argument("--out", type=Path, default=None,
                        help="write here (default: stdout; a pdf goes to a file named after the report)")
+        r.add_argument("--report-key", type=Path, default=None,
+                       help="the Ed25519 key that signs pdf reports (default: $AUDIT_LAYER_REPORT_KEY, else "
+                            "data/report-keys/report-ed25519.pem, made on first use with its .pub beside it)")
+    r = reports.add_parser("verify", help="check a pdf report's signature against the published report keys",
+                           description="A pdf report is PAdES-signed with the operator's report key. This checks "
+                                       "that the signature is intact, covers every byte of the file, and was made "
+                                       "by a published key. Exit 0 when it holds, 1 when it does not.")
+    r.add_argument("file", type=Path, help="the pdf report")
+    r.add_argument("--keys", type=Path, default=Path("data/report-keys"),
+                   help="the published report public keys: a .pub file or a folder of them "
+                        "(default: data/report-keys)")
 
     p = sub.add_parser("hold", help="legal holds: keep records past their retention until lifted",
                        description="A legal hold keeps every record of a tenant, a user or a session whatever its "

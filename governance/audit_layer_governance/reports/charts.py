@@ -60,7 +60,7 @@ def layout(chart: BarChart) -> Layout:
         shown = label if len(label) <= 28 else label[:27] + "…"
         shapes.append(Text(LABEL_WIDTH - 6, y + BAR_HEIGHT - 4, shown, anchor="end"))
         shapes.append(Rect(LABEL_WIDTH, y, max(span * value / top, 0.5 if value else 0), BAR_HEIGHT,
-                           PALETTE[i % len(PALETTE)]))
+                           chart.colors[i] if i < len(chart.colors) else PALETTE[i % len(PALETTE)]))
         shapes.append(Text(LABEL_WIDTH + span * value / top + 4, y + BAR_HEIGHT - 4, f"{_format(value)}"))
         y += BAR_HEIGHT + GAP
     if not chart.labels:
@@ -81,7 +81,7 @@ def to_svg(chart: BarChart) -> str:
         else:
             weight = ' font-weight="bold"' if shape.bold else ""
             parts.append(f'<text x="{shape.x:.1f}" y="{shape.y:.1f}" font-size="{shape.size:.0f}" '
-                         f'font-family="Helvetica, Arial, sans-serif" text-anchor="{shape.anchor}"{weight}>'
+                         f'font-family="Noto Sans, Helvetica, Arial, sans-serif" text-anchor="{shape.anchor}"{weight}>'
                          f"{escape(shape.text)}</text>")
     parts.append("</svg>")
     return "".join(parts)

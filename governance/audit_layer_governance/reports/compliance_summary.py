@@ -17,7 +17,11 @@ from typing import Any
 
 from audit_layer_store.store import ClickHouseStore
 
-from audit_layer_governance.reports.document import BarChart, KeyValues, Report, TableBlock
+from audit_layer_governance.reports.document import RISK_COLORS, BarChart, KeyValues, Report, TableBlock, rfc3339
+from audit_layer_governance.reviews import unreviewed as unreviewed_list
+from audit_layer_governance.reviews import unreviewed_condition
+
+APPENDIX_ROWS = 500  # unreviewed high-risk decisions listed; the json has the count and the same list
 
 Progress = Callable[[str], None]
 STEPS = ("volumes", "risk", "decision types", "models", "compliance tags", "chain")
@@ -79,7 +83,7 @@ def build(store: ClickHouseStore, tenant: str, start: dt.date, end: dt.date, *,
     if not figures["ok"]:
         daily, daily_tags = _daily_from_events(db), _tags_from_events(db)
 
-    [(total, allowed, rejected, failed, refusals, filtered, pii, unreviewed, tokens_in, tokens_out, latency)] = rows(
+    [(total, allowed, rejected, failed, refusals, filtered, pii, _, tokens_in, tokens_out, latency)] = rows(
         f"SELECT sum(events), sumIf(events, action = 'ALLOW'), sumIf(events, action = 'REJECT'), "
         f"sumIf(events, action = 'FAIL_RETRY'), sum(refusals), sum(content_filtered), sum(pii_events), "
         f"sum(unreviewed_high), sum(input_tokens), sum(output_tokens), "
@@ -101,6 +105,13 @@ def build(store: ClickHouseStore, tenant: str, start: dt.date, end: dt.date, *,
     tags = rows(f"SELECT tag, sum(events) AS n FROM {daily_tags} WHERE {period} "
                 "GROUP BY tag ORDER BY n DESC, tag")
     step("compliance tags")
+    # reviews recorded after the fact are events of their own: the aggregates, counted when each decision was
+    # stored, cannot know them, so the unreviewed figures come from the events
+    later = dict(rows(f"SELECT ifNull(decision_type, ''), uniqExact(seq) FROM {db}.events WHERE tenant_id = "
+                      f"{{t:String}} AND toDate(timestamp) BETWEEN {{f:Date}} AND {{e:Date}} AND "
+                      f"{unreviewed_condition(db)} GROUP BY 1"))
+    unreviewed = sum(later.values())
+    count, listed = unreviewed_list(store, tenant, start=start, end=end, limit=APPENDIX_ROWS)
     chain = _chain_status(store, tenant, verify_now, public_keys)
     chain["figures"] = figures
     if not figures["ok"] and not figures["rows_stored_twice_only"] and chain["status"] == "VERIFIED":
@@ -124,7 +135,13 @@ def build(store: ClickHouseStore, tenant: str, start: dt.date, end: dt.date, *,
         "tokens": {"input": int(tokens_in), "output": int(tokens_out)},
         "latency_ms": _ms(latency),
         "decision_types": [{"decision_type": d or "(none)", "events": int(n), "rejected": int(r),
-                            "high_risk": int(h), "high_risk_without_review": int(u)} for d, n, r, h, u in decisions],
+                            "high_risk": int(h), "high_risk_without_review": int(later.get(d, 0))}
+                           for d, n, r, h, _u in decisions],
+        "unreviewed_high_risk": {"count": count, "listed": [
+            {"timestamp": rfc3339(x["timestamp"]), "event_id": x["event_id"], "seq": int(x["seq"]),
+             "decision_type": x["decision_type"] or "", "decision_outcome": x["decision_outcome"] or "",
+             "risk_level": x["risk_level"], "risk_reasons": list(x["risk_reasons"]), "user_id": x["user_id"] or ""}
+            for x in listed]},
         "models": [{"provider": pr or "(none)", "model": m or "(none)", "events": int(n), "input_tokens": int(i),
                     "output_tokens": int(o), "refusals": int(rf), "latency_ms": _ms(q)}
                    for pr, m, n, i, o, rf, q in models],
@@ -133,7 +150,7 @@ def build(store: ClickHouseStore, tenant: str, start: dt.date, end: dt.date, *,
     }
     return Report("compliance-summary", f"Compliance summary: {tenant}",
                   f"{start.isoformat()} to {end.isoformat()} (UTC days, inclusive)",
-                  dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                  rfc3339(dt.datetime.now(dt.UTC).replace(microsecond=0)),
                   {"tenant": tenant, "from": start.isoformat(), "to": end.isoformat()}, _blocks(data), data)
 
 
@@ -191,7 +208,8 @@ def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
                               "latest_checkpoint": None, "last_verification": None}
     if signed:
         seq, at, key = signed[0]
-        status["latest_checkpoint"] = {"last_seq": int(seq), "created_at": at, "key_id": key}
+        status["latest_checkpoint"] = {"last_seq": int(seq), "created_at": rfc3339(dt.datetime.fromisoformat(at)),
+                                       "key_id": key}
     if verify_now:
         from audit_layer_governance.verification import verify_all
 
@@ -200,7 +218,7 @@ def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
         result = report.tenants.get(tenant)
         found = report.findings
         status["last_verification"] = {
-            "ok": not found, "verified_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "ok": not found, "verified_at": rfc3339(dt.datetime.now(dt.UTC).replace(microsecond=0)),
             "links": result.links if result else 0, "last_seq": result.last_seq if result else 0,
             "checkpoints_verified": result.checkpoints_verified if result else 0,
             "finding": None if not found else f"{found[0].problem} at seq {found[0].seq}: {found[0].detail}",
@@ -212,7 +230,8 @@ def _chain_status(store: ClickHouseStore, tenant: str, verify_now: bool,
                        parameters={"t": tenant}).result_rows
     if last:
         ok, at, links, seq, cps, finding = last[0]
-        status["last_verification"] = {"ok": bool(ok), "verified_at": at, "links": int(links), "last_seq": int(seq),
+        status["last_verification"] = {"ok": bool(ok), "verified_at": rfc3339(dt.datetime.fromisoformat(at)),
+                                       "links": int(links), "last_seq": int(seq),
                                        "checkpoints_verified": int(cps), "finding": finding,
                                        "run_for_this_report": False}
     verification = status["last_verification"]
@@ -265,12 +284,20 @@ def _blocks(d: dict[str, Any]) -> tuple[Any, ...]:
          f"{ver['checkpoints_verified']:,} signed checkpoints" + (f"; {ver['finding']}" if ver["finding"] else "")),
         ("Figures checked against stored events", _figures_line(chain["figures"])),
     ))
-    days = d["events_per_day"]
+    over_time = time_series(d["period"]["from"], d["period"]["to"], d["events_per_day"])
+    listed = d["unreviewed_high_risk"]["listed"]
+    appendix = TableBlock(
+        f"Appendix: high-risk decisions without human review ({d['unreviewed_high_risk']['count']:,}"
+        + (f"; the newest {len(listed):,} listed)" if len(listed) < d["unreviewed_high_risk"]["count"] else ")"),
+        ("time (UTC)", "risk", "decision type", "outcome", "event id", "user"),
+        tuple((x["timestamp"], x["risk_level"], x["decision_type"] or "-", x["decision_outcome"] or "-",
+               x["event_id"], x["user_id"] or "-") for x in listed))
     return (
         overview,
-        BarChart("Events per day", tuple(days), tuple(float(v) for v in days.values())),
+        *over_time,
         BarChart("Actions", tuple(d["actions"]), tuple(float(v) for v in d["actions"].values())),
-        BarChart("Risk levels", tuple(d["risk_levels"]), tuple(float(v) for v in d["risk_levels"].values())),
+        BarChart("Risk levels", tuple(d["risk_levels"]), tuple(float(v) for v in d["risk_levels"].values()),
+                 colors=tuple(RISK_COLORS[level] for level in d["risk_levels"])),
         BarChart("Compliance tags", tuple(d["compliance_tags"]),
                  tuple(float(v) for v in d["compliance_tags"].values())),
         TableBlock("Decision types", ("decision type", "events", "rejected", "high risk", "high risk, unreviewed"),
@@ -282,4 +309,31 @@ def _blocks(d: dict[str, Any]) -> tuple[Any, ...]:
                           f"{m['output_tokens']:,}", f"{m['refusals']:,}", ms(m["latency_ms"]))
                          for m in d["models"])),
         chain_block,
+        appendix,
     )
+
+
+def time_series(first: str, last: str, per_day: dict[str, int]) -> tuple[BarChart, ...]:
+    """A chart the period's length can be read in: none for a single day, days up to a month, ISO weeks up
+    to half a year, months beyond (a year is 12 bars, not 365)."""
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    span = (end - start).days + 1
+    if span <= 1:
+        return ()
+    if span <= 31:
+        days = [start + dt.timedelta(days=i) for i in range(span)]
+        return (BarChart("Events per day", tuple(x.isoformat() for x in days),
+                         tuple(float(per_day.get(x.isoformat(), 0)) for x in days)),)
+    buckets: dict[str, float] = {}
+    weekly = span <= 183
+    day = start
+    while day <= end:
+        if weekly:
+            year, week, _ = day.isocalendar()
+            label = f"{year}-W{week:02d}"
+        else:
+            label = day.strftime("%Y-%m")
+        buckets[label] = buckets.get(label, 0.0) + float(per_day.get(day.isoformat(), 0))
+        day += dt.timedelta(days=1)
+    return (BarChart("Events per ISO week" if weekly else "Events per month", tuple(buckets),
+                     tuple(buckets.values())),)

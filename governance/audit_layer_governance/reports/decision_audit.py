@@ -4,6 +4,7 @@ its tenant's chain, and whether its inclusion proof checks against a signed chec
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from audit_layer_ledger.offline_proof import ProofInvalid
@@ -15,9 +16,13 @@ from audit_layer_store.lookup import EventNotFound, event_row
 from audit_layer_store.rows import SELECT_COLUMNS, chain_fields_from_row
 from audit_layer_store.store import ClickHouseStore
 
-from audit_layer_governance.reports.document import KeyValues, Report
+from audit_layer_governance.reports.conversation import prompt_messages, response_messages
+from audit_layer_governance.reports.document import Conversation, KeyValues, Message, Report, TableBlock, rfc3339
+from audit_layer_governance.reviews import reviews_of
 
-CONTENT_SHOWN = 4000  # characters of prompt and response in the html and pdf; json has all of it
+CONTENT_SHOWN = 4000  # characters of each message in the html and pdf; json has all of it
+OFFLINE_CHECK = ("audit-layer proof {event_id} --out proof.json && python -m audit_layer_ledger.offline_proof "
+                 "proof.json --trusted-key data/keys/checkpoint-ed25519.pub")
 
 
 DecisionNotFound = EventNotFound
@@ -29,6 +34,22 @@ def lookup(store: ClickHouseStore, event_id: str, tenant: str | None = None) -> 
     row = event_row(store, event_id, extra, tenant=tenant)
     names = [c.rsplit(" AS ", 1)[-1] for c in SELECT_COLUMNS + extra]
     return dict(zip(names, row, strict=True)) | {"_row": row}
+
+
+def metadata_value(value: str) -> str:
+    """Metadata values are stored JSON-encoded (types survive the Avro map of strings); a string is shown
+    as itself, anything else as compact JSON."""
+    try:
+        decoded = json.loads(value)
+    except (ValueError, TypeError):
+        return value
+    return decoded if isinstance(decoded, str) else json.dumps(decoded, ensure_ascii=False, separators=(",", ":"))
+
+
+def duration(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms:,.1f} ms" if ms < 10_000 else f"{ms / 1000:,.2f} s"
 
 
 def _text(value: Any) -> str:
@@ -76,13 +97,20 @@ def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes], 
         built = build_proof(store, str(event["event_id"]), public_keys, tenant)
         verify_offline(built, public_keys)
         cp = built["checkpoint"]
-        proof = {"status": "VERIFIED", "checkpoint_last_seq": cp["last_seq"], "key_id": cp["key_id"],
-                 "merkle_root": cp["merkle_root"], "audit_path_length": len(built["audit_path"])}
+        proof = {"status": "VERIFIED", "checkpoint_last_seq": cp["last_seq"],
+                 "checkpoint_signed_at": rfc3339(cp["created_at_us"] / 1e6), "key_id": cp["key_id"],
+                 "merkle_root": cp["merkle_root"], "signature": cp["signature"],
+                 "audit_path_length": len(built["audit_path"]),
+                 "check_it_offline": OFFLINE_CHECK.format(event_id=event["event_id"])}
     except ProofError as exc:
         proof = {"status": "PENDING" if "not yet covered" in str(exc) else "UNAVAILABLE", "detail": str(exc)}
     except ProofInvalid as exc:
         proof = {"status": "FAILED", "detail": str(exc)}
 
+    reviews: list[dict[str, Any]] = [
+        {"event_id": r.event_id, "verdict": r.verdict, "note": r.note, "reviewer": r.reviewer,
+         "reviewed_at": rfc3339(r.reviewed_at), "seq": r.seq}
+        for r in reviews_of(store, tenant, str(event["event_id"]))]
     data = {
         "event_id": str(event["event_id"]),
         "tenant_id": tenant,
@@ -94,13 +122,25 @@ def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes], 
                   "link_recomputes": link_ok, "content_matches_digests": content_ok,
                   "previous": before, "next": after},
         "inclusion_proof": proof,
+        "reviews": reviews,
     }
-    ts = dt.datetime.fromtimestamp(event["timestamp_us"] / 1e6, dt.UTC).isoformat()
+    at_the_time = (event.get("metadata") or {}).get("human_reviewed_by")
+    review_block: TableBlock | KeyValues = TableBlock(
+        "Human review", ("time (UTC)", "verdict", "reviewer", "note", "review event (seq)"),
+        tuple((r["reviewed_at"], r["verdict"], r["reviewer"], r["note"], f"{r['event_id']} ({r['seq']})")
+              for r in reviews)) if reviews else KeyValues("Human review", ((
+                  "Status", f"reviewed when made, by {metadata_value(at_the_time)}" if at_the_time
+                  else "not reviewed"),))
+    ts = rfc3339(event["timestamp_us"] / 1e6)
 
-    def shown(text: str | None) -> str:
-        if text is None:
-            return "(erased or not captured)"
-        return text if len(text) <= CONTENT_SHOWN else text[:CONTENT_SHOWN] + f"... ({len(text):,} characters)"
+    def shown(message: Message) -> Message:
+        text = message.text
+        if len(text) <= CONTENT_SHOWN:
+            return message
+        return Message(message.role, text[:CONTENT_SHOWN] + f"… ({len(text):,} characters; the json report has "
+                                                           "all of it)", message.name)
+
+    messages = tuple(shown(m) for m in prompt_messages(event.get("prompt")) + response_messages(event.get("response")))
 
     blocks = (
         KeyValues("Decision", (
@@ -114,11 +154,14 @@ def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes], 
             ("Action", f"{event['action']} ({_text(event.get('reason_codes'))})"),
             ("Finish reason / error", f"{_text(event.get('finish_reason'))} / {_text(event.get('error_type'))}"),
             ("Tokens in / out", f"{_text(event.get('input_tokens'))} / {_text(event.get('output_tokens'))}"),
-            ("Duration (ms)", _text(event.get("duration_ms"))),
+            ("Duration", duration(event.get("duration_ms"))),
         )),
-        KeyValues("Content", (
-            ("Prompt", shown(event.get("prompt"))), ("Prompt digest", _text(event.get("prompt_sha256"))),
-            ("Response", shown(event.get("response"))), ("Response digest", _text(event.get("response_sha256"))),
+        Conversation("Conversation", messages),
+        KeyValues("Content digests", (
+            ("Prompt SHA-256", _text(event.get("prompt_sha256"))),
+            ("Response SHA-256", _text(event.get("response_sha256"))),
+            ("Stored text", "erased or not captured" if event.get("prompt") is None and event.get("response") is None
+             else "as recorded"),
         )),
         KeyValues("Enrichment: why it was assessed so", (
             ("Risk level", enriched["risk_level"]), ("Risk reasons", _text(enriched.get("risk_reasons"))),
@@ -129,7 +172,8 @@ def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes], 
                                           f"{_text(enriched.get('enricher_version'))}"),
             ("Retention", f"{row['retention_days']} days" + (", under legal hold" if row["legal_hold"] else "")),
         )),
-        KeyValues("Metadata", tuple((k, _text(v)) for k, v in sorted((event.get("metadata") or {}).items()))
+        review_block,
+        KeyValues("Metadata", tuple((k, metadata_value(v)) for k, v in sorted((event.get("metadata") or {}).items()))
                   or (("(none)", ""),)),
         KeyValues("Position in the chain", (
             ("Seq", str(seq)), ("Prev hash", prev_hash.hex()), ("Hash", digest.hex()),
@@ -140,5 +184,5 @@ def build(store: ClickHouseStore, event_id: str, public_keys: dict[str, bytes], 
         KeyValues("Inclusion proof", tuple((k.replace("_", " ").capitalize(), _text(v)) for k, v in proof.items())),
     )
     return Report("decision-audit", f"Decision audit: {data['event_id']}", f"tenant {tenant}, seq {seq}",
-                  dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), {"event_id": data["event_id"]},
+                  rfc3339(dt.datetime.now(dt.UTC).replace(microsecond=0)), {"event_id": data["event_id"]},
                   blocks, data)
