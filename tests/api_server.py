@@ -3,6 +3,7 @@ owns the embedded engine), with keys of its own organisations."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ class ApiServer:
 
     def __init__(self, bootstrap: str, topics: Topics, store: Any, public_keys: Path, port: int = 0,
                  **settings: Any) -> None:
+        # pdf reports are signed with a report key of the test's own, never the developer's data/report-keys
+        settings.setdefault("report_key", Path(tempfile.mkdtemp(prefix="audit-layer-report-key-")) / "report.pem")
         self.backends = Backends(ApiSettings(bootstrap, topics, public_keys=public_keys, **settings), store)
         self.app = create_app(self.backends)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",

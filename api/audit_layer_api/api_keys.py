@@ -24,6 +24,8 @@ class Scope(StrEnum):
     READ = "read"  # search, records, chain verification and checkpoints
     REPORTS = "reports"  # POST /v1/reports/generate
     ADMIN = "admin"  # the organisation's own API keys
+    REVIEW = "review"  # record a person's review of a decision (console, POST /v1/audit/logs/{id}/reviews)
+    PII = "pii"  # see personal data the enricher found, unmasked, in the console
 
 
 class KeyFormatError(ValueError):

@@ -268,9 +268,28 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="", max_length=200)
-    scopes: list[Literal["ingest", "read", "reports", "admin"]] = Field(min_length=1)
+    scopes: list[Literal["ingest", "read", "reports", "review", "pii", "admin"]] = Field(min_length=1)
     rate_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
 
 
 class KeyCreated(KeyOut):
     api_key: str = Field(description="the secret key; shown once, only its hash is stored")
+
+
+class ReviewCreate(BaseModel):
+    """A person's verdict on a decision, recorded after the fact."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["confirmed", "overridden"] = Field(
+        description="`confirmed`: the decision stands; `overridden`: a person changed it")
+    note: str = Field(min_length=1, max_length=10_000, description="why; part of the chained record")
+
+
+class ReviewOut(BaseModel):
+    review_event_id: str = Field(description="the review's own audit event (chained like any other)")
+    event_id: str = Field(description="the reviewed decision")
+    decision_seq: int | None = None
+    verdict: str
+    note: str
+    reviewer: str
+    reviewed_at_us: int

@@ -669,12 +669,21 @@ def cmd_witness_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console_secret() -> bytes | None:
+    """$AUDIT_LAYER_CONSOLE_SECRET (hex or text): console sessions survive a restart; else random."""
+    value = os.environ.get("AUDIT_LAYER_CONSOLE_SECRET", "")
+    return value.encode() if value else None
+
+
 def cmd_api(args: argparse.Namespace) -> int:
-    from audit_layer_api.service import ApiSettings, serve
+    from audit_layer_api.server import serve
+    from audit_layer_api.service import ApiSettings
 
     settings = ApiSettings(args.bootstrap_servers, topics_of(args), public_keys=args.public_keys,
-                           max_body_bytes=args.max_body_bytes, backend_timeout_s=args.backend_timeout,
-                           verify_timeout_s=args.verify_timeout, workers=args.workers)
+                           report_key=args.report_key, max_body_bytes=args.max_body_bytes,
+                           backend_timeout_s=args.backend_timeout, verify_timeout_s=args.verify_timeout,
+                           workers=args.workers, read_only=args.command == "console",
+                           console_secret=_console_secret(), witness_dirs=tuple(args.witness_dir))
     check_kafka(args.bootstrap_servers)
     store = open_store(args, serve=True)
     try:
@@ -685,5 +694,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         store.close()
     return 0
 
+
+cmd_console = cmd_api  # the same server, read-only (args.command == "console")
 
 __all__ = ["UserError", "sys"]

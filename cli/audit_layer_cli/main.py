@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clickhouse(k)
     _add_kafka(k)
     k.add_argument("--tenant", required=True, help="the organisation the key belongs to")
-    k.add_argument("--scopes", required=True, help="comma-separated: ingest, read, reports, admin")
+    k.add_argument("--scopes", required=True, help="comma-separated: ingest, read, reports, review, pii, admin")
     k.add_argument("--name", default="", help="what the key is for (shown in listings and access records)")
     k.add_argument("--rate-limit", type=_seconds, default=50.0, help="requests per second (default: 50; bursts of 2 s)")
     k.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who creates it (default: $USER)")
@@ -161,26 +161,42 @@ def build_parser() -> argparse.ArgumentParser:
         k.add_argument("--key", type=Path, default=None,
                        help="private key file (default: data/keys/checkpoint-ed25519.pem)")
 
-    p = sub.add_parser("api", help="run the REST API (FastAPI) on HTTP",
-                       description="Serve ingest, search, records, reports and chain verification under /v1, "
-                                   "authenticated by API keys (`audit-layer keys create`). OpenAPI at /openapi.json, "
-                                   "interactive docs at /docs.")
-    _add_kafka(p)
-    _add_clickhouse(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=_positive, default=8000, help="port (default: %(default)s)")
-    p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
-                   help="trusted checkpoint public keys, for proofs and verification (default: data/keys)")
-    p.add_argument("--max-body-bytes", type=_positive, default=8 * 1024 * 1024,
-                   help="largest request body accepted (default: 8 MiB)")
-    p.add_argument("--backend-timeout", type=_seconds, default=10.0,
-                   help="seconds a request waits for ClickHouse or Kafka (default: 10)")
-    p.add_argument("--verify-timeout", type=_seconds, default=120.0,
-                   help="seconds GET /v1/chain/verify may take (default: 120)")
-    p.add_argument("--workers", type=_positive, default=1,
-                   help="processes serving the port (default: 1); on the embedded engine they reach it "
-                        "through this process, which owns it")
-    p.add_argument("--access-log", action="store_true", help="log one line per request")
+    for name in ("api", "console"):
+        if name == "api":
+            p = sub.add_parser("api", help="run the REST API (FastAPI) and the auditors' web console on HTTP",
+                               description="Serve ingest, search, records, reviews, reports and chain verification "
+                                           "under /v1, authenticated by API keys (`audit-layer keys create`), and the "
+                                           "web console under /console (sign in with a key of the `read` scope). "
+                                           "OpenAPI at /openapi.json, interactive docs at /docs (served offline).")
+        else:
+            p = sub.add_parser("console", help="run the auditors' web console alone, read-only",
+                               description="The web console (/console) and the read routes of the API, for a "
+                                           "read-only deployment: no ingest, no reviews, no key administration. "
+                                           "Every page view is still recorded in the reader's chain, so Kafka is "
+                                           "needed.")
+        _add_kafka(p)
+        _add_clickhouse(p)
+        p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+        p.add_argument("--port", type=_positive, default=8000 if name == "api" else 8080,
+                       help="port (default: %(default)s)")
+        p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
+                       help="trusted checkpoint public keys, for proofs and verification (default: data/keys)")
+        p.add_argument("--report-key", type=Path, default=None,
+                       help="the Ed25519 key that signs pdf reports (default: $AUDIT_LAYER_REPORT_KEY, else "
+                            "data/report-keys/report-ed25519.pem, made on first use)")
+        p.add_argument("--max-body-bytes", type=_positive, default=8 * 1024 * 1024,
+                       help="largest request body accepted (default: 8 MiB)")
+        p.add_argument("--backend-timeout", type=_seconds, default=10.0,
+                       help="seconds a request waits for ClickHouse or Kafka (default: 10)")
+        p.add_argument("--verify-timeout", type=_seconds, default=120.0,
+                       help="seconds GET /v1/chain/verify may take (default: 120)")
+        p.add_argument("--workers", type=_positive, default=1,
+                       help="processes serving the port (default: 1); on the embedded engine they reach it "
+                            "through this process, which owns it")
+        p.add_argument("--access-log", action="store_true", help="log one line per request")
+        p.add_argument("--witness-dir", type=Path, action="append", default=[],
+                       help="a witness's state folder (`audit-layer witness --state`); the console shows its "
+                            "cosignatures (repeat for each witness)")
 
     p = sub.add_parser("sink", help="run the ClickHouse sink",
                        description="Load chained events into ClickHouse exactly once.")

@@ -102,3 +102,21 @@ def unreviewed(store: ClickHouseStore, tenant: str, *, start: dt.date | None = N
     names = ("timestamp", "event_id", "seq", "decision_type", "decision_outcome", "risk_level", "risk_reasons",
              "user_id", "model")
     return int(count), [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def review_states(store: ClickHouseStore, tenant: str, event_ids: list[str]) -> dict[str, str]:
+    """event id -> `reviewed` (a review event names it), `reviewed when made` (human_reviewed_by), or absent."""
+    if not event_ids:
+        return {}
+    ids = [str(uuid.UUID(i)) for i in event_ids]
+    db = store.database
+    states = {str(i): "reviewed when made" for (i,) in store.query(
+        f"SELECT toString(event_id) FROM {db}.events WHERE tenant_id = {{t:String}} AND "
+        "event_id IN {ids:Array(UUID)} AND mapContains(metadata, 'human_reviewed_by')",
+        parameters={"t": tenant, "ids": ids}).result_rows}
+    for (i,) in store.query(
+            f"SELECT DISTINCT metadata['{REVIEWED_KEY}'] FROM {db}.events WHERE tenant_id = {{t:String}} AND "
+            f"decision_type = '{REVIEW_DECISION}' AND metadata['{REVIEWED_KEY}'] IN {{ids:Array(String)}}",
+            parameters={"t": tenant, "ids": ids}).result_rows:
+        states[str(i)] = "reviewed"
+    return states

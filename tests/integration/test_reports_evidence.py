@@ -70,7 +70,7 @@ def evidence(store: Any) -> dict[str, Any]:
     record = _record("acme")
     scripts = [make_event("acme", decision_type=t, decision_outcome="odmowa", user_id=t, action="REJECT",
                           reason_codes=["refusal"]) for t in TYPES]
-    events = varied_events("acme", 40) + [record] + scripts
+    events = [*varied_events("acme", 40), record, *scripts]
     chained = chain(events)
     load(store, chained)
     return {"record": record, "events": events, "chained": chained}
