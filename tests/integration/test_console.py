@@ -178,6 +178,31 @@ def test_an_auditor_signs_in_filters_checks_a_proof_reviews_downloads_and_signs_
     expect(page.locator("#reviews")).to_contain_text("overridden")
     expect(page.locator("#reviews")).to_contain_text("Income was misread; approved on appeal — Łukasz")
 
+    # the same over the API: a key with the review scope records one; others are refused, bad input named
+    second_id = events[6]["event_id"]
+    with api.client(reviewer) as http:
+        made = http.post(f"/v1/audit/logs/{second_id}/reviews", json={"verdict": "confirmed", "note": "Checked."})
+        assert made.status_code == 201, made.text
+        assert made.json()["event_id"] == second_id and made.json()["verdict"] == "confirmed"
+        assert made.json()["reviewer"].startswith("api-key:")
+        assert http.post(f"/v1/audit/logs/{second_id}/reviews", json={"verdict": "maybe", "note": "x"}
+                         ).status_code == 422
+        assert http.post(f"/v1/audit/logs/{second_id}/reviews", json={"verdict": "confirmed", "note": ""}
+                         ).status_code == 422
+        assert http.post(f"/v1/audit/logs/{uuid.uuid4()}/reviews", json={"verdict": "confirmed", "note": "x"}
+                         ).status_code == 404
+    with api.client(api.key("org-a", frozenset({Scope.READ}))) as http:
+        assert http.post(f"/v1/audit/logs/{second_id}/reviews", json={"verdict": "confirmed", "note": "x"}
+                         ).status_code == 403
+        deadline = time.monotonic() + 60
+        while not http.get(f"/v1/audit/logs/{second_id}/reviews").json():
+            assert time.monotonic() < deadline, "the API review was not chained"
+            time.sleep(0.5)
+        assert [r["note"] for r in http.get(f"/v1/audit/logs/{second_id}/reviews").json()] == ["Checked."]
+    with api.client(api.key("org-b", frozenset({Scope.REVIEW}))) as http:  # another organisation's decision
+        assert http.post(f"/v1/audit/logs/{second_id}/reviews", json={"verdict": "confirmed", "note": "x"}
+                         ).status_code == 404
+
     # chain status: verify now
     page.goto("/console/chain")
     page.click("#verify-now")

@@ -37,6 +37,7 @@ from audit_layer_api.context import ApiContext, Context
 from audit_layer_api.problems import Problem
 from audit_layer_api.reads import latest_verification, load_record, search_page, verify_now
 from audit_layer_api.routes.reports import report_response
+from audit_layer_api.routes.reviews import record_review
 from audit_layer_api.schemas import ReportFormat, ReportRequest, ReportType
 from audit_layer_api.search import FilterError, Filters, decode_cursor, search_sql
 from audit_layer_api.seed_body import event_id_for
@@ -299,8 +300,6 @@ async def review(request: Request, event_id: str, who: Signed, context: Context,
                  verdict: Annotated[str, Form(max_length=20)] = "", note: Annotated[str, Form(max_length=10_000)] = "",
                  csrf: Annotated[str, Form(max_length=200)] = "",
                  back: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:
-    from audit_layer_api.routes.reviews import record_review
-
     _check_csrf(request, who, csrf)
     if not who.can_review:
         await context.record_access(who.key, request, "denied", {"missing_scope": Scope.REVIEW.value})
