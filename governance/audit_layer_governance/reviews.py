@@ -87,21 +87,42 @@ def reviews_of(store: ClickHouseStore, tenant: str, event_id: str) -> list[Revie
 
 
 def unreviewed(store: ClickHouseStore, tenant: str, *, start: dt.date | None = None, end: dt.date | None = None,
-               limit: int = 500, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    """(how many, the newest `limit` of them): HIGH and CRITICAL decisions not reviewed, each seq once."""
+               limit: int = 500, offset: int = 0, exact: bool = True) -> tuple[int, list[dict[str, Any]]]:
+    """(how many, the newest `limit` of them after `offset`): HIGH and CRITICAL decisions not reviewed.
+
+    The list reads the newest rows first in the table's own order and stops at the page. The count is exact
+    from the stored events (each seq once; what the reports use), or with `exact=False` from the daily
+    aggregates less the decisions reviewed since (the console's queue: fast over any number of events,
+    and as good as the aggregates, which the compliance summary holds against the events)."""
     db = store.database
-    period = "" if start is None or end is None else \
-        " AND toDate(timestamp) BETWEEN {f:Date} AND {e:Date}"
-    params: dict[str, Any] = {"t": tenant, "f": start, "e": end, "n": limit, "o": offset}
+    period = "" if start is None or end is None else " AND toDate(timestamp) BETWEEN {f:Date} AND {e:Date}"
+    params: dict[str, Any] = {"t": tenant, "f": start, "e": end, "n": (limit + offset) * 2 + 10}
     where = f"tenant_id = {{t:String}}{period} AND {unreviewed_condition(db)}"
-    [(count,)] = store.query(f"SELECT uniqExact(seq) FROM {db}.events WHERE {where}", parameters=params).result_rows
+    if exact:
+        [(count,)] = store.query(f"SELECT uniqExact(seq) FROM {db}.events WHERE {where}",
+                                 parameters=params).result_rows
+    else:
+        days = "" if start is None or end is None else " AND day BETWEEN {f:Date} AND {e:Date}"
+        [(at_emit,)] = store.query(f"SELECT sum(unreviewed_high) FROM {db}.events_daily WHERE tenant_id = "
+                                   f"{{t:String}}{days}", parameters=params).result_rows
+        [(since,)] = store.query(
+            f"SELECT uniqExact(seq) FROM {db}.events WHERE tenant_id = {{t:String}}{period} AND risk_level >= 'HIGH' "
+            f"AND NOT mapContains(metadata, 'human_reviewed_by') AND event_id IN {reviewed_ids_sql(db)}",
+            parameters=params).result_rows
+        count = max(int(at_emit or 0) - int(since), 0)
     rows = store.query(
         f"SELECT timestamp, toString(event_id), seq, decision_type, decision_outcome, toString(risk_level), "
-        f"risk_reasons, user_id, model FROM {db}.events WHERE {where} ORDER BY seq DESC LIMIT 1 BY seq "
-        "LIMIT {n:UInt32} OFFSET {o:UInt32}", parameters=params).result_rows
+        f"risk_reasons, user_id, model FROM {db}.events WHERE {where} ORDER BY seq DESC LIMIT {{n:UInt32}}",
+        parameters=params).result_rows
     names = ("timestamp", "event_id", "seq", "decision_type", "decision_outcome", "risk_level", "risk_reasons",
              "user_id", "model")
-    return int(count), [dict(zip(names, r, strict=True)) for r in rows]
+    seen: set[int] = set()
+    distinct = []
+    for row in rows:  # a row stored twice (an identical twin) is listed once
+        if row[2] not in seen:
+            seen.add(row[2])
+            distinct.append(dict(zip(names, row, strict=True)))
+    return int(count), distinct[offset:offset + limit]
 
 
 def review_states(store: ClickHouseStore, tenant: str, event_ids: list[str]) -> dict[str, str]:

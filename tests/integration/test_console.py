@@ -199,6 +199,11 @@ def test_an_auditor_signs_in_filters_checks_a_proof_reviews_downloads_and_signs_
             assert time.monotonic() < deadline, "the API review was not chained"
             time.sleep(0.5)
         assert [r["note"] for r in http.get(f"/v1/audit/logs/{second_id}/reviews").json()] == ["Checked."]
+    with api.client(api.key("org-a", frozenset({Scope.INGEST}))) as http:  # the application cannot review itself
+        forged = http.post("/v1/audit/log", json={"action": "ALLOW", "decision_type": "decision_review",
+                                                  "decision_outcome": "confirmed",
+                                                  "metadata": {"reviews_event_id": events[9]["event_id"]}})
+        assert forged.status_code == 422 and "review scope" in forged.json()["detail"]
     with api.client(api.key("org-b", frozenset({Scope.REVIEW}))) as http:  # another organisation's decision
         assert http.post(f"/v1/audit/logs/{second_id}/reviews", json={"verdict": "confirmed", "note": "x"}
                          ).status_code == 404

@@ -322,7 +322,7 @@ async def review(request: Request, event_id: str, who: Signed, context: Context,
 async def queue(request: Request, who: Signed, context: Context,
                 page: Annotated[int, Query(ge=1, le=100_000)] = 1, reviewed: str = "") -> HTMLResponse:
     count, items = await context.backend(unreviewed, context.backends.store, who.key.tenant_id, limit=PAGE_SIZE,
-                                         offset=(page - 1) * PAGE_SIZE)
+                                         offset=(page - 1) * PAGE_SIZE, exact=False)
     ids = [i["event_id"] for i in items]
     await context.record_access(who.key, request, "served" if items else "empty", {"page": "review queue",
                                                                                    "number": page}, ids)

@@ -3,15 +3,19 @@
 import time
 from typing import Any
 
+from audit_layer_governance.reviews import REVIEW_DECISION
 from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 
 from audit_layer_api import problems
+from audit_layer_api.access_log import ACCESS_DECISION
 from audit_layer_api.context import CODEC, ERRORS, Context, Ingester
 from audit_layer_api.problems import Problem, ProblemModel
 from audit_layer_api.schemas import IngestBatch, IngestBody, IngestEvent, IngestResult
 
 router = APIRouter(tags=["audit"])
+RESERVED = {REVIEW_DECISION: "record a review with POST /v1/audit/logs/{id}/reviews (a key of the review scope)",
+            ACCESS_DECISION: "every read through the API and the console is recorded as one"}
 BODY: TypeAdapter[IngestEvent | IngestBatch] = TypeAdapter(IngestBody)
 BODY_SCHEMA = {"oneOf": [{"$ref": "#/components/schemas/IngestEvent"},
                          {"$ref": "#/components/schemas/IngestBatch"}]}
@@ -49,6 +53,10 @@ async def ingest(request: Request, key: Ingester, context: Context) -> IngestRes
     records = []
     for i, item in enumerate(sent):
         where = f"events[{i}]: " if isinstance(body, IngestBatch) else ""
+        if item.decision_type in RESERVED:
+            # else an `ingest` key (the application) could mark its own decisions reviewed, or forge reads
+            raise Problem(422, f"{where}decision_type {item.decision_type!r} is recorded by the service itself: "
+                               + RESERVED[item.decision_type])
         if item.tenant_id is not None and item.tenant_id != key.tenant_id:
             raise Problem(403, f"{where}tenant_id {item.tenant_id!r} is not this key's organisation "
                                f"({key.tenant_id}); leave tenant_id out")

@@ -15,12 +15,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fpdf import FPDF, FontFace
 
 from audit_layer_governance.reports import charts, fonts, signature
-from audit_layer_governance.reports.document import RISK_COLORS, BarChart, Conversation, KeyValues, Report, TableBlock
+from audit_layer_governance.reports.document import (
+    RISK_COLORS,
+    BarChart,
+    Conversation,
+    KeyValues,
+    Report,
+    TableBlock,
+    rfc3339,
+)
 
 FORMATS = ("json", "csv", "html", "pdf")
 
 
 def _default(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return rfc3339(value)
     return value.hex() if isinstance(value, bytes) else str(value)
 
 
