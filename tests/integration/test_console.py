@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +283,74 @@ def test_docs_work_offline(api: ApiServer, browser: Browser) -> None:
     expect(page.locator("h1").first).to_contain_text("Audit Layer API", timeout=20_000)
     assert outside == []
     context.close()
+
+
+def _sign_in(base: str, token: str) -> httpx.Client:
+    """A console session over plain HTTP, as a browser without JavaScript has it."""
+    client = httpx.Client(base_url=base, timeout=60, follow_redirects=False)
+    form = client.get("/console/sign-in").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf, form
+    answer = client.post("/console/sign-in", data={"api_key": token, "csrf": csrf.group(1),
+                                                   "next": "/console/decisions"})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def test_the_console_alone_is_read_only_and_the_pii_scope_unmasks(kafka_bootstrap: str, topics: Topics,
+                                                                   store: Any, tmp_path: Path) -> None:
+    """`audit-layer console` as deployed (its own process, its own engine): reading works, writing routes do
+    not exist; a key with the pii scope sees the personal data the enricher masked for others."""
+    import socket
+    import subprocess
+    import sys
+
+    from audit_layer_api.key_store import KeyStore
+    from audit_layer_store.store import ClickHouseStore
+
+    from tests.datasets import chain, load
+    from tests.factories import make_event
+
+    served = ClickHouseStore(store.dsn, store.database, serve=True)  # the console process reaches it through us
+    keys = KeyStore(store)
+    reader = keys.create("acme", frozenset({Scope.READ, Scope.REVIEW}), name="reader", created_by="tests")[0].token
+    pii = keys.create("acme", frozenset({Scope.READ, Scope.PII}), name="dpo", created_by="tests")[0].token
+    event = make_event("acme", prompt="Reach me at jane.doe@example.com", decision_type="loan_underwriting",
+                       decision_outcome="denied")
+    load(store, chain([event]))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "audit_layer_cli.main", "console", "--port", str(port), "--dsn", store.dsn,
+         "--database", store.database, "--bootstrap-servers", kafka_bootstrap, "--topic-prefix", topics.prefix,
+         "--public-keys", str(tmp_path / "keys"), "--report-key", str(tmp_path / "report/k.pem")],
+        stdout=(tmp_path / "console.log").open("wb"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "console.log").read_text()
+            time.sleep(0.3)
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {reader}"}) as api:
+            assert api.get("/v1/audit/logs").status_code == 200
+            assert api.post("/v1/audit/log", json={"action": "ALLOW"}).status_code in (404, 405)
+            assert api.post(f"/v1/audit/logs/{event.event_id}/reviews",
+                            json={"verdict": "confirmed", "note": "x"}).status_code in (404, 405)
+            assert api.get("/v1/keys").status_code == 404
+        with closing(_sign_in(base, reader)) as console:
+            page = console.get(f"/console/decisions/{event.event_id}")
+            assert page.status_code == 200 and "read-only" in page.text
+            assert "jane.doe@example.com" not in page.text and "[EMAIL]" in page.text
+            assert "Record review" not in page.text  # no review form in a read-only console
+        with closing(_sign_in(base, pii)) as console:
+            assert "jane.doe@example.com" in console.get(f"/console/decisions/{event.event_id}").text
+    finally:
+        process.terminate()
+        process.wait(30)
+        served.close()

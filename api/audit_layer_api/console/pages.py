@@ -402,7 +402,8 @@ async def summary(request: Request, who: Signed, context: Context,
                   end: Annotated[str | None, Query(alias="to", max_length=10)] = None) -> HTMLResponse:
     first, last = _period(start, end)
     report = await context.backend(compliance_summary.build, context.backends.store, who.key.tenant_id, first, last,
-                                   verify_now=False, public_keys=context.backends.public_keys())
+                                   verify_now=False, public_keys=context.backends.public_keys(),
+                                   exact_unreviewed=False)
     await context.record_access(who.key, request, "served", {"page": "summary", "from": str(first), "to": str(last)})
     blocks: list[tuple[str, str, Any]] = []
     for block in report.blocks:
