@@ -403,7 +403,7 @@ async def summary(request: Request, who: Signed, context: Context,
     first, last = _period(start, end)
     report = await context.backend(compliance_summary.build, context.backends.store, who.key.tenant_id, first, last,
                                    verify_now=False, public_keys=context.backends.public_keys(),
-                                   exact_unreviewed=False)
+                                   for_display=True)
     await context.record_access(who.key, request, "served", {"page": "summary", "from": str(first), "to": str(last)})
     blocks: list[tuple[str, str, Any]] = []
     for block in report.blocks:
