@@ -74,9 +74,10 @@ class Backends:
         return self._report_key
 
     def stored_size(self, tenant: str) -> int:
-        rows = self.store.query(f"SELECT max(seq) FROM {self.store.database}.events WHERE tenant_id = {{t:String}}",
-                                parameters={"t": tenant}).result_rows
-        return int(rows[0][0] or 0)
+        # newest first in the sort key's order reads one granule; max(seq) reads every seq of the tenant
+        rows = self.store.query(f"SELECT seq FROM {self.store.database}.events WHERE tenant_id = {{t:String}} "
+                                "ORDER BY seq DESC LIMIT 1", parameters={"t": tenant}).result_rows
+        return int(rows[0][0]) if rows else 0
 
     def close(self) -> None:
         self.producer.close()
