@@ -39,14 +39,38 @@ def check_kafka(bootstrap_servers: str, timeout: float = 10.0) -> None:
         ) from None
 
 
-def open_store(args: argparse.Namespace, *, serve: bool = False) -> Any:
-    """`serve`: a long-running owner of an embedded engine serves it to the other commands."""
+def open_store(args: argparse.Namespace, *, serve: bool = False, create: bool = False) -> Any:
+    """`serve`: a long-running owner of an embedded engine serves it to the other commands. `create`: the
+    commands that make a store (sink, migrate, api, keys, demo); the others need one that exists."""
     from audit_layer_store.store import ClickHouseStore, StoreError
 
     try:
-        return ClickHouseStore(args.dsn, args.database, serve=serve)
+        return ClickHouseStore(args.dsn, args.database, serve=serve, create=create)
     except StoreError as exc:
         raise UserError(str(exc)) from None
+
+
+def require_tenant(store: Any, tenant: str) -> None:
+    """A tenant with no record is a mistake to name, not a clean bill of health."""
+    db = store.database
+    try:
+        found = store.query(f"SELECT 1 FROM {db}.events WHERE tenant_id = {{t:String}} LIMIT 1",
+                            parameters={"t": tenant}).result_rows
+    except Exception as exc:  # no events table: the database was never migrated
+        raise UserError(f"database {db} holds no audit events ({str(exc)[:120]}); check --dsn and --database"
+                        ) from None
+    if found:
+        return
+    known = [t for (t,) in store.query(f"SELECT DISTINCT tenant_id FROM {db}.events ORDER BY tenant_id LIMIT 21"
+                                       ).result_rows]
+    listed = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "") if known else "none"
+    raise UserError(f"no records of tenant {tenant!r} in database {db} (tenants stored: {listed})")
+
+
+def writable_out(path: Path | None) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise UserError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another "
+                        "--out")
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -124,7 +148,7 @@ def api_keys_command(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if args.key_action != "list":
         check_kafka(args.bootstrap_servers)
-    store = open_store(args)
+    store = open_store(args, create=True)
     store.migrate()
     keys = KeyStore(store)
     if args.key_action == "list":
@@ -195,6 +219,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
     from audit_layer_cli.output import dumps
 
+    writable_out(args.out)
     store = open_store(args)
     try:
         proof = build_proof(store, args.event_id, load_public_keys(args.public_keys))
@@ -221,7 +246,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
     retention = retention_of(args.policy)
     check_kafka(args.bootstrap_servers)
-    store = open_store(args, serve=True)
+    store = open_store(args, serve=True, create=True)
     sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                                      batch=BatchPolicy(args.batch_rows, args.batch_seconds),
                                      retention=retention), store)
@@ -235,7 +260,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = open_store(args, create=True)
     applied = store.migrate()
     console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
     return 0
@@ -332,6 +357,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     keys = trusted_public_keys(args.public_keys)
     anchors = read_anchors(args)
     store = open_store(args)
+    if args.tenant:
+        require_tenant(store, args.tenant)
     where = "WHERE tenant_id = {t:String}" if args.tenant else ""
     rows = int(store.query(f"SELECT count() FROM {store.database}.events {where}",
                            parameters={"t": args.tenant} if args.tenant else None).result_rows[0][0])
@@ -502,7 +529,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.report_type == "verify":
         return cmd_report_verify(args)
+    writable_out(args.out)
     store = open_store(args)
+    if args.report_type == "compliance-summary":
+        require_tenant(store, args.tenant)
     keys = load_public_keys(args.public_keys)
     try:
         if args.report_type == "decision-audit":
@@ -576,7 +606,9 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
     from audit_layer_cli.output import dumps
 
-    for checkpoint in tenant_checkpoints(open_store(args), args.tenant, args.after_seq):
+    store = open_store(args)
+    require_tenant(store, args.tenant)
+    for checkpoint in tenant_checkpoints(store, args.tenant, args.after_seq):
         print(dumps(checkpoint))
     return 0
 
@@ -586,8 +618,10 @@ def cmd_consistency(args: argparse.Namespace) -> int:
 
     from audit_layer_cli.output import dumps
 
+    store = open_store(args)
+    require_tenant(store, args.tenant)
     try:
-        print(dumps(build_consistency(open_store(args), args.tenant, args.first, args.second)))
+        print(dumps(build_consistency(store, args.tenant, args.first, args.second)))
     except ProofError as exc:
         raise UserError(str(exc)) from None
     return 0
@@ -685,7 +719,7 @@ def cmd_api(args: argparse.Namespace) -> int:
                            workers=args.workers, read_only=args.command == "console",
                            console_secret=_console_secret(), witness_dirs=tuple(args.witness_dir))
     check_kafka(args.bootstrap_servers)
-    store = open_store(args, serve=True)
+    store = open_store(args, serve=True, create=True)
     try:
         store.migrate()
         serve(settings, store, host=args.host, port=args.port, access_log=args.access_log,

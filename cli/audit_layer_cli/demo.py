@@ -147,7 +147,7 @@ def run_demo(args: argparse.Namespace) -> int:
     ensure_topics(args.bootstrap_servers, topics, partitions=args.partitions)
     console.print(f"topics: {prefix}* ({args.partitions} partitions); worker logs: {logs}")
 
-    store = open_store(args, serve=True)
+    store = open_store(args, serve=True, create=True)
     store.command(f"DROP DATABASE IF EXISTS {store.database}")
     store.migrate()
     console.print(f"ClickHouse: {store.dsn} database {store.database} (reset for this run)")

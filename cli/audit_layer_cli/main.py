@@ -74,6 +74,15 @@ def _date(text: str) -> datetime.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("audit-layer")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit-layer",
@@ -81,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(SDK -> Kafka -> enricher -> sequencer -> ClickHouse).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"audit-layer {_version()}")
     parser.add_argument("--log-level", default=os.environ.get("AUDIT_LAYER_LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity (default: INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -420,6 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
+    # a refused ClickHouse connection is said once, in the error below, not as retry warnings first
+    for noisy in ("urllib3.connectionpool", "clickhouse_connect.driver._backend.http_sync"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     from audit_layer_cli import commands
 
     name = f"cmd_{args.command.replace('-', '_')}"

@@ -91,9 +91,23 @@ def topology_from_env() -> Topology:
     return Topology(os.environ.get("AUDIT_LAYER_CLICKHOUSE_CLUSTER") or None)
 
 
+def _cause(exc: Exception) -> str:
+    """The reason in a few words: clickhouse-connect's message for a refused connection is 300 characters."""
+    text = str(exc)
+    if "Connection refused" in text:
+        return "nothing answers there (connection refused); is the server running, and is the --dsn right?"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "the host name does not resolve; check the --dsn"
+    if "timed out" in text.lower():
+        return "the server did not answer in time"
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
 class ClickHouseStore:
     def __init__(self, dsn: str | None = None, database: str = DEFAULT_DATABASE, *, serve: bool = False,
-                 topology: Topology | None = None) -> None:
+                 topology: Topology | None = None, create: bool = True) -> None:
+        """`create=False`: an embedded engine path that does not exist is an error, not a new empty store
+        (a reading command pointed at the wrong folder must not answer "all is well" about nothing)."""
         if not _IDENTIFIER.match(database):
             raise StoreError(f"database name {database!r} is not a plain identifier")
         try:
@@ -109,6 +123,10 @@ class ClickHouseStore:
             path = self.dsn[len("chdb://"):]
             if path:
                 self.data_path = Path(path)
+                if not create and not self.data_path.exists():
+                    raise StoreError(f"no embedded ClickHouse at {path}: nothing was ever stored there; give the "
+                                     "--dsn the sink writes to (default chdb://./data/clickhouse, or "
+                                     "$AUDIT_LAYER_CLICKHOUSE_DSN)")
                 self.data_path.mkdir(parents=True, exist_ok=True)
                 owner = read_owner(self.data_path)
         elif scheme not in ("http", "https"):
@@ -132,7 +150,7 @@ class ClickHouseStore:
             hint = (f" (served by process {owner.pid}; is it still running?)" if owner is not None else
                     " (another process may own this embedded engine path; stop it or use its server)"
                     if self.embedded else "")
-            raise StoreError(f"cannot open ClickHouse at {self.dsn}: {exc}{hint}") from exc
+            raise StoreError(f"cannot open ClickHouse at {self.dsn}: {_cause(exc)}{hint}") from exc
         if serve and self.embedded and self.data_path is not None:
             self._server = EngineServer(self, self.data_path)
             self._server.start()

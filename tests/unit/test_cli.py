@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof",
+COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof", "console",
             "erase", "checkpoints", "consistency", "witness", "report", "hold", "api"]
 
 
