@@ -47,14 +47,17 @@ kafka:
 kafka-stop:
 	bash scripts/kafka/kafka.sh stop
 
+# the broker `make kafka` started: KAFKA_PORT=29092 make demo runs against 29092, never someone's 9092
+BOOTSTRAP = $${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$(KAFKA_PORT)}
+
 topics: install kafka
-	$(BIN)/audit-layer topics
+	$(BIN)/audit-layer topics --bootstrap-servers $(BOOTSTRAP)
 
 demo: install kafka
-	$(BIN)/audit-layer demo
+	$(BIN)/audit-layer demo --bootstrap-servers $(BOOTSTRAP)
 
 verify: install
-	$(BIN)/audit-layer verify
+	$(BIN)/audit-layer verify --bootstrap-servers $(BOOTSTRAP)
 
 test: install kafka ts-build
 	bash scripts/system_packages.sh --browser

@@ -140,8 +140,11 @@ def run_demo(args: argparse.Namespace) -> int:
     prefix = f"demo-{run_id}."
     topics = Topics(prefix)
     logs = Path("data") / "demo-logs" / run_id
+    # only the topics of this data folder's earlier demo runs (each left its log folder): never another
+    # user's demo-* topics on a shared broker
+    earlier = {f"demo-{d.name}." for d in logs.parent.iterdir() if d.is_dir()} if logs.parent.is_dir() else set()
     logs.mkdir(parents=True, exist_ok=True)
-    old = [t for t in list_topics(args.bootstrap_servers) if t.startswith("demo-")]
+    old = [t for t in list_topics(args.bootstrap_servers) if any(t.startswith(p) for p in earlier)]
     if old:
         delete_topics(args.bootstrap_servers, old)
     ensure_topics(args.bootstrap_servers, topics, partitions=args.partitions)
