@@ -34,8 +34,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from audit_layer_samples.datasets import chain, load, varied_events
+
 from benchmarks.figures import percentile, publish
-from tests.datasets import chain, load, varied_events
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / ".bench-tools"

@@ -35,8 +35,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from audit_layer_samples.datasets import chain, varied_events
+
 from benchmarks.figures import percentile, publish
-from tests.datasets import chain, varied_events
 
 TENANT = "bench-bank"
 console = Console()

@@ -29,8 +29,9 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from audit_layer_samples.factories import enriched_record, make_event
+
 from benchmarks.figures import publish
-from tests.factories import enriched_record, make_event
 
 console = Console(stderr=True)
 

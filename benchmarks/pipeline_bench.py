@@ -36,9 +36,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from audit_layer_samples.factories import make_event
+
 from benchmarks.figures import publish
 from faults.drill import Worker, stored
-from tests.factories import make_event
 
 console = Console(stderr=True)
 PARTITIONS = 3

@@ -32,8 +32,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from audit_layer_samples.factories import enriched_record, make_event
+
 from benchmarks.figures import percentile, publish
-from tests.factories import enriched_record, make_event
 
 TENANT = "bench-bank"
 # every link is one real record's bytes (schema fingerprint + Avro body) behind its own seq, so the proof the

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.factories import enriched_record, make_event
+from audit_layer_samples.factories import enriched_record, make_event
 
 Row = tuple[str, int, bytes, bytes, str, dict[str, Any]]
 SIGNER: list[Ed25519PrivateKey] = []  # the operator's key: a fork is signed with it

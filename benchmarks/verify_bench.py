@@ -21,7 +21,7 @@ from audit_layer_store.rows import INSERT_COLUMNS, row_from_chained
 from audit_layer_store.store import ClickHouseStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.factories import enriched_record, make_event
+from audit_layer_samples.factories import enriched_record, make_event
 
 
 def main() -> int:

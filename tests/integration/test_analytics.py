@@ -16,11 +16,10 @@ from audit_layer_governance.legal_hold import active_holds, lift_hold, place_hol
 from audit_layer_governance.named_queries import QueryError, load_queries, run_named
 from audit_layer_governance.reports import compliance_summary
 from audit_layer_governance.reports.render import render
+from audit_layer_samples.datasets import EVENT_COLUMNS, chain, load, varied_events
+from audit_layer_samples.factories import make_event
 from audit_layer_store.rows import INSERT_COLUMNS, SELECT_COLUMNS
 from audit_layer_store.store import ClickHouseStore
-
-from tests.datasets import EVENT_COLUMNS, chain, load, varied_events
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 TODAY = dt.datetime.now(dt.UTC).date()

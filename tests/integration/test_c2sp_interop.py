@@ -25,13 +25,13 @@ from audit_layer_ledger.verify import verify_store
 from audit_layer_ledger.witness import Witness
 from audit_layer_processors.signing import CheckpointSigner, load_signer
 from audit_layer_processors.topics_admin import ensure_topics
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import Topics, signed_note
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from audit_layer_store.store import ClickHouseStore
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.conftest import PARTITIONS, REPO, SIGNING_KEY, SinkThread, Worker, trusted_keys, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 NAME = "audit-layer.local"  # the sequencer's default --log-name

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import CHAINED_EVENT, AvroCodec, Topics
 from audit_layer_schemas.partition import partition_for
 from audit_layer_sdk import AuditConfig, AuditPublisher
@@ -16,7 +17,6 @@ from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from tests.conftest import PARTITIONS, SinkThread, Worker, read_topic, verify, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 TENANT = "acme-bank"

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from audit_layer_ledger.offline_proof import statement as offline_statement
 from audit_layer_ledger.proofs import build_proof
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.conftest import KEY_DIR, SinkThread, Worker, trusted_keys, verify, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 

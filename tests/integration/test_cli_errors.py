@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_layer_samples.datasets import chain, load, varied_events
 from audit_layer_store.store import ClickHouseStore
-
-from tests.datasets import chain, load, varied_events
 
 pytestmark = pytest.mark.integration
 

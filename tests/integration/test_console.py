@@ -306,10 +306,9 @@ def test_the_console_alone_is_read_only_and_the_pii_scope_unmasks(kafka_bootstra
     import sys
 
     from audit_layer_api.key_store import KeyStore
+    from audit_layer_samples.datasets import chain, load
+    from audit_layer_samples.factories import make_event
     from audit_layer_store.store import ClickHouseStore
-
-    from tests.datasets import chain, load
-    from tests.factories import make_event
 
     served = ClickHouseStore(store.dsn, store.database, serve=True)  # the console process reaches it through us
     keys = KeyStore(store)

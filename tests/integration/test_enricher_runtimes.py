@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import AUDIT_EVENT, ENRICHED_EVENT, AvroCodec, Topics
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.conftest import PARTITIONS, Worker, read_topic
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 RUNTIMES = ["batch", "faust"]

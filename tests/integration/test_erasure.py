@@ -11,11 +11,11 @@ from audit_layer_cli.commands import record_admin_event
 from audit_layer_governance.erasure import ErasureError, ErasureRequest, erase_content
 from audit_layer_ledger.offline_proof import verify as offline_verify
 from audit_layer_ledger.proofs import build_proof
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import Topics, sha256_hex
 from audit_layer_sdk import AuditConfig, AuditPublisher
 
 from tests.conftest import SinkThread, Worker, trusted_keys, verify, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import CHAINED_EVENT, AvroCodec, Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from audit_layer_store.rows import INSERT_COLUMNS, row_from_chained
 from confluent_kafka import Consumer, TopicPartition
 
 from tests.conftest import SinkThread, Worker, verify, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 

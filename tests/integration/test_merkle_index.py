@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from audit_layer_ledger import merkle_index
 from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
+from audit_layer_samples.datasets import chain, load, varied_events
 from audit_layer_schemas.merkle import (
     LeafList,
     consistency_path,
@@ -17,8 +18,6 @@ from audit_layer_schemas.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-
-from tests.datasets import chain, load, varied_events
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from audit_layer_processors.enrich_step import EnrichStep
 from audit_layer_processors.policy import load_policy
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
 from audit_layer_schemas.partition import partition_for
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from confluent_kafka import KafkaError, Message, Producer
 
 from tests.conftest import PARTITIONS, SinkThread, Worker, read_topic, verify, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 

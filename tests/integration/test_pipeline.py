@@ -6,12 +6,12 @@ import time
 from typing import Any
 
 import pytest
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from confluent_kafka import Producer
 
 from tests.conftest import read_topic, verify, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 TENANTS = ["acme-bank", "northwind-health", "globex-hr"]

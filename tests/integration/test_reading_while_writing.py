@@ -14,12 +14,12 @@ from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from audit_layer_store.engine_server import EngineServer, read_owner
 
 from tests.conftest import KEY_DIR, SinkThread, Worker, verify, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 

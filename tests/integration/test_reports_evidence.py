@@ -19,12 +19,11 @@ from audit_layer_governance.reports import compliance_summary, decision_audit
 from audit_layer_governance.reports.render import render
 from audit_layer_governance.reports.signature import load_report_key
 from audit_layer_governance.reviews import review_event
+from audit_layer_samples.datasets import chain, load, varied_events
+from audit_layer_samples.factories import make_event
 from fpdf import FPDF
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-
-from tests.datasets import chain, load, varied_events
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -20,6 +20,7 @@ from audit_layer_ledger.kafka_anchor import read_checkpoint_topic
 from audit_layer_ledger.verify import verify_store
 from audit_layer_processors.signing import load_signer
 from audit_layer_processors.topics_admin import ensure_topics
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import Topics
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.checkpoint import CheckpointStatement
@@ -28,7 +29,6 @@ from audit_layer_store.rows import INSERT_COLUMNS, SELECT_COLUMNS, chain_fields_
 from audit_layer_store.store import ClickHouseStore
 
 from tests.conftest import PARTITIONS, SIGNING_KEY, SinkThread, Worker, trusted_keys, wait_for_rows
-from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 
@@ -320,8 +320,7 @@ def test_a_forged_verification_row_or_aggregate_does_not_make_a_report_say_verif
 def test_a_cleared_or_forged_hold_flag_is_found(store: ClickHouseStore) -> None:
     from audit_layer_governance.retention import default_retention
     from audit_layer_governance.verification import verify_all
-
-    from tests.datasets import EVENT_COLUMNS, chain
+    from audit_layer_samples.datasets import EVENT_COLUMNS, chain
 
     held_user = "patient-7"
     events = [make_event("clinic", user_id=held_user if i % 2 else "patient-8") for i in range(10)]
@@ -349,8 +348,7 @@ def test_a_cleared_or_forged_hold_flag_is_found(store: ClickHouseStore) -> None:
 
 def test_a_shortened_retention_is_found(store: ClickHouseStore) -> None:
     from audit_layer_governance.verification import verify_all
-
-    from tests.datasets import chain, load
+    from audit_layer_samples.datasets import chain, load
 
     # loan decisions carry RETENTION-FINANCIAL (2555 days in the default policy)
     load(store, chain([make_event("acme-bank", decision_type="loan_underwriting") for _ in range(5)]))

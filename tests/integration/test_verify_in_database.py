@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from audit_layer_ledger.verify import verify_store
-
-from tests.datasets import chain, load, varied_events
-from tests.factories import make_event
+from audit_layer_samples.datasets import chain, load, varied_events
+from audit_layer_samples.factories import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -4,12 +4,11 @@ import io
 
 import fastavro
 import pytest
+from audit_layer_samples.factories import enriched_record, make_event
 from audit_layer_schemas.avro_writer import encode_long, writer_for
 from audit_layer_schemas.registry import default_registry
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from tests.factories import enriched_record, make_event
 
 
 def _fastavro(schema: object, record: object) -> bytes:

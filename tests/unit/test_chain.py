@@ -1,9 +1,8 @@
 import hashlib
 
 from audit_layer_processors.chain_state import ChainBatch, DedupPolicy, Head, latest_heads
+from audit_layer_samples.factories import enriched_record, make_event
 from audit_layer_schemas.chain import GENESIS_HASH, LinkEncoder
-
-from tests.factories import enriched_record, make_event
 
 
 def test_link_hash_is_sha256_of_prev_and_link_bytes() -> None:

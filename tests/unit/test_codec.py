@@ -3,12 +3,11 @@ import subprocess
 import sys
 
 import pytest
+from audit_layer_samples.factories import enriched_record, make_event
 from audit_layer_schemas import AUDIT_EVENT, ENRICHED_EVENT, AvroCodec, DecodeError
 from audit_layer_schemas.fingerprint import crc64_avro, fingerprint_bytes
 from audit_layer_schemas.registry import AVRO_DIR, SchemaRegistry, default_registry
 from fastavro.schema import fingerprint as fastavro_fingerprint
-
-from tests.factories import enriched_record, make_event
 
 
 def test_round_trip_raw_and_enriched() -> None:

@@ -6,10 +6,9 @@ import pytest
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep
 from audit_layer_processors.policy import load_policy
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import AUDIT_EVENT, ENRICHED_EVENT, AvroCodec, Topics
 from audit_layer_schemas.partition import partition_for
-
-from tests.factories import make_event
 
 TOPICS = Topics("unit.")
 PARTITIONS = 6

@@ -8,11 +8,10 @@ from typing import Any
 from audit_layer_processors.enrichment import enrich
 from audit_layer_processors.policy import load_policy
 from audit_layer_processors.validation import EventValidator, Rejection
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import AUDIT_EVENT, ENRICHED_EVENT, AuditEvent, AvroCodec, DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from tests.factories import make_event
 
 CODEC = AvroCodec(AUDIT_EVENT)
 VALIDATOR = EventValidator()

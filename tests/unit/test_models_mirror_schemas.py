@@ -1,4 +1,5 @@
 import pytest
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import AuditEvent, ChainedEvent, ChainHead, Checkpoint, EnrichedEvent
 from audit_layer_schemas.registry import (
     AUDIT_EVENT,
@@ -9,8 +10,6 @@ from audit_layer_schemas.registry import (
     default_registry,
 )
 from pydantic import ValidationError
-
-from tests.factories import make_event
 
 
 @pytest.mark.parametrize(

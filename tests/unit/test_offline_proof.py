@@ -7,11 +7,10 @@ import hashlib
 
 import pytest
 from audit_layer_ledger.offline_proof import PINNED_LINK_SCHEMAS, ProofInvalid, decode_link
+from audit_layer_samples.factories import enriched_record, make_event
 from audit_layer_schemas.chain import CONTENT_FIELDS, LinkEncoder
 from audit_layer_schemas.codec import AvroCodec
 from audit_layer_schemas.registry import ENRICHED_EVENT, default_registry
-
-from tests.factories import enriched_record, make_event
 
 
 def test_every_enriched_event_version_is_pinned_and_nothing_else() -> None:

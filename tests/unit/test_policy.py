@@ -3,9 +3,8 @@ from pathlib import Path
 import pytest
 from audit_layer_processors.enrichment import enrich
 from audit_layer_processors.policy import PolicyError, load_policy, parse_policy
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import RiskLevel, sha256_hex
-
-from tests.factories import make_event
 
 POLICY = load_policy()
 

@@ -1,8 +1,7 @@
 from audit_layer_processors.dlq import DlqLimiter, DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.validation import EventValidator, Rejection
+from audit_layer_samples.factories import make_event
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
-
-from tests.factories import make_event
 
 CODEC = AvroCodec(AUDIT_EVENT)
 

@@ -4,9 +4,8 @@ from typing import Any
 
 from audit_layer_ledger.verify import ChainVerifier
 from audit_layer_processors.chain_state import ChainBatch, DedupPolicy
+from audit_layer_samples.factories import enriched_record, make_event
 from audit_layer_schemas.chain import LinkEncoder
-
-from tests.factories import enriched_record, make_event
 
 SCHEMA = LinkEncoder().schema_hex
 

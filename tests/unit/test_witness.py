@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 from audit_layer_ledger.witness import COSIGN_HEADER, Witness, WitnessAlarm, statement_of
 from audit_layer_processors.chain_state import ChainBatch, CheckpointPolicy, DedupPolicy, Signer
+from audit_layer_samples.factories import enriched_record, make_event
 from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.checkpoint import key_id
 from audit_layer_schemas.merkle import consistency_proof, leaf_hash
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from tests.factories import enriched_record, make_event
 
 OPERATOR = Ed25519PrivateKey.generate()
 OPERATOR_RAW = OPERATOR.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -12,7 +12,7 @@ from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.ids import uuid7
 from audit_layer_store.rows import INSERT_COLUMNS, row_from_chained
 
-from tests.factories import enriched_record, make_event
+from audit_layer_samples.factories import enriched_record, make_event
 
 EVENT_COLUMNS = (*INSERT_COLUMNS, "retention_days", "legal_hold")
 DECISIONS = [("loan_underwriting", "approved"), ("loan_underwriting", "denied"), ("triage", "urgent"),
