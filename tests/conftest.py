@@ -54,8 +54,10 @@ def verify(store: Any, **kwargs: Any) -> Any:
 
 
 def _docker_engine_answers() -> bool:
+    """Only with the `docker` extra installed (testcontainers) and an engine that answers."""
     try:
         import docker  # type: ignore[import-untyped]
+        import testcontainers.kafka  # type: ignore[import-untyped]  # noqa: F401
 
         return bool(docker.from_env(timeout=3).ping())
     except Exception:

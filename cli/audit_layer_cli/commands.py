@@ -104,7 +104,11 @@ def cmd_enricher(args: argparse.Namespace) -> int:
     check_kafka(args.bootstrap_servers)
     dlq = DlqPolicy(args.dlq_max, args.dlq_window)
     if args.runtime == "faust":
-        from audit_layer_processors.enricher_faust import run as run_faust
+        try:
+            from audit_layer_processors.enricher_faust import run as run_faust
+        except ImportError as exc:
+            raise UserError(f"the faust runtime is an extra ({exc.name} is not installed): "
+                            "pip install 'audit-layer[faust]', or use the default --runtime batch") from None
 
         return run_faust(args.bootstrap_servers, topics_of(args), group_id=args.group, dlq_policy=dlq,
                          policy=policy, loglevel=args.log_level)
