@@ -390,6 +390,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the published report public keys: a .pub file or a folder of them "
                         "(default: data/report-keys)")
 
+    p = sub.add_parser("dlq", help="the dead-letter topic: list, show and replay what the enricher refused",
+                       description="What the enricher could not take (undecodable bytes, invalid events, "
+                                   "oversized payloads) waits on the dead-letter topic with its reason. List it, "
+                                   "look at one message, and replay chosen ones to the topic they came from once "
+                                   "the cause is fixed (a new policy, a fixed producer). Reading changes nothing; "
+                                   "a replayed event already chained is dropped by the sequencer.")
+    dlq = p.add_subparsers(dest="dlq_action", required=True, metavar="ACTION")
+    d = dlq.add_parser("list", help="every dead letter: where, why, when")
+    d.add_argument("--reason", help="only this reason (e.g. invalid_event)")
+    d.add_argument("--json", action="store_true", help="JSON lines")
+    d = dlq.add_parser("show", help="one dead letter in full (its bytes as base64)")
+    d.add_argument("ref", help="PARTITION:OFFSET, as `dlq list` shows it")
+    d = dlq.add_parser("replay", help="send dead letters back to the topic they came from")
+    d.add_argument("refs", nargs="*", metavar="PARTITION:OFFSET", help="the dead letters to replay")
+    d.add_argument("--reason", help="every dead letter of this reason")
+    d.add_argument("--dry-run", action="store_true", help="say what would be replayed, send nothing")
+    for d in dlq.choices.values():
+        _add_kafka(d)
+
     p = sub.add_parser("hold", help="legal holds: keep records past their retention until lifted",
                        description="A legal hold keeps every record of a tenant, a user or a session whatever its "
                                    "retention. Setting and lifting are themselves recorded as audit events.")

@@ -279,8 +279,10 @@ def test_docs_work_offline(api: ApiServer, browser: Browser) -> None:
     page = context.new_page()
     page.goto("/docs")
     expect(page.locator(".swagger-ui .title")).to_contain_text("Audit Layer API", timeout=20_000)
+    page.wait_for_load_state("networkidle")
     page.goto("/redoc")
     expect(page.locator("h1").first).to_contain_text("Audit Layer API", timeout=20_000)
+    page.wait_for_load_state("networkidle")  # late requests (ReDoc's logo) have been made by now
     assert outside == []
     context.close()
 

@@ -3,7 +3,8 @@ import sys
 
 import pytest
 
-COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof", "console",
+COMMANDS = ["topics", "enricher", "sequencer", "sink", "migrate", "verify", "query", "demo", "keys", "proof",
+            "console", "dlq",
             "erase", "checkpoints", "consistency", "witness", "report", "hold", "api"]
 
 
