@@ -110,12 +110,15 @@ class AckingProducer:
         finally:
             self._waiting -= 1
 
-    def ready(self, timeout: float = 2.0) -> str | None:
-        """None when a broker answers a metadata request, else why not."""
+    def ready(self, timeout: float = 2.0, topics: tuple[str, ...] = ()) -> str | None:
+        """None when a broker answers a metadata request and knows every topic of `topics`, else why not."""
         try:
-            self._producer.list_topics(timeout=timeout)
+            known = self._producer.list_topics(timeout=timeout).topics
         except Exception as exc:
             return str(exc)
+        missing = [t for t in topics if t not in known or known[t].error is not None]
+        if missing:
+            return f"topic {', '.join(missing)} does not exist; create the topics with `audit-layer topics`"
         return None
 
     def close(self, timeout: float = 10.0) -> Any:

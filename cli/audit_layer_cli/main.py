@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"audit-layer {_version()}")
+    parser.add_argument("--log-format", default=os.environ.get("AUDIT_LAYER_LOG_FORMAT", "text"),
+                        choices=["text", "json"], help="log lines as text, or one JSON object per line "
+                                                       "(default: $AUDIT_LAYER_LOG_FORMAT or text)")
     parser.add_argument("--log-level", default=os.environ.get("AUDIT_LAYER_LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity (default: INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -446,8 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    from audit_layer_cli.logs import configure
+
+    configure(args.log_level, args.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the output
     # a refused ClickHouse connection is said once, in the error below, not as retry warnings first
     for noisy in ("urllib3.connectionpool", "clickhouse_connect.driver._backend.http_sync"):

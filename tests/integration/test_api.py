@@ -342,3 +342,15 @@ def test_health_and_readiness(api: ApiServer) -> None:
         assert {"/v1/audit/log", "/v1/audit/logs", "/v1/audit/logs/{event_id}", "/v1/reports/generate",
                 "/v1/chain/verify"} <= set(spec["paths"])
         assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_not_ready_while_its_topics_do_not_exist(kafka_bootstrap: str, store: Any) -> None:
+    server = ApiServer(kafka_bootstrap, Topics(f"missing-{uuid.uuid4().hex[:8]}."), store, KEY_DIR)
+    try:
+        with server.client() as http:
+            ready = http.get("/readyz")
+            assert ready.status_code == 503, ready.text
+            assert "does not exist" in ready.json()["checks"]["kafka"]
+            assert ready.json()["checks"]["clickhouse"] == "ok"
+    finally:
+        server.stop()

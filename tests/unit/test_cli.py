@@ -64,3 +64,17 @@ def test_keys_actions_and_their_errors(tmp_path: object) -> None:
     assert out.returncode == 2 and "must be a positive number" in out.stderr
     out = _run("keys", "create", "--tenant", "acme", "--scopes", "read", "--rate-limit", "nan")
     assert out.returncode == 2 and "must be a positive number" in out.stderr
+
+
+def test_log_lines_can_be_json() -> None:
+    import json
+
+    code = ("from audit_layer_cli.logs import configure; import logging; configure('INFO', 'json'); "
+            "log = logging.getLogger('audit_layer.test'); log.warning('sink lag %d', 42)\n"
+            "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('failed')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in out.stderr.splitlines()]
+    assert lines[0]["message"] == "sink lag 42" and lines[0]["level"] == "WARNING"
+    assert lines[0]["logger"] == "audit_layer.test" and lines[0]["time"].endswith("Z")
+    assert "ZeroDivisionError" in lines[1]["exception"]
+    assert _run("--log-format", "xml", "verify").returncode == 2

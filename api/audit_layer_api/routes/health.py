@@ -18,7 +18,8 @@ async def healthz() -> Health:
             responses={503: {"model": Health, "description": "a backend does not answer"}})
 async def readyz(response: Response, context: Context) -> Health:
     checks: dict[str, str] = {}
-    kafka = await run_in_threadpool(context.backends.producer.ready, 2.0)
+    # the topics it writes to must exist: a broker that answers is not enough to take an event
+    kafka = await run_in_threadpool(context.backends.producer.ready, 2.0, (context.backends.topics.events,))
     checks["kafka"] = "ok" if kafka is None else f"unavailable: {kafka}"
     try:
         await context.backend(context.backends.store.query, "SELECT 1", timeout=2.0)
