@@ -115,8 +115,8 @@ def cmd_enricher(args: argparse.Namespace) -> int:
     from audit_layer_processors.enricher_batch import BatchEnricherConfig
     from audit_layer_processors.enricher_batch import run as run_batch
 
-    return run_batch(BatchEnricherConfig(args.bootstrap_servers, topics_of(args), group_id=args.group, dlq=dlq),
-                     policy)
+    return run_batch(BatchEnricherConfig(args.bootstrap_servers, topics_of(args), group_id=args.group, dlq=dlq,
+                                         metrics_port=args.metrics_port), policy)
 
 
 def cmd_sequencer(args: argparse.Namespace) -> int:
@@ -132,7 +132,7 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
     config = SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                              instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window),
                              checkpoints=CheckpointPolicy(args.checkpoint_every, args.checkpoint_seconds),
-                             restore_check_window=args.restore_tail)
+                             restore_check_window=args.restore_tail, metrics_port=args.metrics_port)
     return run(config, Signer(key.key_id, key.sign, args.log_name, key.sign_note))
 
 
@@ -253,7 +253,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
     store = open_store(args, serve=True, create=True)
     sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                                      batch=BatchPolicy(args.batch_rows, args.batch_seconds),
-                                     retention=retention), store)
+                                     retention=retention, metrics_port=args.metrics_port), store)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     try:

@@ -67,6 +67,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
+    return int(text)
+
+
+def _metrics_port_default() -> int | None:
+    value = os.environ.get("AUDIT_LAYER_METRICS_PORT", "")
+    return int(value) if value.isdigit() else None
+
+
 def _date(text: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(text)
@@ -108,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("enricher", help="run the enricher worker",
                        description="Validate, enrich and forward raw audit events; bad input goes to the DLQ.")
     _add_kafka(p)
+    p.add_argument("--metrics-port", type=_port, default=_metrics_port_default(),
+                   help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
+                        "else none)")
     p.add_argument("--group", default="audit-enricher", help="consumer group (the faust app id with --runtime faust)")
     p.add_argument("--runtime", choices=("batch", "faust"), default="batch",
                    help="batch: confluent-kafka in batches (default, several times faster per event); "
@@ -121,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sequencer", help="run the sequencer worker (Kafka transactions)",
                        description="Chain enriched events per tenant, exactly once.")
     _add_kafka(p)
+    p.add_argument("--metrics-port", type=_port, default=_metrics_port_default(),
+                   help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
+                        "else none)")
     p.add_argument("--group", default="audit-sequencer", help="consumer group")
     p.add_argument("--instance-id", default=os.environ.get("AUDIT_LAYER_INSTANCE_ID", "0"),
                    help="stable id of this process; part of its transactional.id (default: 0)")
@@ -214,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sink", help="run the ClickHouse sink",
                        description="Load chained events into ClickHouse exactly once.")
     _add_kafka(p)
+    p.add_argument("--metrics-port", type=_port, default=_metrics_port_default(),
+                   help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
+                        "else none)")
     _add_clickhouse(p)
     p.add_argument("--group", default="audit-sink", help="consumer group")
     p.add_argument("--batch-rows", type=_positive, default=20_000, help="rows per insert (default: 20000)")

@@ -27,6 +27,7 @@ from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
 from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
 from audit_layer_processors.policy import Policy
+from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
 log = logging.getLogger("audit_layer.enricher")
 
@@ -50,6 +51,7 @@ class BatchEnricherConfig:
     flush_timeout: float = 120.0
     commit: CommitPolicy = field(default_factory=CommitPolicy)
     dlq: DlqPolicy = field(default_factory=DlqPolicy)
+    metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
 
 
 class EnricherStopped(RuntimeError):
@@ -68,8 +70,10 @@ class BatchEnricher:
         self._since_commit = 0
         self._last_commit = time.monotonic()
         self._delivery_error: KafkaError | None = None
-        self._consumer = Consumer(consumer_settings(config.bootstrap_servers, config.group_id,
-                                                    f"{config.group_id}-batch"))
+        self.metrics = WorkerMetrics("enricher", lambda: vars(self.step.counts))
+        self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id,
+                                                       f"{config.group_id}-batch"),
+                                   **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
 
     def stop(self) -> None:
         self._stop.set()
@@ -78,9 +82,12 @@ class BatchEnricher:
         topic = self.config.topics.events
         self._consumer.subscribe([topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
         log.info("enricher (batch runtime) consuming %s, policy %s", topic, self.step.policy.version)
+        server = MetricsServer(self.metrics, self.config.metrics_port).start() \
+            if self.config.metrics_port is not None else None
         last_report = time.monotonic()
         try:
             while not self._stop.is_set():
+                self.metrics.turned()
                 for message in self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout):
                     self._handle(message)
                 self._producer.poll(0)
@@ -92,6 +99,8 @@ class BatchEnricher:
             self._flush_and_commit()
         finally:
             self._consumer.close()
+            if server is not None:
+                server.stop()
             log.info("stopped: %s", self.step.counts.line())
 
     def _handle(self, message: Message) -> None:

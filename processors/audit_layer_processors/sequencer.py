@@ -51,6 +51,7 @@ from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
 from audit_layer_processors.head_restore import ChainedLink, Restored, Seen, restore_heads
 from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
+from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
 log = logging.getLogger("audit_layer.sequencer")
 
@@ -72,6 +73,7 @@ class SequencerConfig:
     # back when a tenant's links since its head start earlier), and the newest this-many checkpoints read;
     # the replayed event ids are the duplicate window after a restart
     restore_check_window: int = 10_000
+    metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
 
 
 class SequencerStopped(RuntimeError):
@@ -96,8 +98,10 @@ class Sequencer:
         self._stop = threading.Event()
         self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0}
         client_id = f"{config.group_id}-{config.instance_id}"
+        self.metrics = WorkerMetrics("sequencer", lambda: self.counts)
         self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id, client_id),
-                                   "isolation.level": "read_committed"})
+                                   "isolation.level": "read_committed",
+                                   **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
         self._producer = Producer({**producer_settings(config.bootstrap_servers),
                                    "transactional.id": client_id,
                                    "transaction.timeout.ms": config.transaction_timeout_ms})
@@ -112,9 +116,12 @@ class Sequencer:
         self._consumer.subscribe([topics.enriched], on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         log.info("sequencer %s consuming %s", self.config.instance_id, topics.enriched)
+        server = MetricsServer(self.metrics, self.config.metrics_port).start() \
+            if self.config.metrics_port is not None else None
         last_report = time.monotonic()
         try:
             while not self._stop.is_set():
+                self.metrics.turned()
                 messages = self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout)
                 if messages:
                     self._process(messages)
@@ -127,6 +134,8 @@ class Sequencer:
         finally:
             self._consumer.close()
             self._producer.flush(10)
+            if server is not None:
+                server.stop()
             log.info("stopped: chained %(chained)d, duplicates dropped %(duplicates)d, "
                      "dead-lettered %(dead_lettered)d, transactions %(transactions)d", self.counts)
 

@@ -21,6 +21,7 @@ from typing import Any
 from audit_layer_governance.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
 from audit_layer_governance.retention import RetentionPolicy, default_retention
 from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
+from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
 from audit_layer_store.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
@@ -54,6 +55,7 @@ class SinkConfig:
     hold_refresh_seconds: float = 5.0
     # on the embedded engine, let ClickHouse decode the Avro (False: always decode in Python)
     avro_passthrough: bool = True
+    metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
 
 
 # a batch holds unique (tenant_id, seq) keys, so ReplacingMergeTree's collapse of duplicates
@@ -123,7 +125,11 @@ class ClickHouseSink:
         self._stop = threading.Event()
         self.rows_loaded = 0
         self.batches_loaded = 0
-        self._consumer = Consumer(self._consumer_settings(config.group_id))
+        self.metrics_server: MetricsServer | None = None
+        self.metrics = WorkerMetrics("sink", lambda: {"rows_loaded": self.rows_loaded,
+                                                      "batches_loaded": self.batches_loaded})
+        self._consumer = Consumer({**self._consumer_settings(config.group_id),
+                                   **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
 
     def _consumer_settings(self, group_id: str) -> dict[str, Any]:
         return {
@@ -146,9 +152,12 @@ class ClickHouseSink:
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         log.info("sink consuming %s into %s (%s)", ", ".join(self._targets), self.store.database,
                  self.store.dsn)
+        server = self.metrics_server = MetricsServer(self.metrics, self.config.metrics_port).start() \
+            if self.config.metrics_port is not None else None
         last_report = time.monotonic()
         try:
             while not self._stop.is_set():
+                self.metrics.turned()
                 self._refresh_holds()
                 for msg in self._consumer.consume(5000, self.config.poll_timeout):
                     self._add(msg)
@@ -159,6 +168,8 @@ class ClickHouseSink:
             self._flush_due(force=True)
         finally:
             self._consumer.close()
+            if server is not None:
+                server.stop()
             log.info("stopped: loaded %d rows in %d batches", self.rows_loaded, self.batches_loaded)
 
     def _add(self, msg: Message) -> None:
