@@ -31,6 +31,7 @@ from tests.conftest import wait_for_rows
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TEXT = "Łukasz asks: Καλημέρα, Привет, 你好, مرحبا, שלום — 120 €"
+HOSTILE = "loan</script><!--<script>alert(1)</script>"
 
 
 @pytest.fixture
@@ -58,7 +59,8 @@ def _event(i: int) -> dict[str, Any]:
                                   {"role": "user", "content": asked}], ensure_ascii=False),
             "response": "Denied: debt-to-income too high." if denied else "Answered.",
             "input_tokens": 40 + i, "output_tokens": 8, "duration_ms": 812.3456789, "action": "ALLOW",
-            "decision_type": "loan_underwriting" if denied else "support_reply",
+            # the first names a decision type no page may take as markup
+            "decision_type": HOSTILE if i == 0 else "loan_underwriting" if denied else "support_reply",
             "decision_outcome": "denied" if denied else "answered", "confidence": 0.8,
             "metadata": {"branch": "Warszawa"}}
 
@@ -158,6 +160,14 @@ def test_an_auditor_signs_in_filters_checks_a_proof_reviews_downloads_and_signs_
         page.reload()
         expect(page.locator("#browser-check[data-done=true]")).to_have_text(reason)
         page.unroute("**/proof.json")
+
+    # a record's text cannot end or change the page's script: the proof still checks, the text shows as text
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"/console/decisions/{events[0]['event_id']}")
+    expect(page.locator("#browser-check[data-done=true]")).to_contain_text("proof verified: leaf", timeout=20_000)
+    expect(page.locator("h1")).to_contain_text(HOSTILE)
+    assert dialogs == []
 
     # the review queue: review one decision and see the queue shrink once its review event is chained
     page.goto("/console/reviews")

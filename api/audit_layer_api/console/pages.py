@@ -210,6 +210,12 @@ async def decisions(request: Request, who: Signed, context: Context,
                  first_url=f"/console/decisions?{urlencode(kept)}" if cursor else None)
 
 
+def _script_json(value: object) -> str:
+    """JSON to place inside <script>: every "<" escaped, so no text of a record (a "</script>", a "<!--")
+    can end or change the element; JSON.parse reads it back unchanged."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
 def _masked(text: str | None, kinds: list[str], show: bool) -> str | None:
     if text is None or show or not kinds:
         return text
@@ -277,7 +283,7 @@ async def decision(request: Request, event_id: str, who: Signed, context: Contex
     await context.record_access(who.key, request, "served", {"event_id": event_id, "page": "decision"}, [event_id])
     return _page(request, "decision.html", who, record=record, event=event, enrichment=enrichment,
                  messages=messages, metadata=metadata, neighbours=neighbours, reviews=reviews, findings=findings,
-                 server_check=server_check, browser_json=json.dumps(browser).replace("</", "<\\/"), verdicts=VERDICTS,
+                 server_check=server_check, browser_json=_script_json(browser), verdicts=VERDICTS,
                  offline=OFFLINE_CHECK.format(event_id=event_id), duration=duration(event.duration_ms),
                  time=rfc3339(event.timestamp_us / 1e6), signals=[(r, explanations.signal(r))
                                                                   for r in enrichment.risk_reasons],
