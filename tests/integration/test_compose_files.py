@@ -1,0 +1,61 @@
+"""The Compose files as Docker Compose reads them: loaded by compose-go (Compose's own loader, from the Go
+module proxy), alone and with the cluster file, with the passwords coming from an env file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+LOADER = REPO / "tests/interop/compose"
+CLICKHOUSE_USERS = ("enricher", "sequencer", "sink", "api")
+
+
+@pytest.fixture(scope="module")
+def load(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    binary = tmp_path_factory.mktemp("compose") / "compose-load"
+    subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOADER, check=True, timeout=600)
+
+    def run(*files: str, env_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+        args = [str(binary), *(["-env-file", str(env_file)] if env_file else []), *(str(REPO / f) for f in files)]
+        return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=REPO, env={"PATH": "/usr/bin"})
+
+    return run
+
+
+def test_the_compose_files_load_alone_and_together(load: Any, tmp_path: Path) -> None:
+    env = tmp_path / "compose.env"
+    env.write_text("CLICKHOUSE_PASSWORD=from-the-env-file\n")
+    single = load("docker-compose.yml", env_file=env)
+    assert single.returncode == 0, single.stderr
+    services = json.loads(single.stdout)["services"]
+    assert set(services) == {"kafka", "clickhouse", "topics", "enricher", "sequencer", "sink", "api"}
+    assert services["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"] == "from-the-env-file"
+    for name in CLICKHOUSE_USERS:
+        assert services[name]["environment"]["AUDIT_LAYER_CLICKHOUSE_DSN"] == \
+            "http://default:from-the-env-file@clickhouse:8123"
+
+    both = load("docker-compose.yml", "docker-compose.cluster.yml", env_file=env)
+    assert both.returncode == 0, both.stderr
+    services = json.loads(both.stdout)["services"]
+    assert {"keeper", "clickhouse", "clickhouse-2"} <= set(services)
+    for name in (*CLICKHOUSE_USERS, "topics"):  # every service is wired for the cluster
+        assert services[name]["environment"]["AUDIT_LAYER_CLICKHOUSE_CLUSTER"] == "audit", name
+    for name in ("sink", "api"):
+        assert {"clickhouse", "clickhouse-2"} <= set(services[name]["depends_on"])
+    replicas = [v["source"] for v in services["clickhouse-2"]["volumes"] if v["target"].endswith("macros.xml")]
+    assert replicas and replicas[0].endswith("macros-clickhouse-2.xml")
+
+
+def test_no_password_is_written_in_the_files(load: Any) -> None:
+    missing = load("docker-compose.yml")
+    assert missing.returncode == 1 and "CLICKHOUSE_PASSWORD" in missing.stderr
+    assert "compose.env.example" in missing.stderr
+    for path in ("docker-compose.yml", "docker-compose.cluster.yml", "deploy/clickhouse/cluster.xml"):
+        text = (REPO / path).read_text()
+        assert "PASSWORD: audit" not in text and "default:audit@" not in text and "<password>" not in text, path
