@@ -1,5 +1,13 @@
-# The pipeline workers (enricher, sequencer, sink, API) in one image; the command picks the worker.
+# The pipeline's services in one image: the command picks one (enricher, sequencer, sink, api, console,
+# topics, ...). It reaches a ClickHouse server (`--dsn http://...`): the embedded engine (chDB) is not
+# installed; an image that needs it builds with --build-arg EXTRAS=embedded.
 FROM python:3.11-slim
+
+# fonts that pdf reports embed (every script a record may hold)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-noto-core fonts-droid-fallback fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY schemas schemas
@@ -10,5 +18,19 @@ COPY ledger ledger
 COPY governance governance
 COPY sinks sinks
 COPY cli cli
-RUN pip install --no-cache-dir .
+COPY api api
+ARG EXTRAS=""
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
+
+# never root; keys and reports under /var/lib/audit-layer (mount a volume there)
+RUN useradd --system --uid 10001 --home-dir /var/lib/audit-layer --create-home audit
+USER audit
+WORKDIR /var/lib/audit-layer
+
+# each service answers on its own health URL: the workers' /healthz with --metrics-port (9464 here), the
+# API's /readyz; docker-compose.yml sets AUDIT_LAYER_HEALTH_URL per service
+ENV AUDIT_LAYER_METRICS_PORT=9464 \
+    AUDIT_LAYER_HEALTH_URL=http://127.0.0.1:9464/healthz
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=4 \
+  CMD python -c "import os, urllib.request; urllib.request.urlopen(os.environ['AUDIT_LAYER_HEALTH_URL'], timeout=4)"
 ENTRYPOINT ["audit-layer"]

@@ -8,6 +8,7 @@ another process serves connects to it instead of opening the engine.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import threading
@@ -120,6 +121,9 @@ class ClickHouseStore:
         self.data_path: Path | None = None
         owner = None
         if scheme == "chdb":
+            if importlib.util.find_spec("chdb") is None:
+                raise StoreError(f"{self.dsn} is an embedded ClickHouse, whose engine (chDB) is the `embedded` "
+                                 "extra: pip install 'audit-layer[embedded]', or give --dsn http://host:8123")
             path = self.dsn[len("chdb://"):]
             if path:
                 self.data_path = Path(path)

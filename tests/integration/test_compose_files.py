@@ -39,6 +39,9 @@ def test_the_compose_files_load_alone_and_together(load: Any, tmp_path: Path) ->
     for name in CLICKHOUSE_USERS:
         assert services[name]["environment"]["AUDIT_LAYER_CLICKHOUSE_DSN"] == \
             "http://default:from-the-env-file@clickhouse:8123"
+        assert services[name]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    # the image's HEALTHCHECK asks each service's own URL: the API its readiness
+    assert services["api"]["environment"]["AUDIT_LAYER_HEALTH_URL"] == "http://127.0.0.1:8000/readyz"
 
     both = load("docker-compose.yml", "docker-compose.cluster.yml", env_file=env)
     assert both.returncode == 0, both.stderr
