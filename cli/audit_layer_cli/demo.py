@@ -198,7 +198,13 @@ def run_demo(args: argparse.Namespace) -> int:
                       f"  .venv/bin/audit-layer report compliance-summary --tenant acme-bank --from {today} "
                       f"--to {today} --format pdf\n"
                       "  .venv/bin/audit-layer report decision-audit EVENT_ID --format html --out decision.html\n"
-                      "  .venv/bin/audit-layer proof EVENT_ID --out proof.json")
+                      "  .venv/bin/audit-layer report verify compliance-summary-acme-bank-*.pdf\n"
+                      "  .venv/bin/audit-layer proof EVENT_ID --out proof.json\n"
+                      f"the auditors' console on this run's data (its topics are {prefix}*; the key is printed once):\n"
+                      "  .venv/bin/audit-layer keys create --tenant acme-bank --scopes read,reports,review "
+                      f"--name auditor --topic-prefix {prefix}\n"
+                      f"  .venv/bin/audit-layer api --topic-prefix {prefix}    # then open "
+                      "http://127.0.0.1:8000/console")
         return 0
     finally:
         sink.stop()

@@ -476,6 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a refused ClickHouse connection is said once, in the error below, not as retry warnings first
     for noisy in ("urllib3.connectionpool", "clickhouse_connect.driver._backend.http_sync"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # fpdf2's font subsetting logs a line per table of every embedded font (250 for one report)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     from audit_layer_cli import commands
 
     name = f"cmd_{args.command.replace('-', '_')}"
