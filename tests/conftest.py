@@ -192,6 +192,18 @@ def wait_for_rows(store: Any, expected: int, timeout: float = 120.0, workers: li
     return count
 
 
+def wait_for_checkpoint(store: Any, tenant: str, seq: int, timeout: float = 60.0) -> None:
+    """Until a signed checkpoint of `tenant` covers `seq` is stored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        [(last,)] = store.query(f"SELECT max(last_seq) FROM {store.database}.checkpoints WHERE tenant_id = "
+                                "{t:String}", parameters={"t": tenant}).result_rows
+        if last and last >= seq:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"no checkpoint of {tenant} reached seq {seq}")
+
+
 def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[Any]:
     """Every message of `topic` from its start: until `expected` arrived (or `timeout`), then one more
     second, so a message too many is seen too."""

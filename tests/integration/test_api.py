@@ -20,7 +20,7 @@ from audit_layer_api.api_keys import Scope
 from audit_layer_schemas import Topics
 
 from tests.api_server import ApiServer, api_pipeline
-from tests.conftest import KEY_DIR, wait_for_rows
+from tests.conftest import KEY_DIR, wait_for_checkpoint, wait_for_rows
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -55,17 +55,6 @@ def _problem(response: Any, status: int) -> dict[str, Any]:
 
 def _wait_rows(api: ApiServer, store: Any, n: int) -> None:
     assert wait_for_rows(store, n, workers=api.workers, sink=api.sink) >= n
-
-
-def _wait_covered(store: Any, tenant: str, seq: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        [(last,)] = store.query(f"SELECT max(last_seq) FROM {store.database}.checkpoints WHERE tenant_id = "
-                                "{t:String}", parameters={"t": tenant}).result_rows
-        if last and last >= seq:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"no checkpoint of {tenant} reached seq {seq}")
 
 
 def test_ingest_search_fetch_report_verify(api: ApiServer, store: Any, tmp_path: Path) -> None:
@@ -122,7 +111,7 @@ def test_ingest_search_fetch_report_verify(api: ApiServer, store: Any, tmp_path:
         target = batch[10]["event_id"]
         [(seq,)] = store.query(f"SELECT seq FROM {store.database}.events WHERE event_id = toUUID({{i:String}})",
                                parameters={"i": target}).result_rows
-        _wait_covered(store, "org-a", seq)
+        wait_for_checkpoint(store, "org-a", seq)
         record = http.get(f"/v1/audit/logs/{target}")
         assert record.status_code == 200, record.text
         body = record.json()

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from tests.api_server import ApiServer, api_pipeline
-from tests.conftest import wait_for_rows
+from tests.conftest import wait_for_checkpoint, wait_for_rows
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -73,17 +73,6 @@ def _shot(page: Page, folder: Path, name: str) -> None:
         page.screenshot(path=str(Path(extra) / f"{name}.png"), full_page=False)
 
 
-def _wait_checkpoint(store: Any, tenant: str, seq: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        [(last,)] = store.query(f"SELECT max(last_seq) FROM {store.database}.checkpoints WHERE tenant_id = "
-                                "{t:String}", parameters={"t": tenant}).result_rows
-        if last and last >= seq:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"no checkpoint of {tenant} reached seq {seq}")
-
-
 def test_an_auditor_signs_in_filters_checks_a_proof_reviews_downloads_and_signs_out(
         api: ApiServer, store: Any, browser: Browser, tmp_path: Path) -> None:
     shots = tmp_path / "screenshots"
@@ -92,7 +81,7 @@ def test_an_auditor_signs_in_filters_checks_a_proof_reviews_downloads_and_signs_
     with api.client(api.key("org-a", frozenset({Scope.INGEST}))) as http:
         assert http.post("/v1/audit/log", json={"events": events}).status_code == 200
     wait_for_rows(store, 24, workers=api.workers, sink=api.sink)
-    _wait_checkpoint(store, "org-a", 20)
+    wait_for_checkpoint(store, "org-a", 20)
     reviewer = api.key("org-a", frozenset({Scope.READ, Scope.REPORTS, Scope.REVIEW}), name="officer-kowalska")
     ingest_only = api.key("org-a", frozenset({Scope.INGEST}))
 
