@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from audit_layer_schemas.kafka_clients import producer_settings
 from confluent_kafka import KafkaError, Message, Producer
 
 
@@ -65,19 +66,14 @@ class _Pending:
 class AckingProducer:
     def __init__(self, bootstrap_servers: str, policy: AckPolicy = AckPolicy()) -> None:
         self.policy = policy
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap_servers,
+        self._producer = Producer(producer_settings(bootstrap_servers, {
             "client.id": "audit-layer-api",
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",  # a tenant on the same partition as with the Java client
-            "compression.type": "lz4",
             "linger.ms": policy.linger_ms,
             "queue.buffering.max.messages": policy.queue_max_messages,
             "message.max.bytes": 4 * 1024 * 1024,
             "message.timeout.ms": int(policy.timeout_s * 1000),
             "log_level": 3,
-        })
+        }))
         self._waiting = 0
         self._poller: asyncio.Task[None] | None = None
 

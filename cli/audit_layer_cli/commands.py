@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from audit_layer_schemas import Topics
+from audit_layer_schemas.kafka_clients import admin_settings
+from audit_layer_schemas.kafka_security import KafkaSecurityError
 from rich.console import Console
 from rich.table import Table
 
@@ -27,16 +29,19 @@ def topics_of(args: argparse.Namespace) -> Topics:
 
 
 def check_kafka(bootstrap_servers: str, timeout: float = 10.0) -> None:
-    from confluent_kafka.admin import AdminClient
+    """A broker answers with these settings; a refused credential, a failed TLS handshake or a listener of
+    another protocol is said as such within seconds."""
+    from audit_layer_schemas.kafka_clients import KafkaUnreachable, check_connection
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
     try:
-        admin.list_topics(timeout=timeout)
-    except Exception as exc:
-        raise UserError(
-            f"no Kafka broker answers at {bootstrap_servers} ({exc}). Start the local one with "
-            "`make kafka` (scripts/kafka/kafka.sh start) or set KAFKA_BOOTSTRAP_SERVERS"
-        ) from None
+        check_connection(bootstrap_servers, timeout)
+    except KafkaSecurityError as exc:
+        raise UserError(str(exc)) from None
+    except KafkaUnreachable as exc:
+        if str(exc).startswith("no Kafka broker answers"):
+            raise UserError(f"{exc}. Start the local one with `make kafka` (scripts/kafka/kafka.sh start) or set "
+                            "KAFKA_BOOTSTRAP_SERVERS") from None
+        raise UserError(str(exc)) from None
 
 
 def open_store(args: argparse.Namespace, *, serve: bool = False, create: bool = False) -> Any:
@@ -648,7 +653,7 @@ def kafka_retention_note(bootstrap: str, topics: Topics) -> str:
     """How long the erased content still lives in Kafka: each content-carrying topic's retention."""
     from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_settings(bootstrap))
     names = [topics.events, topics.enriched, topics.chained, topics.dlq]
     parts = []
     for name in names:

@@ -7,6 +7,7 @@ import time
 import uuid
 
 from audit_layer_schemas import CHECKPOINT, AvroCodec, DecodeError
+from audit_layer_schemas.kafka_clients import client_settings
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from audit_layer_ledger.anchors import Anchor
@@ -31,7 +32,7 @@ def _checkpoint(codec: AvroCodec, value: bytes | None) -> StoredCheckpoint | Non
 
 def read_checkpoint_topic(bootstrap: str, topic: str, sink_group: str = "audit-sink",
                           timeout: float = 10.0, settings: dict[str, str] | None = None) -> Anchor:
-    base = {"bootstrap.servers": bootstrap, "enable.auto.commit": False, "isolation.level": "read_committed",
+    base = {**client_settings(bootstrap), "enable.auto.commit": False, "isolation.level": "read_committed",
             **(settings or {})}
     try:
         # only asks for the sink group's committed offsets: never joins that group

@@ -16,9 +16,8 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from audit_layer_schemas.kafka_clients import partition_count, producer_settings, reader_settings
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
-
-from audit_layer_processors.kafka_clients import partition_count, producer_settings
 
 REPLAYED_FROM = "dlq.replayed_from"
 
@@ -89,9 +88,7 @@ class DeadLetterMessage:
 
 def read(bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> Iterator[DeadLetterMessage]:
     """Every message of the dead-letter topic, partition by partition, oldest first."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "audit-layer-dlq-reader",
-                         "enable.auto.commit": False, "enable.partition.eof": True,
-                         "isolation.level": "read_committed"})
+    consumer = Consumer(reader_settings(bootstrap_servers, "audit-layer-dlq-reader", **{"enable.partition.eof": True}))
     try:
         partitions = partition_count(consumer, topic, timeout)
         ends = {}

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit_layer_schemas import Topics
+from audit_layer_schemas.kafka_clients import consumer_settings, partition_count, producer_settings
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
-from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
 from audit_layer_processors.policy import Policy
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 

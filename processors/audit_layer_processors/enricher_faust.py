@@ -16,11 +16,11 @@ from typing import Any
 
 import faust
 from audit_layer_schemas import Topics
+from audit_layer_schemas.kafka_clients import admin_settings, partition_count
 from confluent_kafka.admin import AdminClient
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep
-from audit_layer_processors.kafka_clients import partition_count
 from audit_layer_processors.policy import Policy
 
 log = logging.getLogger("audit_layer.enricher")
@@ -62,7 +62,7 @@ def build_app(
     )
     source = app.topic(topics.events, key_type=bytes, value_type=bytes)
     outputs = {name: app.topic(name, key_type=bytes, value_type=bytes) for name in (topics.enriched, topics.dlq)}
-    partitions = partition_count(AdminClient({"bootstrap.servers": bootstrap_servers}), topics.enriched)
+    partitions = partition_count(AdminClient(admin_settings(bootstrap_servers)), topics.enriched)
     step = EnrichStep(topics, policy, partitions, dlq_policy or DlqPolicy())
 
     @app.agent(source)

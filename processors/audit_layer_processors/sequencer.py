@@ -28,6 +28,7 @@ from audit_layer_schemas import (
     Topics,
 )
 from audit_layer_schemas.chain import LinkEncoder
+from audit_layer_schemas.kafka_clients import consumer_settings, partition_count, producer_settings, reader_settings
 from audit_layer_schemas.partition import partition_for
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -50,7 +51,6 @@ from audit_layer_processors.chain_state import (
 from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
 from audit_layer_processors.head_restore import ChainedLink, Restored, Seen, restore_heads
-from audit_layer_processors.kafka_clients import consumer_settings, partition_count, producer_settings
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -176,9 +176,8 @@ class Sequencer:
                      partitions: list[int]) -> Iterator[Message]:
         """The committed messages (not tombstones) of these partitions of `topic`, from the offset `start`
         gives each to its end."""
-        reader = Consumer({"bootstrap.servers": self.config.bootstrap_servers,
-                           "group.id": f"{self.config.group_id}-restore", "enable.auto.commit": False,
-                           "isolation.level": "read_committed", "enable.partition.eof": True})
+        reader = Consumer(reader_settings(self.config.bootstrap_servers, f"{self.config.group_id}-restore",
+                                          **{"enable.partition.eof": True}))
         try:
             reader.assign([TopicPartition(topic, p, start(reader, p)) for p in partitions])
             pending, deadline = set(partitions), time.monotonic() + 120
@@ -235,8 +234,7 @@ class Sequencer:
             restored = restore_heads(heads, (self._link(msg) for msg in links), signed, self.config.dedup, now_us)
             if not restored.gaps:
                 return restored
-            reader = Consumer({"bootstrap.servers": self.config.bootstrap_servers,
-                               "group.id": f"{self.config.group_id}-restore"})
+            reader = Consumer(reader_settings(self.config.bootstrap_servers, f"{self.config.group_id}-restore"))
             try:
                 low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
             finally:

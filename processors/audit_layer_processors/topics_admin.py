@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from audit_layer_schemas import Topics
+from audit_layer_schemas.kafka_clients import admin_settings
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -49,7 +50,7 @@ def ensure_topics(
     timeout: float = 30.0,
 ) -> list[str]:
     """Creates missing topics; returns the names created. Every topic must have `partitions`."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(admin_settings(bootstrap_servers))
     existing = admin.list_topics(timeout=timeout).topics
     specs = topic_specs(topics)
     for spec in specs:
@@ -76,7 +77,7 @@ def ensure_topics(
 def delete_topics(bootstrap_servers: str, names: list[str], timeout: float = 30.0) -> None:
     if not names:
         return
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(admin_settings(bootstrap_servers))
     for name, future in admin.delete_topics(names, request_timeout=timeout).items():
         try:
             future.result(timeout)
@@ -85,5 +86,5 @@ def delete_topics(bootstrap_servers: str, names: list[str], timeout: float = 30.
 
 
 def list_topics(bootstrap_servers: str, timeout: float = 10.0) -> list[str]:
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(admin_settings(bootstrap_servers))
     return sorted(admin.list_topics(timeout=timeout).topics)

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit_layer_schemas.kafka_security import KafkaSecurity, KafkaSecurityError
+
 from audit_layer_sdk.usage import PriceTable, PriceTableError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -94,8 +96,13 @@ class AuditConfig:
                 prices = PriceTable.load(env["AUDIT_LAYER_PRICES"])
             except PriceTableError as exc:
                 raise AuditConfigError(f"AUDIT_LAYER_PRICES: {exc}") from None
+        try:
+            security = KafkaSecurity.from_env(env)
+        except KafkaSecurityError as exc:
+            raise AuditConfigError(str(exc)) from None
         return cls(
             prices=prices,
+            kafka_overrides=security.librdkafka(),
             bootstrap_servers=bootstrap,
             topic=f"{prefix}audit.events",
             tenant_id=env.get("AUDIT_LAYER_ORG_ID") or None,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from audit_layer_schemas import AUDIT_EVENT, AuditEvent, AvroCodec
+from audit_layer_schemas.kafka_clients import client_settings
 from confluent_kafka import KafkaError, Message, Producer
 
 from audit_layer_sdk import lifecycle
@@ -54,8 +55,9 @@ _STOP = object()
 
 
 def producer_settings(config: AuditConfig) -> dict[str, Any]:
+    # the deployment's AUDIT_LAYER_KAFKA_* security settings, under what the config sets explicitly
     settings: dict[str, Any] = {
-        "bootstrap.servers": config.kafka_bootstrap,
+        **client_settings(config.kafka_bootstrap),
         "client.id": "audit-layer-sdk",
         "enable.idempotence": True,
         "acks": "all",

@@ -11,6 +11,13 @@
 #   KAFKA_HOME_DIR         where jars, config, data and logs go (default <repo>/.kafka)
 #   KAFKA_HEAP_OPTS        JVM heap (default -Xms256m -Xmx1g)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker (default 120)
+#
+# A SASL_SSL listener beside the plaintext one (tests/integration/test_kafka_security.py runs one):
+#   KAFKA_SASL_SSL_PORT          its port; unset: no such listener
+#   KAFKA_SSL_KEYSTORE           the broker's key and certificate chain, a PKCS12 file
+#   KAFKA_SSL_KEYSTORE_PASSWORD  that file's password
+#   KAFKA_SASL_PLAIN_USERS       user:password,... accepted by SASL/PLAIN; SCRAM users are made through
+#                                the admin API (confluent-kafka's alter_user_scram_credentials)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,16 +56,46 @@ fetch() {
   touch "$LIB/.complete"
 }
 
+sasl_ssl_config() {
+  local port="$1" plain_users="" pair
+  [[ -n "${KAFKA_SSL_KEYSTORE:-}" && -f "$KAFKA_SSL_KEYSTORE" ]] \
+    || { log "KAFKA_SASL_SSL_PORT needs KAFKA_SSL_KEYSTORE, a PKCS12 file with the broker's key and certificate"; exit 2; }
+  IFS=',' read -ra pairs <<<"${KAFKA_SASL_PLAIN_USERS:-}"
+  for pair in "${pairs[@]}"; do plain_users+=" user_${pair%%:*}=\"${pair#*:}\""; done
+  cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_SSL://127.0.0.1:$port
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_SSL://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_SSL_KEYSTORE
+listener.name.sasl_ssl.ssl.keystore.password=${KAFKA_SSL_KEYSTORE_PASSWORD:-}
+listener.name.sasl_ssl.ssl.key.password=${KAFKA_SSL_KEYSTORE_PASSWORD:-}
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+EOF
+}
+
+listeners_config() {
+  if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]]; then sasl_ssl_config "$KAFKA_SASL_SSL_PORT"; return; fi
+  cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+EOF
+}
+
 write_config() {
   mkdir -p "$CONF" "$DATA" "$LOGS"
+  local listeners
+  listeners="$(listeners_config)"
   cat >"$CONF/server-$PORT.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+$listeners
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$DATA
 num.partitions=3

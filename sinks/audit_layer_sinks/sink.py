@@ -24,6 +24,7 @@ from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
+from audit_layer_schemas.kafka_clients import consumer_settings
 from audit_layer_store.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_store.store import ClickHouseStore
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -132,16 +133,8 @@ class ClickHouseSink:
                                    **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
 
     def _consumer_settings(self, group_id: str) -> dict[str, Any]:
-        return {
-            "bootstrap.servers": self.config.bootstrap_servers,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            # a crashed member's partitions move on after 10 s instead of the 45 s default
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 2_000,
-        }
+        return {**consumer_settings(self.config.bootstrap_servers, group_id, group_id),
+                "isolation.level": "read_committed"}
 
     def stop(self) -> None:
         self._stop.set()

@@ -8,8 +8,10 @@ import { AvroCodec } from './codec.js'
 import { type Action, type AuditEvent, contentDigest, InvalidEventError, jsonValues, makeEvent, newSalt } from './event.js'
 import { uuid7 } from './ids.js'
 import { log } from './log.js'
+import { AuditConfigError } from './errors.js'
+import { kafkaSecurityFromEnv } from './kafka-security.js'
 import { DiskSpool } from './spool.js'
-import { DEFAULT_BUFFER_POLICY, HttpTransport, ingestUrl, KafkaTransport, type Transport, type TransportStats } from './transport.js'
+import { DEFAULT_BUFFER_POLICY, HttpTransport, ingestUrl, type KafkaSettings, KafkaTransport, type Transport, type TransportStats } from './transport.js'
 
 export type CaptureMode = 'full' | 'hashes_only'
 
@@ -37,6 +39,10 @@ export interface AuditConfig {
   /** `hashes_only`: the text stays in the process, its salted digests go out. */
   capture?: CaptureMode
   transport?: Transport
+  /** kafkajs TLS options; else from AUDIT_LAYER_KAFKA_SECURITY_PROTOCOL and AUDIT_LAYER_KAFKA_SSL_* */
+  ssl?: KafkaSettings['ssl']
+  /** kafkajs SASL options (OAUTHBEARER's token provider goes here); else from AUDIT_LAYER_KAFKA_SASL_* */
+  sasl?: KafkaSettings['sasl']
 }
 
 /** Per call (or per wrapped function) audit options. */
@@ -54,7 +60,7 @@ export interface AuditOptions {
   metadata?: Record<string, unknown>
 }
 
-export class AuditConfigError extends Error {}
+export { AuditConfigError }
 
 // One exit hook for every open layer: when the event loop empties, what is buffered gets flushed.
 const open = new Set<AuditLayer>()
@@ -100,7 +106,9 @@ export class AuditLayer {
       const brokers = config.brokers ?? (env.AUDIT_LAYER_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim())
       const topic = config.topic ?? `${env.AUDIT_LAYER_TOPIC_PREFIX ?? ''}audit.events`
       const spool = spoolRoot ? new DiskSpool(spoolRoot, 'kafka', brokers.join(','), topic) : null
-      this.transport = new KafkaTransport({ brokers, topic }, DEFAULT_BUFFER_POLICY, spool)
+      const security = kafkaSecurityFromEnv(env)
+      this.transport = new KafkaTransport({ brokers, topic, ssl: config.ssl ?? security.ssl, sasl: config.sasl ?? security.sasl },
+        DEFAULT_BUFFER_POLICY, spool)
     }
     open.add(this)
   }

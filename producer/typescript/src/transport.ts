@@ -176,6 +176,8 @@ export interface KafkaSettings {
   brokers: string[]
   topic: string
   clientId?: string
+  ssl?: kafkajs.KafkaConfig['ssl']
+  sasl?: kafkajs.SASLOptions
 }
 
 /** Idempotent, acks=all, keyed by tenant and placed by Kafka's murmur2, as the Python SDK does. */
@@ -188,6 +190,7 @@ export class KafkaTransport extends BatchingTransport {
     super(policy, spool)
     const kafka = new kafkajs.Kafka({
       clientId: settings.clientId ?? 'audit-layer-typescript', brokers: settings.brokers,
+      ssl: settings.ssl, sasl: settings.sasl,
       logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
     })
     this.producer = kafka.producer({

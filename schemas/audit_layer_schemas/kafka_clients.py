@@ -1,0 +1,118 @@
+"""Every Kafka client's settings: the workers', topic admin's, the CLI's, the API's and the SDK's. Each
+starts from `client_settings`, which carries the deployment's security settings (kafka_security.py), and
+adds what is its own role's (isolation level, transactional id, queue size)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from audit_layer_schemas.kafka_security import KafkaSecurity, explain_failure
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+def client_settings(bootstrap_servers: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
+    """What every client needs: where the brokers are and how to authenticate to them (by default the
+    AUDIT_LAYER_KAFKA_* environment's)."""
+    chosen = KafkaSecurity.from_env() if security is None else security
+    return {"bootstrap.servers": bootstrap_servers, **chosen.librdkafka()}
+
+
+def admin_settings(bootstrap_servers: str, **extra: Any) -> dict[str, Any]:
+    return {**client_settings(bootstrap_servers), **extra}
+
+
+def consumer_settings(bootstrap_servers: str, group_id: str, client_id: str) -> dict[str, Any]:
+    """A worker's group member: commits its own offsets, starts at the beginning of a new topic."""
+    return {
+        **client_settings(bootstrap_servers),
+        "group.id": group_id,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        # a crashed member's partitions move on after 10 s instead of the 45 s default
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 2_000,
+    }
+
+
+def reader_settings(bootstrap_servers: str, group_id: str, **extra: Any) -> dict[str, Any]:
+    """A consumer that is assigned partitions and never commits: reading a topic changes nothing."""
+    return {**client_settings(bootstrap_servers), "group.id": group_id, "enable.auto.commit": False,
+            "isolation.level": "read_committed", **extra}
+
+
+def producer_settings(bootstrap_servers: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        **client_settings(bootstrap_servers),
+        "enable.idempotence": True,
+        "acks": "all",
+        # librdkafka's default partitioner differs from Java's: a tenant keeps its partition number everywhere
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        "message.max.bytes": MAX_MESSAGE_BYTES,
+        **(overrides or {}),
+    }
+
+
+class TopicMissing(RuntimeError):
+    pass
+
+
+def partition_count(client: Any, topic: str, timeout: float = 10.0) -> int:
+    """Partitions of `topic`, asked through any confluent-kafka client (consumer, producer, admin)."""
+    info = client.list_topics(topic, timeout=timeout).topics.get(topic)
+    if info is None or info.error is not None or not info.partitions:
+        raise TopicMissing(f"topic {topic} does not exist; create the topics with `audit-layer topics`")
+    return len(info.partitions)
+
+
+class KafkaUnreachable(RuntimeError):
+    """No broker answered; the message says why when a setting explains it."""
+
+
+class _Collected(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def check_connection(bootstrap_servers: str, timeout: float = 10.0) -> None:
+    """Returns once a broker answers with the deployment's settings. A refused credential, a failed TLS
+    handshake or a listener of another protocol raises within a second or two with its cause, instead of
+    waiting out `timeout` like a broker that is down."""
+    from confluent_kafka.admin import AdminClient
+
+    security = KafkaSecurity.from_env()
+    said: list[str] = []
+    logger = logging.getLogger(f"audit_layer.kafka_probe.{id(said)}")
+    logger.propagate = False  # librdkafka's retries are this function's business, not the log's
+    logger.addHandler(_Collected(said))
+    settings: dict[str, Any] = {**client_settings(bootstrap_servers, security), "logger": logger,
+                                "error_cb": lambda err: said.append(str(err))}
+    admin = AdminClient(settings)
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    try:
+        while time.monotonic() < deadline:
+            try:
+                admin.list_topics(timeout=1.0)
+                return
+            except Exception as exc:
+                last = exc
+            admin.poll(0.2)
+            for line in said:
+                cause = explain_failure(line, security)
+                if cause is not None:
+                    raise KafkaUnreachable(f"Kafka at {bootstrap_servers}: {cause}")
+        raise KafkaUnreachable(f"no Kafka broker answers at {bootstrap_servers} ({last}; {security.describe()})")
+    finally:
+        logger.handlers.clear()
