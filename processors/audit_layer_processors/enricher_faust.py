@@ -10,6 +10,7 @@ the same step, a fraction of the per-event cost (BENCHMARKS.md).
 from __future__ import annotations
 
 import logging
+import ssl
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import faust
 from audit_layer_schemas import Topics
 from audit_layer_schemas.kafka_clients import admin_settings, partition_count
+from audit_layer_schemas.kafka_security import KafkaSecurity, KafkaSecurityError
 from confluent_kafka.admin import AdminClient
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
@@ -24,6 +26,26 @@ from audit_layer_processors.enrich_step import EnrichStep
 from audit_layer_processors.policy import Policy
 
 log = logging.getLogger("audit_layer.enricher")
+
+
+def broker_credentials(security: KafkaSecurity) -> Any:
+    """The deployment's AUDIT_LAYER_KAFKA_* settings in aiokafka's terms (faust's credentials)."""
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    props = security.librdkafka()
+    context = None
+    if security.uses_tls:
+        context = ssl.create_default_context(cafile=props.get("ssl.ca.location"))
+        if "ssl.certificate.location" in props:
+            context.load_cert_chain(props["ssl.certificate.location"], props.get("ssl.key.location"),
+                                    props.get("ssl.key.password"))
+    if security.uses_sasl:
+        if security.mechanism == "OAUTHBEARER":
+            raise KafkaSecurityError("the faust runtime takes no OAUTHBEARER settings; run the enricher's default "
+                                     "runtime (--runtime batch), which does")
+        return SASLCredentials(username=props["sasl.username"], password=props["sasl.password"],
+                               ssl_context=context, mechanism=security.mechanism)
+    return SSLCredentials(context) if context is not None else None
 
 
 def _datadir(group_id: str) -> Path:
@@ -59,6 +81,7 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=8 * 1024 * 1024,
+        broker_credentials=broker_credentials(KafkaSecurity.from_env()),
     )
     source = app.topic(topics.events, key_type=bytes, value_type=bytes)
     outputs = {name: app.topic(name, key_type=bytes, value_type=bytes) for name in (topics.enriched, topics.dlq)}

@@ -44,8 +44,9 @@ def _cli(*args: str, env: dict[str, str], timeout: float = 60) -> tuple[subproce
     return done, time.monotonic() - started
 
 
+@pytest.mark.parametrize("runtime", ["batch", "faust"])
 def test_the_whole_pipeline_runs_over_sasl_ssl_with_scram(broker: SecureBroker, store: Any, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                                           monkeypatch: pytest.MonkeyPatch, runtime: str) -> None:
     from tests.api_server import ApiServer
 
     security = broker.client_env("auditor", PASSWORD)
@@ -58,7 +59,7 @@ def test_the_whole_pipeline_runs_over_sasl_ssl_with_scram(broker: SecureBroker, 
     assert made.returncode == 0, made.stderr[-2000:]
 
     trusted_keys()
-    workers = [Worker("enricher", broker.sasl_ssl, topics, tmp_path),
+    workers = [Worker("enricher", broker.sasl_ssl, topics, tmp_path, "--runtime", runtime),
                Worker("sequencer", broker.sasl_ssl, topics, tmp_path, "--checkpoint-every", "20",
                       "--checkpoint-seconds", "1")]
     sink = SinkThread(broker.sasl_ssl, topics, store)
