@@ -51,6 +51,7 @@ from audit_layer_processors.chain_state import (
 from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
 from audit_layer_processors.head_restore import ChainedLink, Restored, Seen, restore_heads
+from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, left_behind
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -66,6 +67,7 @@ class SequencerConfig:
     poll_timeout: float = 0.05  # the most a message waits for its batch to fill: latency at low rates
     # a takeover waits at most this long for a crashed owner's open transaction
     transaction_timeout_ms: int = 10_000
+    outage: OutagePolicy = field(default_factory=OutagePolicy)
     dedup: DedupPolicy = field(default_factory=DedupPolicy)
     checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     dlq: DlqPolicy = field(default_factory=DlqPolicy)
@@ -105,6 +107,8 @@ class Sequencer:
         self._producer = Producer({**producer_settings(config.bootstrap_servers),
                                    "transactional.id": client_id,
                                    "transaction.timeout.ms": config.transaction_timeout_ms})
+        self._outage = OutageWait(config.outage, log, self._stop)
+        self._problems = RateLimitedLog(log)
 
     def stop(self) -> None:
         self._stop.set()
@@ -270,7 +274,7 @@ class Sequencer:
                 if err is not None:
                     if err.fatal():
                         raise SequencerStopped(f"consumer error: {err}")
-                    log.warning("consumer: %s", err)
+                    self._problems.warning(f"consumer-{err.code()}", f"consumer: {err}")
                     continue
                 partition, offset = msg.partition() or 0, msg.offset() or 0
                 first_offsets.setdefault(partition, offset)
@@ -303,16 +307,14 @@ class Sequencer:
             staged = batch.staged()
             self._produce_heads_and_checkpoints(batch, staged)
             offsets = [TopicPartition(topics.enriched, p, o) for p, o in next_offsets.items()]
-            self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), 30)
+            group = self._consumer.consumer_group_metadata()
+            self._outage.call("adding offsets to the transaction",
+                              lambda: self._producer.send_offsets_to_transaction(offsets, group, 30))
             self._commit()
         except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.txn_requires_abort():
-                log.warning("transaction aborted (%s); rewinding to re-process the batch", error)
-                self._producer.abort_transaction(30)
-                self._rewind(first_offsets)
-                return
-            raise SequencerStopped(f"Kafka transaction failed: {error}") from exc
+            self._abort_or_stop(exc.args[0])
+            self._rewind(first_offsets)
+            return
         # committed: now, and only now, the new heads become the local state
         self._apply(staged)
         self.counts["chained"] += linked
@@ -368,30 +370,33 @@ class Sequencer:
             self._produce_heads_and_checkpoints(batch, staged)
             self._commit()
         except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.txn_requires_abort():
-                self._producer.abort_transaction(30)
-                return
-            raise SequencerStopped(f"Kafka transaction failed: {error}") from exc
+            self._abort_or_stop(exc.args[0])
+            return
         self._apply(staged)
         self.counts["checkpoints"] += len(batch.checkpoints)
 
     def _commit(self) -> None:
-        for attempt in range(5):
-            try:
-                self._producer.commit_transaction(30)
-                return
-            except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                if error.retriable() and attempt < 4:
-                    time.sleep(0.5 * (attempt + 1))
-                    continue
-                raise
+        self._outage.call("committing the transaction", lambda: self._producer.commit_transaction(30))
+
+    def _abort_or_stop(self, error: KafkaError) -> None:
+        """A transaction that cannot commit: aborted when Kafka allows it (a timed-out transaction, a group
+        that moved on), so the batch is chained again; otherwise (fenced, fatal, an outage longer than the
+        policy's limit) the sequencer stops."""
+        if error.fatal() or not (error.txn_requires_abort() or left_behind(error)):
+            raise SequencerStopped(f"Kafka transaction failed: {error}")
+        log.warning("transaction aborted (%s); re-processing the batch", error)
+        try:
+            self._outage.call("aborting the transaction", lambda: self._producer.abort_transaction(30))
+        except KafkaException as exc:
+            raise SequencerStopped(f"Kafka transaction could not be aborted: {exc.args[0]}") from exc
 
     def _rewind(self, first_offsets: dict[int, int]) -> None:
         topic = self.config.topics.enriched
         for partition, offset in first_offsets.items():
-            self._consumer.seek(TopicPartition(topic, partition, offset))
+            try:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:  # no longer ours: its next owner resumes from the committed offset
+                log.info("partition %d not rewound (%s)", partition, exc.args[0])
 
     def _dead_letter(self, msg: Message, reason: str, detail: str) -> None:
         letter = DeadLetter(reason, detail, msg.topic() or "", msg.partition() or 0, msg.offset() or 0)

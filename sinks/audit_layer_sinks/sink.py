@@ -21,13 +21,14 @@ from typing import Any
 from audit_layer_governance.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
 from audit_layer_governance.retention import RetentionPolicy, default_retention
 from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
+from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, left_behind
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
 from audit_layer_schemas.kafka_clients import consumer_settings
 from audit_layer_store.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_store.store import ClickHouseStore
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from audit_layer_sinks.avro_load import ChainedEventLoad, container
 
@@ -57,6 +58,7 @@ class SinkConfig:
     # on the embedded engine, let ClickHouse decode the Avro (False: always decode in Python)
     avro_passthrough: bool = True
     metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
+    outage: OutagePolicy = field(default_factory=OutagePolicy)
 
 
 # a batch holds unique (tenant_id, seq) keys, so ReplacingMergeTree's collapse of duplicates
@@ -68,6 +70,10 @@ INSERT_SETTINGS = {"optimize_on_insert": 0}
 class _AvroPath:
     header: bytes
     load: ChainedEventLoad
+
+
+class _LeftBehind(RuntimeError):
+    """The partition's offsets can no longer be committed by this member: the group moved on."""
 
 
 class SinkStopped(RuntimeError):
@@ -124,6 +130,8 @@ class ClickHouseSink:
         self._holds: list[LegalHold] = []
         self._holds_read = 0.0
         self._stop = threading.Event()
+        self._outage = OutageWait(config.outage, log, self._stop)
+        self._problems = RateLimitedLog(log)
         self.rows_loaded = 0
         self.batches_loaded = 0
         self.metrics_server: MetricsServer | None = None
@@ -170,7 +178,7 @@ class ClickHouseSink:
         if err is not None:
             if err.fatal():
                 raise SinkStopped(f"consumer error: {err}")
-            log.warning("consumer: %s", err)
+            self._problems.warning(f"consumer-{err.code()}", f"consumer: {err}")
             return
         topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
         batch = self._batches.get((topic, partition))
@@ -225,7 +233,14 @@ class ClickHouseSink:
                     rows = self._rows(topic, partition, batch)
                     if not self._covered(rows):
                         continue  # its events are still on their way; the batch waits (and grows)
-                self._load(topic, partition, batch, rows)
+                try:
+                    self._load(topic, partition, batch, rows)
+                except _LeftBehind as exc:
+                    del self._batches[(topic, partition)]
+                    log.warning("batch %s:%d:%d-%d left to the partition's next owner (%s); it re-reads it and "
+                                "the insert's token keeps it from being stored twice", topic, partition,
+                                batch.first, batch.last, exc)
+                    continue
                 del self._batches[(topic, partition)]
                 if rows is not None:
                     self._index_merkle(rows)
@@ -259,17 +274,26 @@ class ClickHouseSink:
     def _load(self, topic: str, partition: int, batch: _Batch, rows: list[list[Any]] | None = None) -> None:
         target = self._targets[topic]
         token = f"{topic}:{partition}:{batch.first}-{batch.last}"
-        self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.first,
-                                                      f"{PENDING}{batch.last}")], asynchronous=False)
+        self._commit(TopicPartition(topic, partition, batch.first, f"{PENDING}{batch.last}"))
         if not (topic == self.config.topics.chained and self._load_avro(partition, batch, token)):
             rows = rows or self._rows(topic, partition, batch)
             if topic == self.config.topics.chained:
                 rows = self._new_rows(rows)
             if rows:
                 self.store.insert(target.table, rows, target.columns, dedup_token=token, settings=INSERT_SETTINGS)
-        self._consumer.commit(offsets=[TopicPartition(topic, partition, batch.last + 1)], asynchronous=False)
+        self._commit(TopicPartition(topic, partition, batch.last + 1))
         self.rows_loaded += len(batch.offsets)
         self.batches_loaded += 1
+
+    def _commit(self, offset: TopicPartition) -> None:
+        """Commits through a broker outage; a group that moved on without this member is _LeftBehind."""
+        try:
+            self._outage.call("committing offsets",
+                              lambda: self._consumer.commit(offsets=[offset], asynchronous=False))
+        except KafkaException as exc:
+            if left_behind(exc.args[0]):
+                raise _LeftBehind(str(exc.args[0])) from exc
+            raise SinkStopped(f"offset commit failed: {exc.args[0]}") from exc
 
     def _new_rows(self, rows: list[list[Any]]) -> list[list[Any]]:
         """The rows whose (tenant, seq) is not stored yet. A stored (tenant, seq) is never replaced by a row with

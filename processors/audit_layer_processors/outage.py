@@ -1,0 +1,103 @@
+"""Waiting out a Kafka outage inside a worker instead of exiting: which errors mean "the broker is away,
+try again" and how long to keep trying. A fatal error (a fenced producer, a bad credential) is never
+waited out: the worker stops on it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from confluent_kafka import KafkaError, KafkaException
+
+T = TypeVar("T")
+
+# what librdkafka reports while a broker or the group/transaction coordinator is away or moving; several of
+# these are not flagged retriable on a consumer's commit, though retrying is exactly right for them
+_AWAY = frozenset({
+    KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN, KafkaError._WAIT_COORD,
+    KafkaError._MSG_TIMED_OUT, KafkaError.REQUEST_TIMED_OUT, KafkaError.NETWORK_EXCEPTION,
+    KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.REBALANCE_IN_PROGRESS, KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.CONCURRENT_TRANSACTIONS,
+})
+# the group moved on without this member: what it was doing for a partition is its next owner's to redo
+_LEFT_BEHIND = frozenset({KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
+                          KafkaError.FENCED_INSTANCE_ID, KafkaError._STATE})
+
+
+@dataclass(frozen=True)
+class OutagePolicy:
+    """How long a worker waits for Kafka before it gives up and exits for its supervisor."""
+
+    max_wait_s: float = 1800.0
+    first_backoff_s: float = 0.5
+    max_backoff_s: float = 5.0
+    log_every_s: float = 30.0
+
+
+def is_outage(error: KafkaError) -> bool:
+    return not error.fatal() and not error.txn_requires_abort() and (error.retriable() or error.code() in _AWAY)
+
+
+def left_behind(error: KafkaError) -> bool:
+    return error.code() in _LEFT_BEHIND
+
+
+class OutageWait:
+    """One call retried through an outage with growing pauses; says so in the log now and then, not per try."""
+
+    def __init__(self, policy: OutagePolicy, log: logging.Logger, stop: threading.Event | None = None,
+                 sleep: Callable[[float], object] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.policy, self.log, self.stop = policy, log, stop
+        self._sleep, self._clock = sleep, clock
+
+    def call(self, what: str, operation: Callable[[], T]) -> T:
+        """`operation()`, again and again while it fails with an outage error; any other error, or an outage
+        longer than the policy allows, is raised."""
+        started = self._clock()
+        backoff, said = self.policy.first_backoff_s, -self.policy.log_every_s
+        tries = 0
+        while True:
+            try:
+                result = operation()
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                waited = self._clock() - started
+                if not is_outage(error) or waited > self.policy.max_wait_s:
+                    raise
+                if self.stop is not None and self.stop.is_set():
+                    raise
+                tries += 1
+                if waited - said >= self.policy.log_every_s:
+                    said = waited
+                    self.log.warning("%s: Kafka unavailable for %.0f s (%s); waiting (gives up after %.0f s)",
+                                     what, waited, error.str(), self.policy.max_wait_s)
+                self._sleep(backoff)
+                backoff = min(backoff * 2, self.policy.max_backoff_s)
+                continue
+            if tries:
+                self.log.info("%s: Kafka answers again after %.1f s", what, self._clock() - started)
+            return result
+
+
+class RateLimitedLog:
+    """One line per kind of problem every `every_s`, with how many were not shown: a consumer's errors during
+    an outage are many a second."""
+
+    def __init__(self, log: logging.Logger, every_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.log, self.every_s, self._clock = log, every_s, clock
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def warning(self, kind: str, message: str) -> None:
+        now = self._clock()
+        last, hidden = self._last.get(kind, (-self.every_s - 1, 0))
+        if now - last < self.every_s:
+            self._last[kind] = (last, hidden + 1)
+            return
+        self._last[kind] = (now, 0)
+        self.log.warning("%s%s", message, f" ({hidden} more like it not shown)" if hidden else "")

@@ -1,0 +1,94 @@
+"""Waiting out a Kafka outage: retried while the broker is away, raised at once for anything else, given
+up after the policy's limit; logged now and then, not once per try."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, is_outage, left_behind
+from confluent_kafka import KafkaError, KafkaException
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _failing(times: int, code: int, **flags: bool) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def operation() -> str:
+        calls.append(1)
+        if len(calls) <= times:
+            raise KafkaException(KafkaError(code, "test", **flags))
+        return "done"
+    return calls, operation
+
+
+def test_an_outage_is_waited_out_with_growing_pauses(caplog: pytest.LogCaptureFixture) -> None:
+    time = FakeTime()
+    wait = OutageWait(OutagePolicy(max_wait_s=600, log_every_s=30), logging.getLogger("t"), sleep=time.sleep,
+                      clock=time.clock)
+    calls, operation = _failing(100, KafkaError._TIMED_OUT)
+    with caplog.at_level(logging.INFO):
+        assert wait.call("committing", operation) == "done"  # type: ignore[arg-type]
+    assert len(calls) == 101
+    assert 400 < time.now < 520  # 0.5, 1, 2, 4, then 5 s pauses
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert 10 <= len(warnings) <= 20, len(warnings)
+    assert "Kafka answers again" in caplog.records[-1].getMessage()
+
+
+def test_an_outage_longer_than_the_policy_is_raised() -> None:
+    time = FakeTime()
+    wait = OutageWait(OutagePolicy(max_wait_s=60), logging.getLogger("t"), sleep=time.sleep, clock=time.clock)
+    calls, operation = _failing(10_000, KafkaError._TRANSPORT)
+    with pytest.raises(KafkaException):
+        wait.call("committing", operation)  # type: ignore[arg-type]
+    assert 60 < time.now < 70
+
+
+@pytest.mark.parametrize(("code", "flags"), [
+    (KafkaError._FENCED, {"fatal": True}),
+    (KafkaError._TIMED_OUT, {"fatal": True}),
+    (KafkaError._TIMED_OUT, {"txn_requires_abort": True}),
+    (KafkaError.ILLEGAL_GENERATION, {}),
+    (KafkaError.TOPIC_AUTHORIZATION_FAILED, {}),
+])
+def test_anything_but_an_outage_is_raised_at_once(code: int, flags: dict[str, bool]) -> None:
+    time = FakeTime()
+    wait = OutageWait(OutagePolicy(), logging.getLogger("t"), sleep=time.sleep, clock=time.clock)
+    calls, operation = _failing(1, code, **flags)
+    with pytest.raises(KafkaException):
+        wait.call("committing", operation)  # type: ignore[arg-type]
+    assert len(calls) == 1 and time.now == 0
+
+
+def test_what_counts_as_an_outage_and_as_left_behind() -> None:
+    assert is_outage(KafkaError(KafkaError._WAIT_COORD))
+    assert is_outage(KafkaError(KafkaError.UNKNOWN, retriable=True))
+    assert not is_outage(KafkaError(KafkaError.UNKNOWN))
+    assert left_behind(KafkaError(KafkaError.UNKNOWN_MEMBER_ID))
+    assert not left_behind(KafkaError(KafkaError._TIMED_OUT))
+
+
+def test_a_consumers_errors_are_logged_once_per_period(caplog: pytest.LogCaptureFixture) -> None:
+    time = FakeTime()
+    limited = RateLimitedLog(logging.getLogger("t"), every_s=30, clock=time.clock)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(130):  # 13 a second for 10 s
+            limited.warning("transport", "consumer: broker down")
+            time.sleep(1 / 13)
+        time.sleep(25)
+        limited.warning("transport", "consumer: broker down")
+        limited.warning("other", "consumer: something else")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["consumer: broker down", "consumer: broker down (129 more like it not shown)",
+                     "consumer: something else"]
