@@ -51,7 +51,7 @@ from audit_layer_processors.chain_state import (
 from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
 from audit_layer_processors.head_restore import ChainedLink, Restored, Seen, restore_heads
-from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, left_behind
+from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, is_outage, left_behind
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -149,24 +149,30 @@ class Sequencer:
         numbers = [p.partition for p in partitions]
         if not numbers:
             return
-        # read_committed offset fetches wait for pending transactional offset commits, so a
-        # crashed or fenced previous owner's transaction is resolved before heads are read
-        consumer.committed(partitions, timeout=60)
-        heads = self._read_heads(numbers)
-        signed = self._newest_checkpoints(numbers)
+        # a broker that goes away mid-restore: the restore starts again once it is back
+        results = self._outage.call("restoring chain heads", lambda: self._restore(consumer, partitions))
         problems: list[str] = []
-        for partition in numbers:
-            restored = self._replay(partition, heads.get(partition, {}), signed.get(partition, {}),
-                                    time.time_ns() // 1000)
+        for partition, restored in results.items():
             problems += restored.problems
             for tenant in restored.heads:
                 self._tenant_partition[tenant] = partition
             self._apply(restored.heads)
+        heads = {p: r.heads for p, r in results.items()}
         if problems:
             raise SequencerStopped("restored chain heads disagree with the log; not resuming (fix or restore "
                                    "audit.chain-heads, then restart):\n  " + "\n  ".join(problems))
         log.info("assigned partitions %s; restored %d tenant heads", numbers,
                  sum(len(h) for h in heads.values()))
+
+    def _restore(self, consumer: Consumer, partitions: list[TopicPartition]) -> dict[int, Restored]:
+        numbers = [p.partition for p in partitions]
+        # read_committed offset fetches wait for pending transactional offset commits, so a
+        # crashed or fenced previous owner's transaction is resolved before heads are read
+        consumer.committed(partitions, timeout=60)
+        heads = self._read_heads(numbers)
+        signed = self._newest_checkpoints(numbers)
+        return {partition: self._replay(partition, heads.get(partition, {}), signed.get(partition, {}),
+                                        time.time_ns() // 1000) for partition in numbers}
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {p.partition for p in partitions}
@@ -194,6 +200,8 @@ class Sequencer:
                         if err.code() == KafkaError._PARTITION_EOF:
                             pending.discard(msg.partition())
                             continue
+                        if is_outage(err):
+                            raise KafkaException(err)  # the restore is retried once Kafka is back
                         raise SequencerStopped(f"reading {topic}: {err}")
                     if msg.value() is not None:
                         yield msg

@@ -14,11 +14,35 @@ from audit_layer_schemas.kafka_security import KafkaSecurity, explain_failure
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
+class KafkaLog:
+    """librdkafka's log lines into Python logging, one line per facility every `every_s` with a count of
+    those not shown: without a broker, every client logs a failed connect every 50 ms."""
+
+    def __init__(self, name: str = "audit_layer.kafka", every_s: float = 30.0) -> None:
+        self._log = logging.getLogger(name)
+        self.every_s = every_s
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        text = message % args if args else message
+        if level < logging.WARNING:
+            self._log.log(level, "%s", text)
+            return
+        facility = text.split(" ", 1)[0]
+        now = time.monotonic()
+        last, hidden = self._last.get(facility, (-self.every_s - 1.0, 0))
+        if now - last < self.every_s:
+            self._last[facility] = (last, hidden + 1)
+            return
+        self._last[facility] = (now, 0)
+        self._log.log(level, "%s%s", text, f" ({hidden} more like it in {self.every_s:.0f} s)" if hidden else "")
+
+
 def client_settings(bootstrap_servers: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
     """What every client needs: where the brokers are and how to authenticate to them (by default the
-    AUDIT_LAYER_KAFKA_* environment's)."""
+    AUDIT_LAYER_KAFKA_* environment's), and its log lines rate-limited."""
     chosen = KafkaSecurity.from_env() if security is None else security
-    return {"bootstrap.servers": bootstrap_servers, **chosen.librdkafka()}
+    return {"bootstrap.servers": bootstrap_servers, **chosen.librdkafka(), "logger": KafkaLog()}
 
 
 def admin_settings(bootstrap_servers: str, **extra: Any) -> dict[str, Any]:
