@@ -1,6 +1,6 @@
 # The pipeline's services in one image: the command picks one (enricher, sequencer, sink, api, console,
 # topics, ...). It reaches a ClickHouse server (`--dsn http://...`): the embedded engine (chDB) is not
-# installed; an image that needs it builds with --build-arg EXTRAS=embedded.
+# installed; an image that needs it builds with --build-arg LOCK=service-embedded.
 FROM python:3.11-slim
 
 # fonts that pdf reports embed (every script a record may hold)
@@ -9,6 +9,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# the locked dependencies first (a layer that changes only with the lock), then the project without them
+ARG LOCK=service
+COPY requirements/${LOCK}.lock /tmp/requirements.lock
+RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock
 COPY pyproject.toml README.md ./
 COPY schemas schemas
 COPY producer producer
@@ -19,8 +23,7 @@ COPY governance governance
 COPY sinks sinks
 COPY cli cli
 COPY api api
-ARG EXTRAS=""
-RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
+RUN pip install --no-cache-dir --no-deps .
 
 # never root; keys and reports under /var/lib/audit-layer (mount a volume there)
 RUN useradd --system --uid 10001 --home-dir /var/lib/audit-layer --create-home audit

@@ -8,7 +8,7 @@ export KAFKA_PORT ?= 9092
 
 TS     := producer/typescript
 
-.PHONY: help install kafka kafka-stop topics demo test test-unit lint verify bench faults clean ts-build ts-test
+.PHONY: help lock install kafka kafka-stop topics demo test test-unit lint verify bench faults clean ts-build ts-test
 
 help:
 	@echo "make demo        run the whole pipeline end to end (10,000 audited calls, 3 tenants)"
@@ -20,15 +20,27 @@ help:
 	@echo "make verify      verify every chain stored in ./data/clickhouse"
 	@echo "make bench       SDK added latency, verify throughput, the 10,000-case tamper drill (bench-results/)"
 	@echo "make faults      kill -9 drill: 100,000 events, 20+ kills of the workers, exact count and verify"
+	@echo "make lock        renew requirements/*.lock from pyproject.toml (newest versions its ranges allow, with hashes)"
 
-$(BIN)/.installed: pyproject.toml producer/pyproject.toml
+$(BIN)/.installed: pyproject.toml producer/pyproject.toml requirements/dev.lock
 	bash scripts/system_packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	# the exact versions and hashes of requirements/dev.lock (`make lock` renews it), then the project itself
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+# The locks CI, `make install` and the image install from: every version pinned, every file hashed.
+# The SDK (producer/pyproject.toml) keeps ranges: an application resolves it with its own dependencies.
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet
+lock:
+	test -x $(BIN)/uv || $(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) --extra dev -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/service.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) --extra embedded -o requirements/service-embedded.lock
 
 $(TS)/node_modules/.installed: $(TS)/package.json $(TS)/package-lock.json
 	cd $(TS) && npm ci --no-audit --no-fund

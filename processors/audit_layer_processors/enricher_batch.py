@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
+from audit_layer_processors.outage import OutagePolicy, RateLimitedLog
 from audit_layer_processors.policy import Policy
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
@@ -47,8 +48,9 @@ class BatchEnricherConfig:
     group_id: str = "audit-enricher"
     batch_max_messages: int = 1000
     poll_timeout: float = 0.05  # the most a message waits for its batch to fill: latency at low rates
-    # how long a flush before a commit waits for the broker before the worker stops
+    # a flush before a commit waits this long at a time; through an outage, up to outage.max_wait_s in all
     flush_timeout: float = 120.0
+    outage: OutagePolicy = field(default_factory=OutagePolicy)
     commit: CommitPolicy = field(default_factory=CommitPolicy)
     dlq: DlqPolicy = field(default_factory=DlqPolicy)
     metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
@@ -61,8 +63,10 @@ class EnricherStopped(RuntimeError):
 class BatchEnricher:
     def __init__(self, config: BatchEnricherConfig, policy: Policy) -> None:
         self.config = config
+        # an output waits for a broker that is away as long as the outage policy lets the worker wait
         self._producer = Producer({**producer_settings(config.bootstrap_servers),
-                                   "queue.buffering.max.messages": 200_000})
+                                   "queue.buffering.max.messages": 200_000,
+                                   "message.timeout.ms": int(config.outage.max_wait_s * 1000)})
         self.step = EnrichStep(config.topics, policy, partition_count(self._producer, config.topics.enriched),
                                config.dlq)
         self._stop = threading.Event()
@@ -70,6 +74,7 @@ class BatchEnricher:
         self._since_commit = 0
         self._last_commit = time.monotonic()
         self._delivery_error: KafkaError | None = None
+        self._problems = RateLimitedLog(log)
         self.metrics = WorkerMetrics("enricher", lambda: vars(self.step.counts))
         self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id,
                                                        f"{config.group_id}-batch"),
@@ -108,7 +113,7 @@ class BatchEnricher:
         if err is not None:
             if err.fatal():
                 raise EnricherStopped(f"consumer error: {err}")
-            log.warning("consumer: %s", err)
+            self._problems.warning(f"consumer-{err.code()}", f"consumer: {err}")
             return
         partition, offset = message.partition() or 0, message.offset() or 0
         out = self.step(message.key(), message.value(), message.topic() or "", partition, offset)
@@ -141,6 +146,13 @@ class BatchEnricher:
         if not self._pending:
             return
         remaining = self._producer.flush(self.config.flush_timeout)
+        waited = self.config.flush_timeout
+        while remaining and self._delivery_error is None and waited < self.config.outage.max_wait_s \
+                and not self._stop.is_set():
+            self._problems.warning("flush", f"Kafka has not acknowledged {remaining} outputs for {waited:.0f} s; "
+                                   f"waiting (gives up after {self.config.outage.max_wait_s:.0f} s)")
+            remaining = self._producer.flush(10.0)
+            waited += 10.0
         if remaining or self._delivery_error is not None:
             raise EnricherStopped(f"{remaining} outputs not acknowledged within {self.config.flush_timeout:g} s"
                                   if remaining else f"delivery failed: {self._delivery_error}")

@@ -192,8 +192,9 @@ class Sequencer:
             reader.assign([TopicPartition(topic, p, start(reader, p)) for p in partitions])
             pending, deadline = set(partitions), time.monotonic() + 120
             while pending:
-                if time.monotonic() > deadline:
-                    raise SequencerStopped(f"could not read {topic} partitions {sorted(pending)} to the end")
+                if time.monotonic() > deadline:  # a broker away: the restore is retried while the outage lasts
+                    raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"could not read {topic} partitions "
+                                                    f"{sorted(pending)} to the end within 120 s"))
                 for msg in reader.consume(500, 1.0):
                     err = msg.error()
                     if err is not None:
