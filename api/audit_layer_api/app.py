@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from audit_layer_api import console, problems
 from audit_layer_api.context import ApiContext
 from audit_layer_api.limits import BodySizeLimit
+from audit_layer_api.metrics import RequestMetrics
 from audit_layer_api.routes import chain, health, ingest, keys, records, reports, reviews, search
 from audit_layer_api.service import Backends
 
@@ -46,6 +47,7 @@ def create_app(backends: Backends) -> FastAPI:
     app.state.context = ApiContext(backends)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.context.metrics)
 
     app.include_router(health.router)
     if not settings.read_only:

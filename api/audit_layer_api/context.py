@@ -19,6 +19,7 @@ from audit_layer_api import problems
 from audit_layer_api.access_log import access_event
 from audit_layer_api.api_keys import ApiKey, KeyFormatError, Scope, split_token
 from audit_layer_api.kafka_acks import KafkaUnavailable
+from audit_layer_api.metrics import ApiMetrics
 from audit_layer_api.problems import Problem, ProblemModel
 from audit_layer_api.service import ApiSettings, Backends
 
@@ -48,6 +49,7 @@ class ApiContext:
         self.backends = backends
         self.settings: ApiSettings = backends.settings
         self._lookups: dict[str, asyncio.Future[ApiKey | None]] = {}
+        self.metrics = ApiMetrics()
 
     async def backend(self, call: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
         limit = timeout or self.settings.backend_timeout_s

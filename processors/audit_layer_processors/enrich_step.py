@@ -41,6 +41,10 @@ class Outgoing:
 class EnrichCounts:
     enriched: int = 0
     dead_lettered: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # dead letters by reason
+
+    def tallies(self) -> dict[str, int]:
+        return {"enriched": self.enriched, "dead_lettered": self.dead_lettered}
 
     def line(self) -> str:
         return f"enriched {self.enriched}, dead-lettered {self.dead_lettered}"
@@ -69,6 +73,7 @@ class EnrichStep:
             log.warning("dead-lettered %s:%d:%d: %s: %s", topic, partition, offset, result.reason, result.detail)
             self._limiter.record()
             self.counts.dead_lettered += 1
+            self.counts.reasons[result.reason] = self.counts.reasons.get(result.reason, 0) + 1
             letter = DeadLetter(result.reason, result.detail, topic, partition, offset)
             headers: list[tuple[str, str | bytes | None]] = list(letter.headers())
             return Outgoing(self.topics.dlq, key, value, partition, headers)

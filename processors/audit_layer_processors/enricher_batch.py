@@ -75,7 +75,10 @@ class BatchEnricher:
         self._last_commit = time.monotonic()
         self._delivery_error: KafkaError | None = None
         self._problems = RateLimitedLog(log)
-        self.metrics = WorkerMetrics("enricher", lambda: vars(self.step.counts))
+        self._read = 0
+        self.metrics = WorkerMetrics("enricher", self.step.counts.tallies)
+        self.metrics.events = lambda: (self._read, self.step.counts.enriched)
+        self.metrics.dead_letters = lambda: dict(self.step.counts.reasons)
         self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id,
                                                        f"{config.group_id}-batch"),
                                    **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
@@ -93,8 +96,13 @@ class BatchEnricher:
         try:
             while not self._stop.is_set():
                 self.metrics.turned()
-                for message in self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout):
-                    self._handle(message)
+                messages = self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout)
+                if messages:
+                    started = time.perf_counter()
+                    for message in messages:
+                        self._handle(message)
+                    self._read += len(messages)
+                    self.metrics.batch_seconds.observe(time.perf_counter() - started)
                 self._producer.poll(0)
                 if self._commit_due():
                     self._flush_and_commit()
@@ -145,6 +153,7 @@ class BatchEnricher:
         """Every output produced so far acknowledged, then the offsets after them committed."""
         if not self._pending:
             return
+        started = time.perf_counter()
         remaining = self._producer.flush(self.config.flush_timeout)
         waited = self.config.flush_timeout
         while remaining and self._delivery_error is None and waited < self.config.outage.max_wait_s \
@@ -172,6 +181,7 @@ class BatchEnricher:
             return
         for p in chosen:
             del self._pending[p]
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # hand over a clean cut: what this worker enriched from these partitions is committed

@@ -100,7 +100,13 @@ class Sequencer:
         self._stop = threading.Event()
         self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0}
         client_id = f"{config.group_id}-{config.instance_id}"
-        self.metrics = WorkerMetrics("sequencer", lambda: self.counts)
+        self._read = 0
+        self._dead_reasons: dict[str, int] = {}
+        self.metrics = WorkerMetrics("sequencer", lambda: dict(self.counts))
+        self.metrics.events = lambda: (self._read, self.counts["chained"])
+        self.metrics.dead_letters = lambda: dict(self._dead_reasons)
+        self.metrics.checkpoint_times_us = lambda: {t: float(h.last_checkpoint_at_us) for t, h in self._heads_copy()}
+        self.metrics.unsigned_links = lambda: {t: float(h.seq - h.last_checkpoint_seq) for t, h in self._heads_copy()}
         self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id, client_id),
                                    "isolation.level": "read_committed",
                                    **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
@@ -128,7 +134,10 @@ class Sequencer:
                 self.metrics.turned()
                 messages = self._consumer.consume(self.config.batch_max_messages, self.config.poll_timeout)
                 if messages:
+                    started = time.perf_counter()
                     self._process(messages)
+                    self._read += len(messages)
+                    self.metrics.batch_seconds.observe(time.perf_counter() - started)
                 else:
                     self._checkpoint_idle_tenants()
                 if time.monotonic() - last_report > 10:
@@ -385,7 +394,18 @@ class Sequencer:
         self.counts["checkpoints"] += len(batch.checkpoints)
 
     def _commit(self) -> None:
+        started = time.perf_counter()
         self._outage.call("committing the transaction", lambda: self._producer.commit_transaction(30))
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
+
+    def _heads_copy(self) -> list[tuple[str, Head]]:
+        """Read by the metrics thread: a copy, taken again if a batch changed the heads meanwhile."""
+        for _ in range(5):
+            try:
+                return list(self._heads.items())
+            except RuntimeError:
+                continue
+        return []
 
     def _abort_or_stop(self, error: KafkaError) -> None:
         """A transaction that cannot commit: aborted when Kafka allows it (a timed-out transaction, a group
@@ -409,6 +429,7 @@ class Sequencer:
 
     def _dead_letter(self, msg: Message, reason: str, detail: str) -> None:
         letter = DeadLetter(reason, detail, msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+        self._dead_reasons[reason] = self._dead_reasons.get(reason, 0) + 1
         log.warning("dead-lettered %s: %s", letter.headers()[2][1].decode(), detail)
         headers: list[tuple[str, str | bytes | None]] = list(letter.headers())
         self._producer.produce(self.config.topics.dlq, key=msg.key(), value=msg.value(),

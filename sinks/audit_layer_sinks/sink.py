@@ -137,6 +137,12 @@ class ClickHouseSink:
         self.metrics_server: MetricsServer | None = None
         self.metrics = WorkerMetrics("sink", lambda: {"rows_loaded": self.rows_loaded,
                                                       "batches_loaded": self.batches_loaded})
+        self._read = 0
+        self._verifications: dict[str, tuple[bool, float]] = {}
+        self._verifications_read = 0.0
+        self.metrics.events = lambda: (self._read, self.rows_loaded)
+        self.metrics.verifications = lambda: dict(self._verifications)
+        self.metrics.engine_role = lambda: store.role
         self._consumer = Consumer({**self._consumer_settings(config.group_id),
                                    **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
 
@@ -160,8 +166,11 @@ class ClickHouseSink:
             while not self._stop.is_set():
                 self.metrics.turned()
                 self._refresh_holds()
-                for msg in self._consumer.consume(5000, self.config.poll_timeout):
+                self._refresh_verifications()
+                messages = self._consumer.consume(5000, self.config.poll_timeout)
+                for msg in messages:
                     self._add(msg)
+                self._read += len(messages)
                 self._flush_due()
                 if time.monotonic() - last_report > 10:
                     last_report = time.monotonic()
@@ -209,6 +218,16 @@ class ClickHouseSink:
         self._holds = holds
         if new and self.rows_loaded:
             apply_holds(self.store, new)  # rows are marked as they are built; these were built before
+
+    def _refresh_verifications(self) -> None:
+        """The last verification of each tenant, for /metrics: read here, in the sink's own thread, never from
+        the metrics server's (the embedded engine is this thread's to use)."""
+        if self.config.metrics_port is None or time.monotonic() - self._verifications_read < 30:
+            return
+        self._verifications_read = time.monotonic()
+        rows = self.store.query(f"SELECT tenant_id, argMax(ok, verified_at), toUnixTimestamp64Milli(max(verified_at)) "
+                                f"FROM {self.store.database}.verifications GROUP BY tenant_id").result_rows
+        self._verifications = {t: (bool(ok), at / 1000) for t, ok, at in rows}
 
     def _rows(self, topic: str, partition: int, batch: _Batch) -> list[list[Any]]:
         target = self._targets[topic]
@@ -272,6 +291,7 @@ class ClickHouseSink:
         return all(stored.get(tenant, 0) >= seq for tenant, seq in needed.items())
 
     def _load(self, topic: str, partition: int, batch: _Batch, rows: list[list[Any]] | None = None) -> None:
+        started = time.perf_counter()
         target = self._targets[topic]
         token = f"{topic}:{partition}:{batch.first}-{batch.last}"
         self._commit(TopicPartition(topic, partition, batch.first, f"{PENDING}{batch.last}"))
@@ -282,14 +302,17 @@ class ClickHouseSink:
             if rows:
                 self.store.insert(target.table, rows, target.columns, dedup_token=token, settings=INSERT_SETTINGS)
         self._commit(TopicPartition(topic, partition, batch.last + 1))
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.rows_loaded += len(batch.offsets)
         self.batches_loaded += 1
 
     def _commit(self, offset: TopicPartition) -> None:
         """Commits through a broker outage; a group that moved on without this member is _LeftBehind."""
+        started = time.perf_counter()
         try:
             self._outage.call("committing offsets",
                               lambda: self._consumer.commit(offsets=[offset], asynchronous=False))
+            self.metrics.commit_seconds.observe(time.perf_counter() - started)
         except KafkaException as exc:
             if left_behind(exc.args[0]):
                 raise _LeftBehind(str(exc.args[0])) from exc

@@ -159,6 +159,14 @@ class ClickHouseStore:
             self._server = EngineServer(self, self.data_path)
             self._server.start()
 
+    @property
+    def role(self) -> str:
+        """How this process reaches the engine: `embedded-serving` (it runs the engine and serves it to other
+        processes), `embedded`, `via-owner` (another process's embedded engine), or `server`."""
+        if self.embedded:
+            return "embedded-serving" if self._server is not None else "embedded"
+        return "via-owner" if self.via_owner else "server"
+
     @contextmanager
     def locked(self) -> Iterator[Client]:
         with self._lock:

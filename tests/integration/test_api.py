@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from audit_layer_api.api_keys import Scope
 from audit_layer_schemas import Topics
@@ -151,6 +152,21 @@ def test_ingest_search_fetch_report_verify(api: ApiServer, store: Any, tmp_path:
         assert proof.status_code == 200, proof.text
         assert proof.json()["second_root"] == checkpoints[-1]["merkle_root"]
         assert http.get("/v1/chain/public-keys").json()[0]["key_id"] == checkpoints[0]["key_id"]
+
+    # /metrics, as Prometheus's own parser reads it: requests by route template (never by id), events in and out
+    from prometheus_client.parser import text_string_to_metric_families
+
+    scraped = httpx.get(f"{api.url}/metrics", timeout=10)
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(scraped.text) for s in family.samples}
+    requests = {dict(k[1])["route"]: v for k, v in samples.items() if k[0] == "audit_layer_api_requests_total"
+                and dict(k[1])["method"] == "POST" and dict(k[1])["status"] == "200"}
+    assert requests["/v1/audit/log"] == 3
+    assert samples[("audit_layer_events_in_total", (("worker", "api"),))] == 51
+    assert samples[("audit_layer_events_out_total", (("worker", "api"),))] == 51
+    routes = {dict(k[1])["route"] for k in samples if k[0] == "audit_layer_api_requests_total"}
+    assert "/v1/audit/logs/{event_id}" in routes and not any(target in r for r in routes)
 
     # every read above is itself an audit event in org-a's chain, naming the key and what it read
     key_id = token.split("_")[2]

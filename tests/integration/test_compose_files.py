@@ -34,7 +34,20 @@ def test_the_compose_files_load_alone_and_together(load: Any, tmp_path: Path) ->
     single = load("docker-compose.yml", env_file=env)
     assert single.returncode == 0, single.stderr
     services = json.loads(single.stdout)["services"]
-    assert set(services) == {"kafka", "clickhouse", "topics", "enricher", "sequencer", "sink", "api"}
+    assert set(services) == {"kafka", "clickhouse", "topics", "enricher", "sequencer", "sink", "api", "prometheus"}
+    # Prometheus reads deploy/prometheus (its rules are checked by promtool in test_monitoring_config.py)
+    mounts = {v["target"]: v["source"] for v in services["prometheus"]["volumes"]}
+    assert mounts["/etc/prometheus"] == str(REPO / "deploy" / "prometheus")
+    # every component reads the Kafka security settings from .env; none set: plaintext
+    for name in (*CLICKHOUSE_USERS, "topics"):
+        assert services[name]["environment"]["AUDIT_LAYER_KAFKA_SECURITY_PROTOCOL"] == "", name
+    secured = tmp_path / "secured.env"
+    secured.write_text("CLICKHOUSE_PASSWORD=x\nAUDIT_LAYER_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n"
+                       "AUDIT_LAYER_KAFKA_SASL_PASSWORD=from-env\n")
+    with_security = json.loads(load("docker-compose.yml", env_file=secured).stdout)["services"]
+    for name in (*CLICKHOUSE_USERS, "topics"):
+        assert with_security[name]["environment"]["AUDIT_LAYER_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert with_security[name]["environment"]["AUDIT_LAYER_KAFKA_SASL_PASSWORD"] == "from-env"
     assert services["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"] == "from-the-env-file"
     for name in CLICKHOUSE_USERS:
         assert services[name]["environment"]["AUDIT_LAYER_CLICKHOUSE_DSN"] == \

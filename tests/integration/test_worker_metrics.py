@@ -3,6 +3,7 @@ match the work done, consumer lag per partition that reaches 0 when caught up.""
 
 from __future__ import annotations
 
+import platform
 import socket
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from audit_layer_samples.factories import make_event
-from audit_layer_schemas import Topics
+from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -33,34 +34,81 @@ def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             for family in text_string_to_metric_families(answer.text) for s in family.samples}
 
 
-def test_workers_expose_counters_lag_and_health(kafka_bootstrap: str, topics: Topics, store: Any,
+def _wait_for(port: int, condition: Any, what: str, timeout: float = 40.0) -> dict[Any, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = _samples(port)
+        if condition(samples):
+            return samples
+        assert time.monotonic() < deadline, f"{what} not seen within {timeout:g} s"
+        time.sleep(0.5)
+
+
+def _lag(samples: dict[Any, float]) -> dict[str, float]:
+    return {dict(k[1])["partition"]: v for k, v in samples.items() if k[0] == "audit_layer_consumer_lag"}
+
+
+def _ages(samples: dict[Any, float]) -> dict[str, float]:
+    return {dict(k[1])["tenant"]: v for k, v in samples.items() if k[0] == "audit_layer_checkpoint_age_seconds"}
+
+
+def test_workers_metrics_move_with_the_pipeline(kafka_bootstrap: str, topics: Topics, store: Any,
                                                 tmp_path: Path) -> None:
+    """Scraped during a run: dead letters counted by reason; the sink's lag (against its committed offsets)
+    up while its batch waits and back to 0 once loaded; a tenant's checkpoint age growing while it is idle
+    and starting again at its next checkpoint; the counters equal to the work done; health 200."""
+    from audit_layer_sinks.sink import BatchPolicy
+    from confluent_kafka import Producer
+
     ports = {"enricher": _free_port(), "sequencer": _free_port()}
-    workers = [Worker(name, kafka_bootstrap, topics, tmp_path, "--metrics-port", str(port))
-               for name, port in ports.items()]
-    sink = SinkThread(kafka_bootstrap, topics, store, metrics_port=0)
+    workers = [Worker("enricher", kafka_bootstrap, topics, tmp_path, "--metrics-port", str(ports["enricher"])),
+               Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--metrics-port", str(ports["sequencer"]),
+                      "--checkpoint-every", "1000", "--checkpoint-seconds", "2")]
+    # a batch that waits 12 s before it is loaded: its offsets stay uncommitted, so the lag shows
+    sink = SinkThread(kafka_bootstrap, topics, store, metrics_port=0, batch=BatchPolicy(max_rows=100_000, max_age=12))
     try:
         publisher = AuditPublisher(AuditConfig(bootstrap_servers=kafka_bootstrap, topic=topics.events))
         for i in range(60):
             assert publisher.publish(make_event(f"tenant-{i % 3}"))
         assert publisher.flush(30) == 0
-        assert wait_for_rows(store, 60, workers=workers, sink=sink) == 60
+        poison = Producer({"bootstrap.servers": kafka_bootstrap})
+        poison.produce(topics.events, key=b"tenant-0", value=b"\x00\x01 not an audit event")
+        poison.produce(topics.events, key=b"tenant-0", value=b"")
+        other_tenants = AvroCodec(AUDIT_EVENT).encode(make_event("tenant-2").to_avro())
+        poison.produce(topics.events, key=b"tenant-1", value=other_tenants)
+        assert poison.flush(10) == 0
         sink_port = sink.sink.metrics_server.port if sink.sink.metrics_server else 0
 
-        deadline = time.monotonic() + 30  # librdkafka reports lag every 5 s
-        while True:
-            enricher, sequencer, loaded = _samples(ports["enricher"]), _samples(ports["sequencer"]), \
-                _samples(sink_port)
-            lags = {k: v for k, v in enricher.items() if k[0] == "audit_layer_consumer_lag"}
-            if (enricher[("audit_layer_enricher_enriched_total", ())] == 60 and lags
-                    and all(v == 0 for v in lags.values())) or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        loading = _wait_for(sink_port, lambda s: sum(_lag(s).values()) > 0, "the sink's lag above 0")
+        assert loading[("audit_layer_sink_rows_loaded_total", ())] == 0
+        loaded = _wait_for(sink_port, lambda s: s[("audit_layer_sink_rows_loaded_total", ())] >= 60
+                           and _lag(s) and all(v == 0 for v in _lag(s).values()), "the sink's lag back to 0")
+        assert wait_for_rows(store, 60, workers=workers, sink=sink) == 60
+
+        enricher = _samples(ports["enricher"])
         assert enricher[("audit_layer_enricher_enriched_total", ())] == 60
-        assert enricher[("audit_layer_enricher_dead_lettered_total", ())] == 0
-        assert {dict(k[1])["topic"] for k in lags} == {topics.events} and all(v == 0 for v in lags.values())
-        assert sequencer[("audit_layer_sequencer_chained_total", ())] == 60
-        assert loaded[("audit_layer_sink_rows_loaded_total", ())] >= 60
+        reasons = {dict(k[1])["reason"]: v for k, v in enricher.items() if k[0] == "audit_layer_dead_letters_total"}
+        assert reasons == {"not_single_object_encoding": 1, "empty_message": 1, "key_tenant_mismatch": 1}, reasons
+        assert enricher[("audit_layer_events_in_total", (("worker", "enricher"),))] == 63
+        assert enricher[("audit_layer_events_out_total", (("worker", "enricher"),))] == 60
+        assert enricher[("audit_layer_batch_seconds_count", (("worker", "enricher"),))] >= 1
+        assert enricher[("audit_layer_build_info", (("python", platform.python_version()),
+                                                    ("version", "0.1.0"), ("worker", "enricher")))] == 1
+
+        # checkpoint ages: all three tenants signed; idle, their age grows
+        first = _ages(_wait_for(ports["sequencer"], lambda s: len(_ages(s)) == 3, "three checkpoint ages"))
+        time.sleep(3)
+        later = _ages(_samples(ports["sequencer"]))
+        assert all(later[t] >= first[t] + 2.5 for t in first), (first, later)
+        # a new event for tenant-0: its next checkpoint (within 2 s) starts its age again
+        assert publisher.publish(make_event("tenant-0")) and publisher.flush(30) == 0
+        fresh = _ages(_wait_for(ports["sequencer"], lambda s: _ages(s)["tenant-0"] < later["tenant-0"] - 1,
+                                "tenant-0's checkpoint age starting again"))
+        assert fresh["tenant-1"] >= later["tenant-1"]
+        sequencer = _samples(ports["sequencer"])
+        assert sequencer[("audit_layer_sequencer_chained_total", ())] == 61
+        assert sequencer[("audit_layer_commit_seconds_count", (("worker", "sequencer"),))] >= 1
+        assert loaded[("audit_layer_engine", (("role", "embedded"),))] == 1
         for port in (*ports.values(), sink_port):
             health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
             assert health.status_code == 200 and health.text == "ok\n"
@@ -69,3 +117,4 @@ def test_workers_expose_counters_lag_and_health(kafka_bootstrap: str, topics: To
         sink.stop()
         for worker in workers:
             worker.stop()
+

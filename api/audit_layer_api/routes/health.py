@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from audit_layer_api.context import Context
+from audit_layer_api.metrics import CONTENT_TYPE
 from audit_layer_api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -12,6 +13,12 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=Health, summary="liveness: the process answers")
 async def healthz() -> Health:
     return Health(status="ok")
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(context: Context) -> Response:
+    """Prometheus's text format (metrics.py)."""
+    return Response(context.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
 @router.get("/readyz", response_model=Health, summary="readiness: Kafka and ClickHouse answer",

@@ -71,5 +71,7 @@ async def ingest(request: Request, key: Ingester, context: Context) -> IngestRes
         messages = [(r["tenant_id"].encode(), CODEC.encode(r)) for r in records]
     except (ValueError, TypeError, UnicodeEncodeError) as exc:  # e.g. text that is not valid Unicode
         raise Problem(422, f"an event cannot be encoded: {exc}") from None
+    context.metrics.events_in.inc(len(messages))
     await context.send(messages)
+    context.metrics.events_out.inc(len(messages))
     return IngestResult(tenant_id=key.tenant_id, event_ids=[r["event_id"] for r in records])
