@@ -99,6 +99,8 @@ faults: install kafka
 		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_broker.json
 	$(BIN)/python faults/kill_drill.py --events 100000 --rate 1000 --min-kills 0 --broker-restarts 1 --broker-down 60 \
 		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_broker_60s.json
+	$(BIN)/python faults/kill_drill.py --broker-restarts 1 --broker-down 300 \
+		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_broker_300s.json
 	$(BIN)/python faults/scale_drill.py --events 60000 --rate 1500 --start 2 --partitions 6 \
 		--bootstrap 127.0.0.1:$(KAFKA_PORT)
 
