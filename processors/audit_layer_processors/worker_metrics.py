@@ -134,7 +134,9 @@ class _StateCollector(Collector):
             for reason, count in sorted(m.dead_letters().items()):
                 family.add_metric([worker, reason], count)
             yield family
-        lag = GaugeMetricFamily("audit_layer_consumer_lag", "messages behind the end of each assigned partition",
+        lag = GaugeMetricFamily("audit_layer_consumer_lag", "messages behind the end of each assigned partition, "
+                                "against the committed offset (on a transactional topic, caught up reads 1: the "
+                                "last transaction's commit marker)",
                                 labels=["worker", "topic", "partition"])
         for (topic, partition), behind in sorted(m.lag().items()):
             lag.add_metric([worker, topic, str(partition)], behind)
