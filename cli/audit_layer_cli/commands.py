@@ -12,70 +12,18 @@ from typing import Any
 
 from audit_layer_schemas import Topics
 from audit_layer_schemas.kafka_clients import admin_settings
-from audit_layer_schemas.kafka_security import KafkaSecurityError
 from rich.console import Console
 from rich.table import Table
 
-# piped output (CI, logs) gets a wide table instead of 80 columns of wrapped cells
-console = Console(width=None if sys.stdout.isatty() else 160)
-
-
-class UserError(RuntimeError):
-    """A problem the user can fix; printed without a traceback."""
-
-
-def topics_of(args: argparse.Namespace) -> Topics:
-    return Topics(prefix=args.topic_prefix)
-
-
-def check_kafka(bootstrap_servers: str, timeout: float = 10.0) -> None:
-    """A broker answers with these settings; a refused credential, a failed TLS handshake or a listener of
-    another protocol is said as such within seconds."""
-    from audit_layer_schemas.kafka_clients import KafkaUnreachable, check_connection
-
-    try:
-        check_connection(bootstrap_servers, timeout)
-    except KafkaSecurityError as exc:
-        raise UserError(str(exc)) from None
-    except KafkaUnreachable as exc:
-        if str(exc).startswith("no Kafka broker answers"):
-            raise UserError(f"{exc}. Start the local one with `make kafka` (scripts/kafka/kafka.sh start) or set "
-                            "KAFKA_BOOTSTRAP_SERVERS") from None
-        raise UserError(str(exc)) from None
-
-
-def open_store(args: argparse.Namespace, *, serve: bool = False, create: bool = False) -> Any:
-    """`serve`: a long-running owner of an embedded engine serves it to the other commands. `create`: the
-    commands that make a store (sink, migrate, api, keys, demo); the others need one that exists."""
-    from audit_layer_store.store import ClickHouseStore, StoreError
-
-    try:
-        return ClickHouseStore(args.dsn, args.database, serve=serve, create=create)
-    except StoreError as exc:
-        raise UserError(str(exc)) from None
-
-
-def require_tenant(store: Any, tenant: str) -> None:
-    """A tenant with no record is a mistake to name, not a clean bill of health."""
-    db = store.database
-    try:
-        found = store.query(f"SELECT 1 FROM {db}.events WHERE tenant_id = {{t:String}} LIMIT 1",
-                            parameters={"t": tenant}).result_rows
-    except Exception as exc:  # no events table: the database was never migrated
-        raise UserError(f"database {db} holds no audit events ({str(exc)[:120]}); check --dsn and --database"
-                        ) from None
-    if found:
-        return
-    known = [t for (t,) in store.query(f"SELECT DISTINCT tenant_id FROM {db}.events ORDER BY tenant_id LIMIT 21"
-                                       ).result_rows]
-    listed = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "") if known else "none"
-    raise UserError(f"no records of tenant {tenant!r} in database {db} (tenants stored: {listed})")
-
-
-def writable_out(path: Path | None) -> None:
-    if path is not None and not path.parent.is_dir():
-        raise UserError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another "
-                        "--out")
+from audit_layer_cli.common import (
+    UserError,
+    check_kafka,
+    console,
+    open_store,
+    require_tenant,
+    topics_of,
+    writable_out,
+)
 
 
 def cmd_topics(args: argparse.Namespace) -> int:

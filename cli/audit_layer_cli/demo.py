@@ -32,7 +32,8 @@ from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from audit_layer_cli.commands import check_kafka, console, open_store, print_verify, retention_of
+from audit_layer_cli.commands import print_verify, retention_of
+from audit_layer_cli.common import check_kafka, console, open_store
 
 log = logging.getLogger("audit_layer.demo")
 KEY_DIR = Path("data/keys")

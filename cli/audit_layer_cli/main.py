@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from audit_layer_cli import status
+from audit_layer_cli.common import (
+    UserError,
+    add_clickhouse,
+    add_kafka,
+    date,
+    key_name,
+    metrics_port_default,
+    port,
+    positive,
+    seconds,
+    version_of_build,
+)
 
 EPILOG = """environment:
   KAFKA_BOOTSTRAP_SERVERS      Kafka brokers (default 127.0.0.1:9092)
@@ -18,82 +31,6 @@ EPILOG = """environment:
 """
 
 
-def _bootstrap_default() -> str:
-    from audit_layer_processors.settings import bootstrap_from_env
-
-    return bootstrap_from_env()
-
-
-def _add_kafka(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", default=_bootstrap_default(),
-                        help="Kafka brokers, host:port[,host:port] (default: %(default)s)")
-    parser.add_argument("--topic-prefix", default=os.environ.get("AUDIT_LAYER_TOPIC_PREFIX", ""),
-                        help="prefix of every topic name, to run several pipelines on one cluster")
-
-
-def _add_clickhouse(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dsn", default=None,
-                        help="ClickHouse: chdb:///path (embedded) or http://host:8123 "
-                             "(default: $AUDIT_LAYER_CLICKHOUSE_DSN or chdb://./data/clickhouse)")
-    parser.add_argument("--database", default="audit", help="ClickHouse database (default: %(default)s)")
-
-
-def _key_name(text: str) -> str:
-    from audit_layer_schemas.signed_note import valid_key_name
-
-    if not valid_key_name(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a key name: no spaces, no '+', not empty")
-    return text
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be positive")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """A positive number (of seconds, or per second)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
-    return value
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
-    return int(text)
-
-
-def _metrics_port_default() -> int | None:
-    value = os.environ.get("AUDIT_LAYER_METRICS_PORT", "")
-    return int(value) if value.isdigit() else None
-
-
-def _date(text: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("audit-layer")
-    except PackageNotFoundError:  # run from a source tree that was not installed
-        return "unknown (not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit-layer",
@@ -101,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(SDK -> Kafka -> enricher -> sequencer -> ClickHouse).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"audit-layer {_version()}")
+    parser.add_argument("--version", action="version", version=f"audit-layer {version_of_build()}")
     parser.add_argument("--log-format", default=os.environ.get("AUDIT_LAYER_LOG_FORMAT", "text"),
                         choices=["text", "json"], help="log lines as text, or one JSON object per line "
                                                        "(default: $AUDIT_LAYER_LOG_FORMAT or text)")
@@ -112,21 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("topics", help="create the pipeline's topics with their settings",
                        description="Create every pipeline topic (audit.chain-heads compacted); "
                                    "existing topics are checked for the same partition count.")
-    _add_kafka(p)
-    p.add_argument("--partitions", type=_positive, default=3, help="partitions per topic (default: 3)")
-    p.add_argument("--replication-factor", type=_positive, default=1, help="(default: 1)")
+    add_kafka(p)
+    p.add_argument("--partitions", type=positive, default=3, help="partitions per topic (default: 3)")
+    p.add_argument("--replication-factor", type=positive, default=1, help="(default: 1)")
 
     p = sub.add_parser("enricher", help="run the enricher worker",
                        description="Validate, enrich and forward raw audit events; bad input goes to the DLQ.")
-    _add_kafka(p)
-    p.add_argument("--metrics-port", type=_port, default=_metrics_port_default(),
+    add_kafka(p)
+    p.add_argument("--metrics-port", type=port, default=metrics_port_default(),
                    help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
                         "else none)")
     p.add_argument("--group", default="audit-enricher", help="consumer group (the faust app id with --runtime faust)")
     p.add_argument("--runtime", choices=("batch", "faust"), default="batch",
                    help="batch: confluent-kafka in batches (default, several times faster per event); "
                         "faust: faust-streaming. The same step and guarantees (at-least-once)")
-    p.add_argument("--dlq-max", type=_positive, default=1000,
+    p.add_argument("--dlq-max", type=positive, default=1000,
                    help="stop when more than this many messages are dead-lettered in the window (default: 1000)")
     p.add_argument("--dlq-window", type=float, default=60.0, help="DLQ limit window in seconds (default: 60)")
     p.add_argument("--policy", type=Path, default=None,
@@ -134,27 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sequencer", help="run the sequencer worker (Kafka transactions)",
                        description="Chain enriched events per tenant, exactly once.")
-    _add_kafka(p)
-    p.add_argument("--metrics-port", type=_port, default=_metrics_port_default(),
+    add_kafka(p)
+    p.add_argument("--metrics-port", type=port, default=metrics_port_default(),
                    help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
                         "else none)")
     p.add_argument("--group", default="audit-sequencer", help="consumer group")
     p.add_argument("--instance-id", default=os.environ.get("AUDIT_LAYER_INSTANCE_ID", "0"),
                    help="stable id of this process; part of its transactional.id (default: 0)")
-    p.add_argument("--dedup-window", type=_positive, default=2000,
+    p.add_argument("--dedup-window", type=positive, default=2000,
                    help="recent event ids remembered per tenant to drop duplicates (default: 2000); after a "
                         "restart, those among the chained events the restore replays")
-    p.add_argument("--restore-tail", type=_positive, default=10_000,
+    p.add_argument("--restore-tail", type=positive, default=10_000,
                    help="on taking a partition, replay at least its last N chained events over the chain heads "
                         "(further back when a tenant's links since its last checkpoint begin earlier) and check "
                         "its last N checkpoints (default: 10000)")
     p.add_argument("--signing-key", type=Path, default=None,
                    help="Ed25519 private key (PEM) that signs checkpoints (default: $AUDIT_LAYER_SIGNING_KEY, "
                         "else data/keys/checkpoint-ed25519.pem, generated on first use)")
-    p.add_argument("--log-name", type=_key_name, default=os.environ.get("AUDIT_LAYER_LOG_NAME", "audit-layer.local"),
+    p.add_argument("--log-name", type=key_name, default=os.environ.get("AUDIT_LAYER_LOG_NAME", "audit-layer.local"),
                    help="the signed-note key name of the checkpoints and the prefix of each tenant's log origin "
                         "(<name>/<tenant>), e.g. your domain (default: $AUDIT_LAYER_LOG_NAME or %(default)s)")
-    p.add_argument("--checkpoint-every", type=_positive, default=1000,
+    p.add_argument("--checkpoint-every", type=positive, default=1000,
                    help="signed checkpoint per tenant every N events (default: 1000)")
     p.add_argument("--checkpoint-seconds", type=float, default=10.0,
                    help="... or every T seconds when events are pending (default: 10)")
@@ -170,19 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     keys = p.add_subparsers(dest="key_action", required=True, metavar="ACTION")
     k = keys.add_parser("create", help="a new API key (the secret is printed once)")
-    _add_clickhouse(k)
-    _add_kafka(k)
+    add_clickhouse(k)
+    add_kafka(k)
     k.add_argument("--tenant", required=True, help="the organisation the key belongs to")
     k.add_argument("--scopes", required=True, help="comma-separated: ingest, read, reports, review, pii, admin")
     k.add_argument("--name", default="", help="what the key is for (shown in listings and access records)")
-    k.add_argument("--rate-limit", type=_seconds, default=50.0, help="requests per second (default: 50; bursts of 2 s)")
+    k.add_argument("--rate-limit", type=seconds, default=50.0, help="requests per second (default: 50; bursts of 2 s)")
     k.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who creates it (default: $USER)")
     k = keys.add_parser("list", help="list API keys (never their secrets)")
-    _add_clickhouse(k)
+    add_clickhouse(k)
     k.add_argument("--tenant", help="one organisation only")
     k = keys.add_parser("revoke", help="revoke an API key (effective within 5 s)")
-    _add_clickhouse(k)
-    _add_kafka(k)
+    add_clickhouse(k)
+    add_kafka(k)
     k.add_argument("key_id", help="the 12-hex key id (from `keys list`)")
     k.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who revokes it (default: $USER)")
     for action, text in (("generate", "generate a new checkpoint signing key"),
@@ -204,23 +141,23 @@ def build_parser() -> argparse.ArgumentParser:
                                            "read-only deployment: no ingest, no reviews, no key administration. "
                                            "Every page view is still recorded in the reader's chain, so Kafka is "
                                            "needed.")
-        _add_kafka(p)
-        _add_clickhouse(p)
+        add_kafka(p)
+        add_clickhouse(p)
         p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-        p.add_argument("--port", type=_positive, default=8000 if name == "api" else 8080,
+        p.add_argument("--port", type=positive, default=8000 if name == "api" else 8080,
                        help="port (default: %(default)s)")
         p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
                        help="trusted checkpoint public keys, for proofs and verification (default: data/keys)")
         p.add_argument("--report-key", type=Path, default=None,
                        help="the Ed25519 key that signs pdf reports (default: $AUDIT_LAYER_REPORT_KEY, else "
                             "data/report-keys/report-ed25519.pem, made on first use)")
-        p.add_argument("--max-body-bytes", type=_positive, default=8 * 1024 * 1024,
+        p.add_argument("--max-body-bytes", type=positive, default=8 * 1024 * 1024,
                        help="largest request body accepted (default: 8 MiB)")
-        p.add_argument("--backend-timeout", type=_seconds, default=10.0,
+        p.add_argument("--backend-timeout", type=seconds, default=10.0,
                        help="seconds a request waits for ClickHouse or Kafka (default: 10)")
-        p.add_argument("--verify-timeout", type=_seconds, default=120.0,
+        p.add_argument("--verify-timeout", type=seconds, default=120.0,
                        help="seconds GET /v1/chain/verify may take (default: 120)")
-        p.add_argument("--workers", type=_positive, default=1,
+        p.add_argument("--workers", type=positive, default=1,
                        help="processes serving the port (default: 1); on the embedded engine they reach it "
                             "through this process, which owns it")
         p.add_argument("--access-log", action="store_true", help="log one line per request")
@@ -230,20 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sink", help="run the ClickHouse sink",
                        description="Load chained events into ClickHouse exactly once.")
-    _add_kafka(p)
-    p.add_argument("--metrics-port", type=_port, default=_metrics_port_default(),
+    add_kafka(p)
+    p.add_argument("--metrics-port", type=port, default=metrics_port_default(),
                    help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
                         "else none)")
-    _add_clickhouse(p)
+    add_clickhouse(p)
     p.add_argument("--group", default="audit-sink", help="consumer group")
-    p.add_argument("--batch-rows", type=_positive, default=20_000, help="rows per insert (default: 20000)")
+    p.add_argument("--batch-rows", type=positive, default=20_000, help="rows per insert (default: 20000)")
     p.add_argument("--batch-seconds", type=float, default=1.0, help="max batch age (default: 1.0)")
     p.add_argument("--policy", type=Path, default=None,
                    help="the enrichment policy YAML whose retention classes set how long rows are kept "
                         "(default: the shipped default policy)")
 
     p = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
-    _add_clickhouse(p)
+    add_clickhouse(p)
 
     p = sub.add_parser("verify", help="recompute every tenant's hash chain from ClickHouse, against anchors outside it",
                        description="Recompute every chain, find rows stored twice or read two ways, and hold the "
@@ -254,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="A store that lost a tenant, its checkpoints or the tail of a chain is consistent "
                               "with itself: only an anchor shows it. Without any, the result says UNANCHORED; "
                               "--require-anchor makes that a failure.")
-    _add_clickhouse(p)
-    _add_kafka(p)
+    add_clickhouse(p)
+    add_kafka(p)
     p.add_argument("--tenant", help="verify one tenant only")
     p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
                    help="trusted checkpoint public keys: a .pub file or a folder of them, out of the engine's "
@@ -267,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sink-group", default="audit-sink",
                    help="consumer group of the sink, whose committed offsets say which checkpoints are loaded "
                         "(default: %(default)s)")
-    p.add_argument("--anchor-timeout", type=_seconds, default=15.0,
+    p.add_argument("--anchor-timeout", type=seconds, default=15.0,
                    help="seconds to read the checkpoints topic (default: 15)")
     p.add_argument("--require-anchor", action="store_true", help="fail when no anchor could be read")
     p.add_argument("--policy", type=Path, default=None,
@@ -280,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and the signed checkpoint that covers it. Check it offline with the operator's "
                                    "published key (never one inside the proof): `python -m "
                                    "audit_layer_ledger.offline_proof FILE --trusted-key data/keys/KEY.pub`.")
-    _add_clickhouse(p)
+    add_clickhouse(p)
     p.add_argument("event_id", help="the event's id (UUID)")
     p.add_argument("--public-keys", type=Path, default=Path("data/keys"),
                    help="where the checkpoint public keys are (default: data/keys)")
@@ -291,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "a session of one tenant, and records the erasure itself as an audit event. "
                                    "Chains, checkpoints and proofs still verify. Content in Kafka topics is "
                                    "gone when their retention passes (7 days by default).")
-    _add_kafka(p)
-    _add_clickhouse(p)
+    add_kafka(p)
+    add_clickhouse(p)
     p.add_argument("--tenant", required=True, help="the tenant (organization) id")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="the data subject's user id")
@@ -304,13 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("checkpoints", help="hand a tenant its signed checkpoints (JSON lines)",
                        description="Every signed checkpoint of one tenant, newest last, as JSON lines; give them "
                                    "to the tenant or a witness so they leave the operator's hands.")
-    _add_clickhouse(p)
+    add_clickhouse(p)
     p.add_argument("--tenant", required=True)
     p.add_argument("--after-seq", type=int, default=0, help="only checkpoints beyond this seq")
 
     p = sub.add_parser("consistency", help="RFC 6962 consistency proof between two tree sizes of a tenant",
                        description="Proves the tenant's log at size FIRST is a prefix of the log at size SECOND.")
-    _add_clickhouse(p)
+    add_clickhouse(p)
     p.add_argument("--tenant", required=True)
     p.add_argument("first", type=int)
     p.add_argument("second", type=int)
@@ -322,13 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "one (consistency proof), countersigns it and keeps it in --state, a folder of "
                                    "its own outside the log's data. Exit 3 and ALARM-<tenant>.json on any failure. "
                                    "`audit-layer verify --witness-state DIR` anchors to that folder.")
-    _add_clickhouse(p)
+    add_clickhouse(p)
     p.add_argument("--tenant", required=True)
     p.add_argument("--key", type=Path, required=True, help="the witness's own Ed25519 private key (PEM); "
                    "make one with `audit-layer keys generate --key FILE`")
     p.add_argument("--operator-keys", type=Path, default=Path("data/keys"),
                    help="the operator's checkpoint public keys (.pub file or folder; default: data/keys)")
-    p.add_argument("--name", type=_key_name, default="witness.audit-layer.local",
+    p.add_argument("--name", type=key_name, default="witness.audit-layer.local",
                    help="the witness's key name in its C2SP cosignatures (default: %(default)s)")
     p.add_argument("--state", type=Path, default=Path.home() / ".local/state/audit-layer/witness",
                    help="the witness's own store, outside the log's data folder (default: %(default)s)")
@@ -340,16 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(tlog-cosignature/v1) and "
                                    "keep it in --state. Any operator, or `audit-layer witness-submit`, can feed it.")
     p.add_argument("--key", type=Path, required=True, help="the witness's own Ed25519 private key (PEM)")
-    p.add_argument("--name", type=_key_name, default="witness.audit-layer.local",
+    p.add_argument("--name", type=key_name, default="witness.audit-layer.local",
                    help="the witness's key name in its cosignatures (default: %(default)s)")
     p.add_argument("--operator-keys", type=Path, default=Path("data/keys"),
                    help="the operator's checkpoint public keys (.pub file or folder; default: data/keys)")
-    p.add_argument("--log-name", type=_key_name, default=os.environ.get("AUDIT_LAYER_LOG_NAME", "audit-layer.local"),
+    p.add_argument("--log-name", type=key_name, default=os.environ.get("AUDIT_LAYER_LOG_NAME", "audit-layer.local"),
                    help="the operator's log name: origins <name>/<tenant> are witnessed (default: %(default)s)")
     p.add_argument("--state", type=Path, default=Path.home() / ".local/state/audit-layer/witness",
                    help="the witness's own store, outside the log's data folder (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=_positive, default=7380, help="port (default: %(default)s)")
+    p.add_argument("--port", type=positive, default=7380, help="port (default: %(default)s)")
 
     p = sub.add_parser("witness-submit", help="feed a tenant's checkpoints to a C2SP tlog-witness (e.g. litewitness)",
                        description="Send the tenant's signed checkpoints, oldest first, each with the consistency "
@@ -357,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "c2sp.org/tlog-witness (add-checkpoint), and print its cosignature lines. Exit 3 "
                                    "when the witness holds a larger tree than the log (rollback) or refuses a "
                                    "checkpoint that does not extend what it cosigned (fork).")
-    _add_clickhouse(p)
+    add_clickhouse(p)
     p.add_argument("--tenant", required=True)
     p.add_argument("--url", required=True, help="the witness's base URL (its /add-checkpoint is called)")
 
@@ -371,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "--param from_date=2026-11-01 --param to_date=2026-11-30\n"
                               "  audit-layer query \"SELECT tenant_id, count() FROM events GROUP BY 1\"",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_clickhouse(p)
+    add_clickhouse(p)
     p.add_argument("query", nargs="?", help="a named query, or SQL (tables of the --database)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a parameter of the named query (repeat for each)")
@@ -388,15 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trusted checkpoint public keys for the inclusion proof (default: data/keys)")
     r = reports.add_parser("compliance-summary", help="one tenant over a period, with charts")
     r.add_argument("--tenant", required=True)
-    r.add_argument("--from", dest="start", required=True, type=_date, help="first day, YYYY-MM-DD (UTC)")
-    r.add_argument("--to", dest="end", required=True, type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
+    r.add_argument("--from", dest="start", required=True, type=date, help="first day, YYYY-MM-DD (UTC)")
+    r.add_argument("--to", dest="end", required=True, type=date, help="last day, YYYY-MM-DD (UTC), inclusive")
     r.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
                    help="verify the tenant's chain for this report (default); --no-verify cites the last recorded "
                         "verification, marked as not re-checked")
     r.add_argument("--public-keys", type=Path, default=Path("data/keys"),
                    help="trusted checkpoint public keys, for the verification (default: data/keys)")
     for r in reports.choices.values():
-        _add_clickhouse(r)
+        add_clickhouse(r)
         r.add_argument("--format", choices=["json", "csv", "html", "pdf"], default="json",
                        help="output format (default: json)")
         r.add_argument("--out", type=Path, default=None,
@@ -430,15 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--reason", help="every dead letter of this reason")
     d.add_argument("--dry-run", action="store_true", help="say what would be replayed, send nothing")
     for d in dlq.choices.values():
-        _add_kafka(d)
+        add_kafka(d)
 
     p = sub.add_parser("hold", help="legal holds: keep records past their retention until lifted",
                        description="A legal hold keeps every record of a tenant, a user or a session whatever its "
                                    "retention. Setting and lifting are themselves recorded as audit events.")
     hold = p.add_subparsers(dest="hold_action", required=True, metavar="ACTION")
     h = hold.add_parser("set", help="place a hold")
-    _add_kafka(h)
-    _add_clickhouse(h)
+    add_kafka(h)
+    add_clickhouse(h)
     h.add_argument("--tenant", required=True)
     who = h.add_mutually_exclusive_group()
     who.add_argument("--user", help="hold one user's records (default: the whole tenant)")
@@ -446,23 +383,25 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--reason", required=True, help="e.g. the matter or case number; recorded")
     h.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who places it (default: $USER)")
     h = hold.add_parser("lift", help="lift a hold by its id")
-    _add_kafka(h)
-    _add_clickhouse(h)
+    add_kafka(h)
+    add_clickhouse(h)
     h.add_argument("hold_id")
     h.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who lifts it (default: $USER)")
     h = hold.add_parser("list", help="list the active holds")
-    _add_clickhouse(h)
+    add_clickhouse(h)
     h.add_argument("--tenant", help="one tenant only")
+
+    status.register(sub)
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded defaults",
                        description="Start the workers, send audited OpenAI calls for several tenants "
                                    "through the real openai client (answered locally), wait until every "
                                    "event is in ClickHouse, print a summary and verify every chain.")
-    _add_kafka(p)
-    _add_clickhouse(p)
-    p.add_argument("--events", type=_positive, default=10_000, help="audited calls to send (default: 10000)")
-    p.add_argument("--tenants", type=_positive, default=3, help="tenants (default: 3)")
-    p.add_argument("--partitions", type=_positive, default=3, help="partitions per topic (default: 3)")
+    add_kafka(p)
+    add_clickhouse(p)
+    p.add_argument("--events", type=positive, default=10_000, help="audited calls to send (default: 10000)")
+    p.add_argument("--tenants", type=positive, default=3, help="tenants (default: 3)")
+    p.add_argument("--partitions", type=positive, default=3, help="partitions per topic (default: 3)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the load (default: 300)")
     return parser
 
@@ -481,7 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from audit_layer_cli import commands
 
     name = f"cmd_{args.command.replace('-', '_')}"
-    if args.command == "demo":  # the demo builds on the commands: it is not one of them
+    if hasattr(args, "handler"):  # a command group that registers its own parser and handler
+        handler = args.handler
+    elif args.command == "demo":  # the demo builds on the commands: it is not one of them
         from audit_layer_cli import demo
 
         handler = demo.cmd_demo
@@ -491,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except KeyboardInterrupt:
         return 130
-    except commands.UserError as exc:
+    except UserError as exc:
         print(f"audit-layer {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
