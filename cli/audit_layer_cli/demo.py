@@ -32,8 +32,9 @@ from audit_layer_sinks.sink import ClickHouseSink, SinkConfig
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from audit_layer_cli.commands import print_verify, retention_of
-from audit_layer_cli.common import check_kafka, console, open_store
+from audit_layer_cli.chain import print_verify
+from audit_layer_cli.common import add_clickhouse, add_kafka, check_kafka, console, open_store, positive
+from audit_layer_cli.workers import retention_of
 
 log = logging.getLogger("audit_layer.demo")
 KEY_DIR = Path("data/keys")
@@ -268,3 +269,19 @@ def _wait_loaded(args: argparse.Namespace, store: Any, workers: list[subprocess.
                 break
             time.sleep(0.5)
     return count
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded defaults",
+                       description="Start the workers, send audited OpenAI calls for several tenants "
+                                   "through the real openai client (answered locally), wait until every "
+                                   "event is in ClickHouse, print a summary and verify every chain.")
+    add_kafka(p)
+    add_clickhouse(p)
+    p.add_argument("--events", type=positive, default=10_000, help="audited calls to send (default: 10000)")
+    p.add_argument("--tenants", type=positive, default=3, help="tenants (default: 3)")
+    p.add_argument("--partitions", type=positive, default=3, help="partitions per topic (default: 3)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the load (default: 300)")
+
+
+COMMANDS = {"demo": cmd_demo}

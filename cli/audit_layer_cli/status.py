@@ -174,7 +174,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--stale-after", type=float, default=Thresholds.stale_after_s,
                    help="seconds links may wait for a checkpoint, or a witness for one (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
-    p.set_defaults(handler=cmd_status)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -213,3 +212,6 @@ def cmd_status(args: argparse.Namespace) -> int:
                           style="bold red" if c.attention else None)
         console.print(table)
     return 1 if attention else 0
+
+
+COMMANDS = {"status": cmd_status}

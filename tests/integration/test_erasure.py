@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_layer_cli.commands import record_admin_event
+from audit_layer_cli.admin_events import record_admin_event
 from audit_layer_governance.erasure import ErasureError, ErasureRequest, erase_content
 from audit_layer_ledger.offline_proof import verify as offline_verify
 from audit_layer_ledger.proofs import build_proof
