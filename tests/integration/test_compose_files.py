@@ -4,6 +4,7 @@ module proxy), alone and with the cluster file, with the passwords coming from a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,11 @@ def test_the_compose_files_load_alone_and_together(load: Any, tmp_path: Path) ->
         assert services[name]["environment"]["AUDIT_LAYER_CLICKHOUSE_CLUSTER"] == "audit", name
     for name in ("sink", "api"):
         assert {"clickhouse", "clickhouse-2"} <= set(services[name]["depends_on"])
+    # every image pinned to an exact release, never a moving tag
+    images = {name: svc["image"] for name, svc in services.items() if "image" in svc}
+    assert {"kafka", "clickhouse", "clickhouse-2", "keeper", "prometheus"} <= set(images)
+    for name, image in images.items():
+        assert re.fullmatch(r"[a-z0-9./-]+:v?\d+\.\d+\.\d+(\.\d+)?", image), (name, image)
     replicas = [v["source"] for v in services["clickhouse-2"]["volumes"] if v["target"].endswith("macros.xml")]
     assert replicas and replicas[0].endswith("macros-clickhouse-2.xml")
 
