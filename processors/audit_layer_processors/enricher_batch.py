@@ -88,7 +88,9 @@ class BatchEnricher:
 
     def run(self) -> None:
         topic = self.config.topics.events
+        partition_count(self._consumer, topic)  # missing: an error that says to create the topics
         self._consumer.subscribe([topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self.metrics.topics_found()
         log.info("enricher (batch runtime) consuming %s, policy %s", topic, self.step.policy.version)
         server = MetricsServer(self.metrics, self.config.metrics_port).start() \
             if self.config.metrics_port is not None else None

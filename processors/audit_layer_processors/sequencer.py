@@ -125,6 +125,7 @@ class Sequencer:
         self._producer.init_transactions(60)
         self._consumer.subscribe([topics.enriched], on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self.metrics.topics_found()
         log.info("sequencer %s consuming %s", self.config.instance_id, topics.enriched)
         server = MetricsServer(self.metrics, self.config.metrics_port).start() \
             if self.config.metrics_port is not None else None

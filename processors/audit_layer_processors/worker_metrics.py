@@ -4,7 +4,8 @@ sequencer), the last verification per tenant and the embedded engine's state (th
 and whether the worker's loop still turns.
 
 `/metrics` is Prometheus's text format; `/healthz` answers 200 while the worker's loop ran within
-`stall_seconds`, else 503 (a worker waiting on a dead broker is not healthy, though its process lives).
+`stall_seconds`, else 503 (a worker waiting on a dead broker is not healthy, though its process lives);
+`/readyz` answers 200 once the worker found its topics and while it is healthy.
 Consumer lag comes from librdkafka's own statistics (`stats_cb`, emitted on the worker's poll), and
 whatever else is read at a scrape comes from callables that copy the worker's state, so nothing touches
 a Kafka client or the engine from the server's thread.
@@ -60,6 +61,7 @@ class WorkerMetrics:
         self._lock = threading.Lock()
         self._last_turn = time.monotonic()
         self._started = time.time()
+        self._ready = False
         self.registry = CollectorRegistry()
         self.batch_seconds = Histogram("audit_layer_batch_seconds", "time to handle one batch of messages",
                                        ["worker"], buckets=LATENCY_BUCKETS, registry=self.registry).labels(worker)
@@ -77,6 +79,14 @@ class WorkerMetrics:
     @property
     def healthy(self) -> bool:
         return time.monotonic() - self._last_turn <= self.stall_seconds
+
+    def topics_found(self) -> None:
+        """The worker's topics exist and it consumes them: from now on it is ready while healthy."""
+        self._ready = True
+
+    @property
+    def ready(self) -> bool:
+        return self._ready and self.healthy
 
     def on_stats(self, stats_json: str) -> None:
         """librdkafka's statistics: the consumer lag of each assigned partition (-1 while unknown)."""
@@ -184,13 +194,17 @@ class MetricsServer:
             def do_GET(self) -> None:
                 if self.path.split("?")[0] == "/metrics":
                     self._answer(200, watched.exposition(), "text/plain; version=0.0.4; charset=utf-8")
+                elif self.path.split("?")[0] == "/readyz":
+                    ok = watched.ready
+                    self._answer(200 if ok else 503, "ok\n" if ok else "not ready: its topics are not read yet, or "
+                                 "its loop has stalled\n", "text/plain; charset=utf-8")
                 elif self.path.split("?")[0] == "/healthz":
                     ok = watched.healthy
                     self._answer(200 if ok else 503, "ok\n" if ok else
                                  f"stalled: the loop has not turned for over {watched.stall_seconds:g} s\n",
                                  "text/plain; charset=utf-8")
                 else:
-                    self._answer(404, "try /metrics or /healthz\n", "text/plain; charset=utf-8")
+                    self._answer(404, "try /metrics, /healthz or /readyz\n", "text/plain; charset=utf-8")
 
             def _answer(self, status: int, body: str, media: str) -> None:
                 data = body.encode()

@@ -25,7 +25,7 @@ from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedL
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
 from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
-from audit_layer_schemas.kafka_clients import consumer_settings
+from audit_layer_schemas.kafka_clients import consumer_settings, partition_count
 from audit_layer_store.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_store.store import ClickHouseStore
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -155,8 +155,11 @@ class ClickHouseSink:
 
     def run(self) -> None:
         self.store.migrate()
+        for topic in self._targets:  # missing: an error that says to create the topics
+            partition_count(self._consumer, topic)
         self._consumer.subscribe(list(self._targets), on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self.metrics.topics_found()
         log.info("sink consuming %s into %s (%s)", ", ".join(self._targets), self.store.database,
                  self.store.dsn)
         server = self.metrics_server = MetricsServer(self.metrics, self.config.metrics_port).start() \

@@ -122,6 +122,7 @@ def test_workers_metrics_move_with_the_pipeline(kafka_bootstrap: str, topics: To
         for port in (*ports.values(), sink_port):
             health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
             assert health.status_code == 200 and health.text == "ok\n"
+            assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
             assert httpx.get(f"http://127.0.0.1:{port}/nothing", timeout=10).status_code == 404
     finally:
         sink.stop()

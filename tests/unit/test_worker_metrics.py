@@ -25,3 +25,13 @@ def test_worker_metrics_parse_as_prometheus_reads_them() -> None:
     stalled = WorkerMetrics("sink", dict, stall_seconds=0)
     time.sleep(0.01)
     assert not stalled.healthy
+
+
+def test_ready_once_its_topics_are_found_and_while_healthy() -> None:
+    metrics = WorkerMetrics("sequencer", dict, stall_seconds=60)
+    assert metrics.healthy and not metrics.ready
+    metrics.topics_found()
+    assert metrics.ready
+    metrics.stall_seconds = 0
+    time.sleep(0.01)
+    assert not metrics.ready
