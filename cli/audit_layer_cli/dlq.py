@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from rich.table import Table
 
+from audit_layer_cli.admin_events import publish_admin_event, require_recorded
 from audit_layer_cli.common import (
     UserError,
     add_kafka,
@@ -68,7 +70,26 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     for ref, topic in sent:
         console.print(f"replayed {ref} to {topic}")
+    # the replay is itself an audit event, in the chain of the tenant each message was keyed by
+    by_tenant: dict[str, list[str]] = {}
+    for letter in letters:
+        by_tenant.setdefault(tenant_of(letter.key, args.ops_tenant), []).append(str(letter.ref))
+    for tenant, refs in sorted(by_tenant.items()):
+        require_recorded(publish_admin_event(
+            args, f"replayed {', '.join(refs)}", tenant_id=tenant, by=args.by, operation="dlq replay",
+            decision_type="dlq_replay", outcome="replayed", reason_code="dlq_replay",
+            reason=f"dead letters {', '.join(refs)} of {topics.dlq} replayed after a fix",
+            metadata={"dlq_refs": ",".join(refs), "dlq_topic": topics.dlq}))
     return 0
+
+
+def tenant_of(key: bytes | None, fallback: str) -> str:
+    """The tenant a dead letter was keyed by, when its key is one; else the operators' own tenant."""
+    try:
+        text = (key or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return fallback
+    return text if text and len(text) <= 128 and text.isprintable() and not text.isspace() else fallback
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,6 +109,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("refs", nargs="*", metavar="PARTITION:OFFSET", help="the dead letters to replay")
     d.add_argument("--reason", help="every dead letter of this reason")
     d.add_argument("--dry-run", action="store_true", help="say what would be replayed, send nothing")
+    d.add_argument("--by", default=os.environ.get("USER", "unknown"),
+                   help="who replays (default: $USER); the replay is recorded as an audit event")
+    d.add_argument("--ops-tenant", default="audit-layer-ops",
+                   help="where a replay of messages without a tenant key is recorded (default: %(default)s)")
     for d in dlq.choices.values():
         add_kafka(d)
 

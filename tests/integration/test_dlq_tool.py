@@ -57,10 +57,14 @@ def test_dead_letters_are_listed_shown_and_replayed_once(pipeline: dict[str, Any
     for _ in range(2):  # replayed twice: one record
         again = dlq("replay", good)
         assert again.returncode == 0 and f"replayed {good}" in again.stdout, again.stderr
-    assert wait_for_rows(store, 1, workers=pipeline["workers"], sink=pipeline["sink"]) == 1
+    # the event once, and each replay recorded in the tenant's chain: who replayed what
+    assert wait_for_rows(store, 3, workers=pipeline["workers"], sink=pipeline["sink"]) == 3
     time.sleep(3)
-    assert store.query(f"SELECT count(), any(toString(event_id)) FROM {store.database}.events").result_rows == [
-        (1, event.event_id)]
+    assert store.query(f"SELECT count(), any(toString(event_id)) FROM {store.database}.events "
+                       "WHERE decision_type != 'dlq_replay'").result_rows == [(1, event.event_id)]
+    replays = store.query(f"SELECT tenant_id, user_id, metadata['dlq_refs'] FROM {store.database}.events "
+                          "WHERE decision_type = 'dlq_replay'").result_rows
+    assert [(t, refs) for t, _, refs in replays] == [("acme-bank", good)] * 2
 
     # replaying what still fails: it is dead-lettered again, with its reason
     assert dlq("replay", "--reason", "not_single_object_encoding").returncode == 0
