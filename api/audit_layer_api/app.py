@@ -14,7 +14,7 @@ from audit_layer_api import console, problems
 from audit_layer_api.context import ApiContext
 from audit_layer_api.limits import BodySizeLimit
 from audit_layer_api.metrics import RequestMetrics
-from audit_layer_api.routes import chain, health, ingest, keys, records, reports, reviews, search
+from audit_layer_api.routes import chain, health, ingest, keys, otlp, records, reports, reviews, search
 from audit_layer_api.service import Backends
 
 DOCS_ASSETS = "/docs-assets"
@@ -52,6 +52,7 @@ def create_app(backends: Backends) -> FastAPI:
     app.include_router(health.router)
     if not settings.read_only:
         app.include_router(ingest.router)
+        app.include_router(otlp.router)
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(reviews.read_router)

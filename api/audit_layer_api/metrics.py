@@ -27,6 +27,9 @@ class ApiMetrics:
                                  registry=self.registry).labels("api")
         self.events_out = Counter("audit_layer_events_out", "events acknowledged by Kafka", ["worker"],
                                   registry=self.registry).labels("api")
+        self.otlp_spans = Counter("audit_layer_otlp_spans", "spans received on /v1/traces: genai (made events), "
+                                  "ignored (not GenAI), rejected (GenAI but not a valid event)", ["outcome"],
+                                  registry=self.registry)
         try:
             built = version("audit-layer")
         except PackageNotFoundError:

@@ -64,7 +64,7 @@ def test_dead_letters_are_listed_shown_and_replayed_once(pipeline: dict[str, Any
                        "WHERE decision_type != 'dlq_replay'").result_rows == [(1, event.event_id)]
     replays = store.query(f"SELECT tenant_id, user_id, metadata['dlq_refs'] FROM {store.database}.events "
                           "WHERE decision_type = 'dlq_replay'").result_rows
-    assert [(t, refs) for t, _, refs in replays] == [("acme-bank", good)] * 2
+    assert [(t, json.loads(refs)) for t, _, refs in replays] == [("acme-bank", good)] * 2
 
     # replaying what still fails: it is dead-lettered again, with its reason
     assert dlq("replay", "--reason", "not_single_object_encoding").returncode == 0

@@ -1,0 +1,149 @@
+"""OTLP/HTTP trace requests read into spans, and the answers written, in both encodings the OTLP
+specification defines: binary protobuf (`application/x-protobuf`) and JSON (`application/json`, ids as hex,
+keys in lowerCamelCase), either of them gzip-compressed."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from audit_layer_api.otlp_genai import Span
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+
+class OtlpError(ValueError):
+    """The request cannot be read as OTLP; the message says what is wrong (a 400)."""
+
+
+def decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise OtlpError(f"Content-Encoding {encoding!r} is not supported: send gzip or none")
+    try:
+        return _bounded_gunzip(body, limit)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise OtlpError(f"the body is not valid gzip: {exc}") from None
+
+
+def _bounded_gunzip(body: bytes, limit: int) -> bytes:
+    """Decompressed up to `limit` bytes: a small gzip body must not expand into memory without bound."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise OtlpError(f"the decompressed body exceeds {limit:,} bytes")
+    return out
+
+
+# -- protobuf --------------------------------------------------------------------------------------------
+
+def _any_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_any_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def _attrs(items: Any) -> dict[str, Any]:
+    return {kv.key: _any_value(kv.value) for kv in items}
+
+
+def spans_from_protobuf(body: bytes) -> Iterator[Span]:
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except DecodeError as exc:
+        raise OtlpError(f"the body is not an OTLP ExportTraceServiceRequest in protobuf: {exc}") from None
+    for resource_spans in request.resource_spans:
+        resource = _attrs(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for s in scope_spans.spans:
+                yield Span(s.trace_id.hex(), s.span_id.hex(), s.name, s.start_time_unix_nano, s.end_time_unix_nano,
+                           s.status.code, s.status.message, _attrs(s.attributes),
+                           tuple((e.name, e.time_unix_nano, _attrs(e.attributes)) for e in s.events), resource)
+
+
+def protobuf_answer(rejected: int, message: str) -> bytes:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+    answer = ExportTraceServiceResponse()
+    if rejected or message:
+        answer.partial_success.rejected_spans = rejected
+        answer.partial_success.error_message = message
+    return bytes(answer.SerializeToString())
+
+
+# -- JSON ------------------------------------------------------------------------------------------------
+
+def _json_value(value: Mapping[str, Any]) -> Any:
+    for kind, item in value.items():
+        if kind == "stringValue":
+            return str(item)
+        if kind == "boolValue":
+            return bool(item)
+        if kind == "intValue":
+            return int(item)  # int64 arrives as a string or a number
+        if kind == "doubleValue":
+            return float(item)
+        if kind == "bytesValue":
+            return str(item)
+        if kind == "arrayValue":
+            return [_json_value(v) for v in (item or {}).get("values", [])]
+        if kind == "kvlistValue":
+            return {kv["key"]: _json_value(kv.get("value", {})) for kv in (item or {}).get("values", [])}
+    return None
+
+
+def _json_attrs(items: Any) -> dict[str, Any]:
+    if not isinstance(items, list):
+        raise OtlpError("attributes must be a list of {key, value}")
+    return {str(kv["key"]): _json_value(kv.get("value") or {}) for kv in items}
+
+
+def spans_from_json(body: bytes) -> Iterator[Span]:
+    try:
+        request = json.loads(body)
+        resource_spans = request.get("resourceSpans", [])
+    except (ValueError, AttributeError) as exc:
+        raise OtlpError(f"the body is not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
+    try:
+        for rs in resource_spans:
+            resource = _json_attrs((rs.get("resource") or {}).get("attributes", []))
+            for ss in rs.get("scopeSpans", []):
+                for s in ss.get("spans", []):
+                    trace_id, span_id = str(s.get("traceId", "")), str(s.get("spanId", ""))
+                    bytes.fromhex(trace_id), bytes.fromhex(span_id)  # hex, as OTLP/JSON writes them
+                    if len(trace_id) != 32 or len(span_id) != 16:
+                        raise OtlpError(f"span {s.get('name')!r}: traceId must be 32 and spanId 16 hex digits")
+                    status = s.get("status") or {}
+                    yield Span(trace_id.lower(), span_id.lower(), str(s.get("name", "")),
+                               int(s.get("startTimeUnixNano", 0)), int(s.get("endTimeUnixNano", 0)),
+                               int(status.get("code", 0)), str(status.get("message", "")),
+                               _json_attrs(s.get("attributes", [])),
+                               tuple((str(e.get("name", "")), int(e.get("timeUnixNano", 0)),
+                                      _json_attrs(e.get("attributes", []))) for e in s.get("events", [])),
+                               resource)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, OtlpError):
+            raise
+        raise OtlpError(f"the body is not an OTLP/JSON ExportTraceServiceRequest: {exc!r}") from None
+
+
+def json_answer(rejected: int, message: str) -> bytes:
+    answer: dict[str, Any] = {}
+    if rejected or message:
+        answer["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+    return json.dumps(answer).encode()

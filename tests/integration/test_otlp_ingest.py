@@ -1,0 +1,150 @@
+"""POST /v1/traces: an application traced by the official OpenTelemetry openai-v2 instrumentation, exporting
+with the OTel SDK's own OTLP/HTTP exporter, has every GenAI call recorded as a chained, verified audit event
+with no code of ours in it; OTLP/JSON with gzip too; a span sent twice is one event; bad requests are
+answered as OTLP says."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from audit_layer_schemas import Topics
+
+from tests.api_server import ApiServer, api_pipeline
+from tests.conftest import REPO, verify, wait_for_rows
+
+pytestmark = pytest.mark.integration
+COLUMNS = ("provider", "operation", "model", "response_model", "input_tokens", "output_tokens", "finish_reason",
+           "action", "error_type", "prompt", "response", "trace_id", "span_id", "sdk_name", "duration_ms")
+
+
+@pytest.fixture
+def api(kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path) -> Iterator[ApiServer]:
+    with api_pipeline(kafka_bootstrap, topics, store, tmp_path, checkpoint_every=5) as server:
+        yield server
+
+
+def _rows(store: Any, tenant: str) -> list[dict[str, Any]]:
+    result = store.query(f"SELECT {', '.join(COLUMNS)}, metadata, model_parameters FROM {store.database}.events "
+                         "WHERE tenant_id = {t:String} ORDER BY timestamp", parameters={"t": tenant})
+    return [dict(zip((*COLUMNS, "metadata", "model_parameters"), row, strict=True)) for row in result.result_rows]
+
+
+@pytest.mark.parametrize("mode", ["latest", "default"])
+def test_an_instrumented_application_is_audited_through_otlp(api: ApiServer, store: Any, provider_url: str,
+                                                             mode: str) -> None:
+    tenant = f"otel-{mode}"
+    done = subprocess.run([sys.executable, "-m", "tests.otlp_client", mode, api.url, api.key(tenant), provider_url],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert wait_for_rows(store, 3, workers=api.workers, sink=api.sink) >= 3
+    plain, streamed, failed = _rows(store, tenant)
+
+    assert plain["provider"] == "openai" and plain["operation"] == "chat"
+    assert (plain["model"], plain["response_model"]) == ("gpt-4o-mini", "gpt-4o-mini")
+    assert (plain["input_tokens"], plain["output_tokens"]) == (8, 2)
+    assert (plain["finish_reason"], plain["action"], plain["error_type"]) == ("stop", "ALLOW", None)
+    assert plain["model_parameters"]["temperature"] == "0.2" and plain["model_parameters"]["max_tokens"] == "50"
+    assert len(plain["trace_id"]) == 32 and len(plain["span_id"]) == 16 and plain["sdk_name"] == "audit-layer-otlp"
+    assert plain["duration_ms"] > 0
+    assert plain["metadata"]["resource.service.name"] == "loan-desk"
+    assert plain["metadata"]["gen_ai.response.id"] == "c"
+    if mode == "latest":  # content on the span: prompt and answer recorded
+        assert json.loads(plain["prompt"]) == [
+            {"role": "system", "content": "Decide loan applications."},
+            {"role": "user", "content": "Applicant 12: income 40k, debt 35k. Approve?"}]
+        assert plain["response"] == "Denied."
+        assert streamed["response"] == "Case 7 summary."
+    else:  # the default form puts content in log events, which /v1/traces does not carry
+        assert plain["prompt"] is None and plain["response"] is None
+    # the default form puts a stream's finish reason in its log events only: the span has none to record
+    assert streamed["finish_reason"] == ("stop" if mode == "latest" else None) and streamed["action"] == "ALLOW"
+    assert streamed["response_model"] == "gpt-4o-mini"
+    assert failed["action"] == "FAIL_RETRY" and failed["error_type"] == "APIConnectionError"
+
+    report = verify(store)
+    assert report.ok, report.findings[:3]
+
+
+def _json_span(span_id: str, **attributes: Any) -> dict[str, Any]:
+    def value(v: Any) -> dict[str, Any]:
+        if isinstance(v, bool):
+            return {"boolValue": v}
+        if isinstance(v, int):
+            return {"intValue": str(v)}
+        if isinstance(v, float):
+            return {"doubleValue": v}
+        if isinstance(v, list):
+            return {"arrayValue": {"values": [value(x) for x in v]}}
+        return {"stringValue": str(v)}
+    now = time.time_ns()
+    return {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id, "name": "chat claude", "kind": 3,
+            "startTimeUnixNano": str(now - 1_500_000_000), "endTimeUnixNano": str(now),
+            "attributes": [{"key": k.replace("__", "."), "value": value(v)} for k, v in attributes.items()],
+            "status": {"code": 1}}
+
+
+def test_otlp_json_gzip_openllmetry_attributes_idempotent_and_bad_requests(api: ApiServer, store: Any) -> None:
+    key = api.key("otel-json")
+    genai = _json_span("eee19b7ec3c1b174", **{
+        "gen_ai.system": "Anthropic", "gen_ai.request.model": "claude-sonnet-4", "gen_ai.operation.name": "chat",
+        "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Triage: chest pain, 54.",
+        "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "Urgent: cardiology now.",
+        "gen_ai.completion.0.finish_reason": "end_turn", "gen_ai.usage.input_tokens": 12,
+        "gen_ai.usage.output_tokens": 6, "audit_layer.user_id": "nurse-4", "audit_layer.decision_type": "triage",
+        "audit_layer.decision_outcome": "urgent", "audit_layer.compliance_tags": ["HIPAA"]})
+    other = _json_span("00f067aa0ba902b7", **{"http.request.method": "GET"})
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name",
+                                                            "value": {"stringValue": "triage-bot"}}]},
+                               "scopeSpans": [{"spans": [genai, other]}]}]}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    for _ in range(2):  # an exporter's retry: the same span twice is one event
+        sent = httpx.post(f"{api.url}/v1/traces", content=gzip.compress(json.dumps(body).encode()), headers=headers)
+        assert sent.status_code == 200 and sent.json() == {}, sent.text
+    assert wait_for_rows(store, 1, workers=api.workers, sink=api.sink) >= 1
+    time.sleep(3)
+    [row] = _rows(store, "otel-json")
+    assert (row["provider"], row["model"], row["input_tokens"], row["output_tokens"]) == (
+        "Anthropic", "claude-sonnet-4", 12, 6)
+    assert json.loads(row["prompt"]) == [{"role": "user", "content": "Triage: chest pain, 54."}]
+    assert row["response"] == "Urgent: cardiology now." and row["metadata"]["resource.service.name"] == "triage-bot"
+    [(user, decision, outcome, tags)] = store.query(
+        f"SELECT user_id, decision_type, decision_outcome, compliance_tags FROM {store.database}.events "
+        "WHERE tenant_id = 'otel-json'").result_rows
+    assert (user, decision, outcome) == ("nurse-4", "triage", "urgent") and "HIPAA" in tags
+
+    # a GenAI span that cannot be an event: partial success, with the reason
+    bad = _json_span("1111111111111111", **{"gen_ai.operation.name": "chat",
+                                             "audit_layer.decision_type": "decision_review"})
+    partial = httpx.post(f"{api.url}/v1/traces", json={"resourceSpans": [{"scopeSpans": [{"spans": [bad]}]}]},
+                         headers={"Authorization": f"Bearer {key}"})
+    assert partial.status_code == 200
+    assert partial.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert "recorded by the service itself" in partial.json()["partialSuccess"]["errorMessage"]
+
+    # bad requests
+    auth = {"Authorization": f"Bearer {key}"}
+    garbage = httpx.post(f"{api.url}/v1/traces", content=b"\xff\x00not protobuf",
+                         headers={**auth, "Content-Type": "application/x-protobuf"})
+    assert garbage.status_code == 400 and garbage.headers["content-type"] == "application/x-protobuf"
+    from google.rpc.status_pb2 import Status
+
+    assert "protobuf" in Status.FromString(garbage.content).message
+    assert httpx.post(f"{api.url}/v1/traces", content=b"{", headers={**auth, "Content-Type": "application/json"}
+                      ).status_code == 400
+    assert httpx.post(f"{api.url}/v1/traces", content=b"x", headers={**auth, "Content-Type": "text/plain"}
+                      ).status_code == 415
+    assert httpx.post(f"{api.url}/v1/traces", json=body).status_code == 401
+    not_gzip = httpx.post(f"{api.url}/v1/traces", content=b"plain", headers={
+        **auth, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert not_gzip.status_code == 400 and "gzip" in not_gzip.json()["message"]
+    metrics = httpx.get(f"{api.url}/metrics").text
+    assert 'audit_layer_otlp_spans_total{outcome="ignored"} 2.0' in metrics

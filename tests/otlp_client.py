@@ -1,0 +1,54 @@
+"""An application traced with OpenTelemetry, as such applications run: the OTel SDK, its OTLP/HTTP exporter
+(protobuf) sending to the Audit Layer API, and the official openai-v2 instrumentation around the real
+openai client (its HTTP answered by tests/llm_stand_in.py). Three calls: plain, streamed, failing.
+
+    python -m tests.otlp_client MODE API_URL INGEST_KEY PROVIDER_URL
+MODE: `default` (message content as log events, not on the span) or `latest`
+(OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental: content as span attributes)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+def main(mode: str, api_url: str, key: str, provider_url: str) -> int:
+    if mode == "latest":
+        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "SPAN_ONLY"
+    else:
+        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
+    import openai
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "loan-desk",
+                                                        "deployment.environment.name": "test"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+        endpoint=f"{api_url}/v1/traces", headers={"Authorization": f"Bearer {key}"})))
+    trace.set_tracer_provider(provider)
+    OpenAIInstrumentor().instrument()
+
+    client = openai.OpenAI(base_url=f"{provider_url}/v1", api_key="sk-test", max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", temperature=0.2, max_tokens=50, messages=[
+        {"role": "system", "content": "Decide loan applications."},
+        {"role": "user", "content": "Applicant 12: income 40k, debt 35k. Approve?"}])
+    stream = client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[
+        {"role": "user", "content": "Summarise case 7."}])
+    for _ in stream:
+        pass
+    broken = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-test", max_retries=0)
+    with contextlib.suppress(openai.APIConnectionError):  # recorded by the instrumentation as an error span
+        broken.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Anyone?"}])
+    provider.force_flush(30_000)
+    provider.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:5]))

@@ -1,0 +1,62 @@
+"""GenAI spans to audit events (pure): every form of the messages in use, finish reasons to actions as the
+SDK maps them, errors as FAIL_RETRY, the same span always the same event id."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from audit_layer_api.otlp_genai import Span, event_id, genai_events, to_event
+
+
+def _span(attributes: dict[str, Any], events: tuple[Any, ...] = (), status: int = 0, span_id: str = "ab" * 8) -> Span:
+    return Span("cd" * 16, span_id, "chat m", 1_000_000_000, 1_250_000_000, status, "", attributes, events,
+                {"service.name": "svc"})
+
+
+def test_current_conventions_on_the_span() -> None:
+    event = to_event(_span({
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+        "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be brief."}]),
+        "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}]),
+        "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Hello"}],
+                                               "finish_reason": "length"}]),
+        "gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 1}))
+    assert json.loads(event["prompt"]) == [{"role": "system", "content": "Be brief."},
+                                           {"role": "user", "content": "Hi"}]
+    assert event["response"] == "Hello" and event["finish_reason"] == "length"
+    assert (event["action"], event["reason_codes"]) == ("ALLOW", ["truncated_by_length"])
+    assert event["duration_ms"] == 250.0 and event["timestamp_us"] == 1_000_000 and event["total_tokens"] == 4
+
+
+def test_the_operation_details_event_and_the_older_per_message_events() -> None:
+    details_event = "gen_ai.client.inference.operation.details"
+    details = to_event(_span({"gen_ai.operation.name": "chat"}, events=((details_event, 0, {
+        "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "Q"}]}],
+        "gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "text", "content": "A"}],
+                                    "finish_reason": "content_filter"}]}),)))
+    assert json.loads(details["prompt"]) == [{"role": "user", "content": "Q"}] and details["response"] == "A"
+    assert (details["action"], details["reason_codes"]) == ("REJECT", ["content_filter"])
+    older = to_event(_span({"gen_ai.system": "openai"}, events=(
+        ("gen_ai.user.message", 0, {"content": "Q2"}),
+        ("gen_ai.choice", 0, {"message": json.dumps({"content": "A2"}), "finish_reason": "stop"}))))
+    assert json.loads(older["prompt"]) == [{"role": "user", "content": "Q2"}] and older["response"] == "A2"
+
+
+def test_openinference_attributes() -> None:
+    event = to_event(_span({"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini",
+                            "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "Q",
+                            "llm.output_messages.0.message.role": "assistant",
+                            "llm.output_messages.0.message.content": "A", "llm.token_count.prompt": 5,
+                            "llm.invocation_parameters": json.dumps({"temperature": 0})}))
+    assert event["model"] == "gpt-4o-mini" and event["input_tokens"] == 5 and event["response"] == "A"
+    assert event["model_parameters"] == {"temperature": "0"}
+
+
+def test_errors_ids_and_spans_that_are_not_genai() -> None:
+    failed = to_event(_span({"gen_ai.operation.name": "chat", "error.type": "RateLimitError"}, status=2))
+    assert (failed["action"], failed["error_type"], failed["reason_codes"]) == (
+        "FAIL_RETRY", "RateLimitError", ["RateLimitError"])
+    assert event_id(_span({})) == event_id(_span({"x": 1})) != event_id(_span({}, span_id="ef" * 8))
+    events, ignored = genai_events([_span({"http.method": "GET"}), _span({"gen_ai.operation.name": "embeddings"})])
+    assert (len(events), ignored) == (1, 1)
