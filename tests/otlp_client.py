@@ -4,16 +4,21 @@ openai client (its HTTP answered by tests/llm_stand_in.py). Three calls: plain, 
 
     python -m tests.otlp_client MODE API_URL INGEST_KEY PROVIDER_URL
 MODE: `default` (message content as log events, not on the span) or `latest`
-(OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental: content as span attributes)."""
+(OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental: content as span attributes) of the official
+openai-v2 instrumentation; `openllmetry` (Traceloop's anthropic and openai instrumentations) or
+`openinference` (Arize's openai instrumentation)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+from typing import Any
 
 
 def main(mode: str, api_url: str, key: str, provider_url: str) -> int:
+    if mode in ("openllmetry", "openinference"):
+        return other_instrumentation(mode, api_url, key, provider_url)
     if mode == "latest":
         os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
         os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "SPAN_ONLY"
@@ -45,6 +50,50 @@ def main(mode: str, api_url: str, key: str, provider_url: str) -> int:
     broken = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-test", max_retries=0)
     with contextlib.suppress(openai.APIConnectionError):  # recorded by the instrumentation as an error span
         broken.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Anyone?"}])
+    provider.force_flush(30_000)
+    provider.shutdown()
+    return 0
+
+
+def _provider(api_url: str, key: str) -> object:
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "triage-desk"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+        endpoint=f"{api_url}/v1/traces", headers={"Authorization": f"Bearer {key}"})))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def other_instrumentation(mode: str, api_url: str, key: str, provider_url: str) -> int:
+    """OpenLLMetry's anthropic and openai instrumentations (content on by default), or OpenInference's openai
+    one: an anthropic call (mode openllmetry only) and an openai call, then a streamed openai call."""
+    import anthropic
+    import openai
+
+    provider: Any = _provider(api_url, key)
+    if mode == "openllmetry":
+        from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+        AnthropicInstrumentor().instrument()
+        OpenAIInstrumentor().instrument()
+        claude = anthropic.Anthropic(base_url=provider_url, api_key="sk-test", max_retries=0)
+        claude.messages.create(model="claude-sonnet-4", max_tokens=100, system="Triage nurse.",
+                               messages=[{"role": "user", "content": "Chest pain, 54."}])
+    else:
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInference
+
+        OpenInference().instrument()
+    client = openai.OpenAI(base_url=f"{provider_url}/v1", api_key="sk-test", max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello?"}])
+    for _ in client.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                            messages=[{"role": "user", "content": "Summarise case 7."}]):
+        pass
     provider.force_flush(30_000)
     provider.shutdown()
     return 0

@@ -222,12 +222,35 @@ def to_event(span: Span) -> dict[str, Any]:
     return {k: v for k, v in event.items() if v is not None}
 
 
+def _richness(span: Span) -> tuple[int, int]:
+    inputs, outputs = conversation(span)
+    return (len(inputs) + len(outputs), len(span.attributes))
+
+
+def _same_call(a: Span, b: Span) -> bool:
+    """Two spans of one provider call: the same response id from the same provider, at overlapping times (a
+    client library's own span beside an instrumentation's, e.g. the anthropic SDK's and OpenLLMetry's)."""
+    response = a.attributes.get("gen_ai.response.id")
+    provider = str(a.attributes.get("gen_ai.provider.name") or a.attributes.get("gen_ai.system") or "").lower()
+    other = str(b.attributes.get("gen_ai.provider.name") or b.attributes.get("gen_ai.system") or "").lower()
+    return (response is not None and response == b.attributes.get("gen_ai.response.id") and provider == other
+            and a.start_ns <= b.end_ns and b.start_ns <= a.end_ns)
+
+
 def genai_events(spans: Iterable[Span]) -> tuple[list[dict[str, Any]], int]:
-    """(events of the GenAI spans, how many other spans were ignored)."""
-    events, ignored = [], 0
+    """(events of the GenAI spans, how many other spans were ignored). Of several spans of one call in the
+    request, the one that carries the most (messages first) is the call's event; the others are ignored."""
+    genai: list[Span] = []
+    ignored = 0
     for span in spans:
-        if is_genai(span):
-            events.append(to_event(span))
+        if not is_genai(span):
+            ignored += 1
+            continue
+        twin = next((i for i, kept in enumerate(genai) if _same_call(kept, span)), None)
+        if twin is None:
+            genai.append(span)
         else:
             ignored += 1
-    return events, ignored
+            if _richness(span) > _richness(genai[twin]):
+                genai[twin] = span
+    return [to_event(span) for span in genai], ignored

@@ -74,6 +74,35 @@ def test_an_instrumented_application_is_audited_through_otlp(api: ApiServer, sto
     assert report.ok, report.findings[:3]
 
 
+@pytest.mark.parametrize("mode", ["openllmetry", "openinference"])
+def test_openllmetry_and_openinference_instrumented_calls_are_audited(api: ApiServer, store: Any,
+                                                                      provider_url: str, mode: str) -> None:
+    tenant = f"otel-{mode}"
+    done = subprocess.run([sys.executable, "-m", "tests.otlp_client", mode, api.url, api.key(tenant), provider_url],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    calls = 3 if mode == "openllmetry" else 2
+    assert wait_for_rows(store, calls, workers=api.workers, sink=api.sink) >= calls
+    time.sleep(3)  # a second event for one call (the anthropic SDK's own span beside OpenLLMetry's) lands now
+    rows = _rows(store, tenant)
+    assert len(rows) == calls, [(r["provider"], r["span_id"]) for r in rows]
+    if mode == "openllmetry":
+        claude = rows[0]
+        assert (claude["provider"], claude["model"], claude["input_tokens"], claude["output_tokens"]) == (
+            "anthropic", "claude-sonnet-4", 10, 5)
+        assert json.loads(claude["prompt"]) == [{"role": "system", "content": "Triage nurse."},
+                                                {"role": "user", "content": "Chest pain, 54."}]
+        assert claude["response"] == "See a doctor today." and claude["action"] == "ALLOW"
+    chat = rows[-2]
+    assert (chat["provider"], chat["model"], chat["input_tokens"], chat["output_tokens"]) == (
+        "openai", "gpt-4o-mini", 8, 2)
+    assert json.loads(chat["prompt"]) == [{"role": "user", "content": "Hello?"}] and chat["response"] == "Denied."
+    assert rows[-1]["response"] == "Case 7 summary."
+    assert all(r["metadata"]["resource.service.name"] == "triage-desk" for r in rows)
+    report = verify(store)
+    assert report.ok, report.findings[:3]
+
+
 def _json_span(span_id: str, **attributes: Any) -> dict[str, Any]:
     def value(v: Any) -> dict[str, Any]:
         if isinstance(v, bool):

@@ -60,3 +60,15 @@ def test_errors_ids_and_spans_that_are_not_genai() -> None:
     assert event_id(_span({})) == event_id(_span({"x": 1})) != event_id(_span({}, span_id="ef" * 8))
     events, ignored = genai_events([_span({"http.method": "GET"}), _span({"gen_ai.operation.name": "embeddings"})])
     assert (len(events), ignored) == (1, 1)
+
+
+def test_two_spans_of_one_call_make_one_event_the_richer_one() -> None:
+    call = {"gen_ai.operation.name": "chat", "gen_ai.response.id": "msg_1", "gen_ai.provider.name": "anthropic"}
+    sdk_span = Span("11" * 16, "22" * 8, "anthropic.messages.create", 10, 20, 0, "", call)
+    instrumented = Span("33" * 16, "44" * 8, "anthropic.chat", 11, 19, 0, "",
+                        {"gen_ai.operation.name": "chat", "gen_ai.response.id": "msg_1", "gen_ai.provider.name":
+                         "anthropic", "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [
+                             {"type": "text", "content": "Q"}]}])})
+    later_call = Span("55" * 16, "66" * 8, "anthropic.chat", 30, 40, 0, "", call)
+    events, ignored = genai_events([sdk_span, instrumented, later_call])
+    assert ignored == 1 and [e["span_id"] for e in events] == ["44" * 8, "66" * 8]
