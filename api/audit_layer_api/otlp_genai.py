@@ -187,6 +187,9 @@ def to_event(span: Span) -> dict[str, Any]:
     for key in _KEPT:
         if key in a:
             metadata[key] = str(a[key])
+    if not inputs and not outputs:  # recorded in part, and said so: the span carries no message
+        metadata["otlp.messages"] = ("absent: not on the span or its events (content capture off, or sent "
+                                     "as log events)")
     if failed and span.status_message:
         metadata["otlp.status_message"] = span.status_message[:1000]
     if "gen_ai.tool.definitions" in a:

@@ -65,6 +65,7 @@ def test_an_instrumented_application_is_audited_through_otlp(api: ApiServer, sto
         assert streamed["response"] == "Case 7 summary."
     else:  # the default form puts content in log events, which /v1/traces does not carry
         assert plain["prompt"] is None and plain["response"] is None
+        assert plain["metadata"]["otlp.messages"].startswith("absent")
     # the default form puts a stream's finish reason in its log events only: the span has none to record
     assert streamed["finish_reason"] == ("stop" if mode == "latest" else None) and streamed["action"] == "ALLOW"
     assert streamed["response_model"] == "gpt-4o-mini"
@@ -175,5 +176,9 @@ def test_otlp_json_gzip_openllmetry_attributes_idempotent_and_bad_requests(api: 
     not_gzip = httpx.post(f"{api.url}/v1/traces", content=b"plain", headers={
         **auth, "Content-Type": "application/json", "Content-Encoding": "gzip"})
     assert not_gzip.status_code == 400 and "gzip" in not_gzip.json()["message"]
+    bomb = gzip.compress(b"0" * (9 * 1024 * 1024))  # 9 KiB that expand past the 8 MiB body limit
+    expanded = httpx.post(f"{api.url}/v1/traces", content=bomb, headers={
+        **auth, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert expanded.status_code == 400 and "exceeds" in expanded.json()["message"]
     metrics = httpx.get(f"{api.url}/metrics").text
     assert 'audit_layer_otlp_spans_total{outcome="ignored"} 2.0' in metrics
