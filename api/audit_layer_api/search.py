@@ -90,8 +90,9 @@ def decode_cursor(cursor: str, filters: Filters) -> int:
 
 
 def search_sql(database: str, tenant_id: str, filters: Filters, limit: int,
-               before_seq: int | None) -> tuple[str, dict[str, object]]:
-    """The query for one page (limit + 1 rows, to know whether there is a next page)."""
+               before_seq: int | None, hidden_types: tuple[str, ...] = ()) -> tuple[str, dict[str, object]]:
+    """The query for one page (limit + 1 rows, to know whether there is a next page). `hidden_types`: decision
+    types left out unless the decision_type filter names one."""
     if not 1 <= limit <= MAX_LIMIT:
         raise FilterError(f"limit must be between 1 and {MAX_LIMIT}")
     where = ["tenant_id = {tenant:String}"]
@@ -120,6 +121,9 @@ def search_sql(database: str, tenant_id: str, filters: Filters, limit: int,
     if filters.compliance_tag is not None:
         where.append("has(compliance_tags, {tag:String})")
         params["tag"] = filters.compliance_tag
+    if hidden_types and filters.decision_type is None:
+        where.append("ifNull(decision_type, '') NOT IN {hidden:Array(String)}")
+        params["hidden"] = list(hidden_types)
     if before_seq is not None:
         where.append("seq < {before:UInt64}")
         params["before"] = before_seq

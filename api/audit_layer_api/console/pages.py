@@ -22,7 +22,7 @@ from audit_layer_governance.reports import charts, compliance_summary
 from audit_layer_governance.reports.conversation import prompt_messages, response_messages
 from audit_layer_governance.reports.decision_audit import OFFLINE_CHECK, duration, metadata_value
 from audit_layer_governance.reports.document import RISK_COLORS, BarChart, KeyValues, TableBlock, rfc3339
-from audit_layer_governance.reviews import VERDICTS, review_states, reviews_of, unreviewed
+from audit_layer_governance.reviews import REVIEW_DECISION, VERDICTS, review_states, reviews_of, unreviewed
 from audit_layer_ledger.offline_proof import PINNED_LINK_SCHEMAS, ProofInvalid
 from audit_layer_ledger.offline_proof import verify as verify_offline
 from audit_layer_schemas.pii import detect, mask
@@ -31,6 +31,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from audit_layer_api.access_log import ACCESS_DECISION
 from audit_layer_api.api_keys import ApiKey, Scope
 from audit_layer_api.console.session import COOKIE, PRE_COOKIE, Session, Sessions
 from audit_layer_api.context import ApiContext, Context
@@ -195,7 +196,9 @@ async def decisions(request: Request, who: Signed, context: Context,
     next_cursor = None
     try:
         before = decode_cursor(cursor, filters) if cursor else None
-        query = search_sql(store.database, who.key.tenant_id, filters, PAGE_SIZE, before)
+        # the application's decisions: the service's own records of reads and reviews only when asked for
+        query = search_sql(store.database, who.key.tenant_id, filters, PAGE_SIZE, before,
+                           hidden_types=(ACCESS_DECISION, REVIEW_DECISION))
         items, next_cursor = await context.backend(search_page, store, query, filters, PAGE_SIZE,
                                                    context.settings.query_settings)
     except FilterError as exc:
