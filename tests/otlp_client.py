@@ -3,7 +3,7 @@
 openai client (its HTTP answered by tests/llm_stand_in.py). Three calls: plain, streamed, failing.
 
     python -m tests.otlp_client MODE API_URL INGEST_KEY PROVIDER_URL
-MODE: `default` (message content as log events, not on the span) or `latest`
+MODE: `default` (message content as log records, not on the span: exported to /v1/logs) or `latest`
 (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental: content as span attributes) of the official
 openai-v2 instrumentation; `openllmetry` (Traceloop's anthropic and openai instrumentations) or
 `openinference` (Arize's openai instrumentation)."""
@@ -37,6 +37,17 @@ def main(mode: str, api_url: str, key: str, provider_url: str) -> int:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
         endpoint=f"{api_url}/v1/traces", headers={"Authorization": f"Bearer {key}"})))
     trace.set_tracer_provider(provider)
+    logs = None
+    if mode == "default":  # the content goes out as log records, through the SDK's own OTLP log exporter
+        from opentelemetry import _logs
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+        logs = LoggerProvider(resource=provider.resource)
+        logs.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(
+            endpoint=f"{api_url}/v1/logs", headers={"Authorization": f"Bearer {key}"})))
+        _logs.set_logger_provider(logs)
     OpenAIInstrumentor().instrument()
 
     client = openai.OpenAI(base_url=f"{provider_url}/v1", api_key="sk-test", max_retries=0)
@@ -52,6 +63,9 @@ def main(mode: str, api_url: str, key: str, provider_url: str) -> int:
         broken.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Anyone?"}])
     provider.force_flush(30_000)
     provider.shutdown()
+    if logs is not None:
+        logs.force_flush(30_000)
+        logs.shutdown()
     return 0
 
 

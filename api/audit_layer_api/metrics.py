@@ -30,6 +30,9 @@ class ApiMetrics:
         self.otlp_spans = Counter("audit_layer_otlp_spans", "spans received on /v1/traces: genai (made events), "
                                   "ignored (not GenAI), rejected (GenAI but not a valid event)", ["outcome"],
                                   registry=self.registry)
+        self.otlp_log_records = Counter("audit_layer_otlp_log_records", "log records received on /v1/logs: genai "
+                                        "(GenAI content, made content events), ignored (other records), rejected "
+                                        "(content events that were not valid)", ["outcome"], registry=self.registry)
         try:
             built = version("audit-layer")
         except PackageNotFoundError:

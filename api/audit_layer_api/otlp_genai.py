@@ -17,7 +17,7 @@ from typing import Any
 from audit_layer_sdk.outcomes import finish_reason_action
 
 # the namespace of the event ids made from (trace id, span id): a name-based UUID (RFC 9562 version 5)
-_SPAN_IDS = uuid.UUID("6f0e3f6c-5b1e-4d7a-9a52-a1d1e0c0ffee")
+SPAN_IDS = uuid.UUID("6f0e3f6c-5b1e-4d7a-9a52-a1d1e0c0ffee")
 # OTLP status codes (opentelemetry.proto.trace.v1.Status.StatusCode)
 STATUS_ERROR = 2
 _INDEXED = re.compile(r"^(gen_ai\.prompt|gen_ai\.completion)\.(\d+)\.(\w+)$")
@@ -56,7 +56,7 @@ def is_genai(span: Span) -> bool:
 
 def event_id(span: Span) -> str:
     """The same span always makes the same event id: an exporter's retry is dropped by the sequencer."""
-    return str(uuid.uuid5(_SPAN_IDS, f"{span.trace_id}:{span.span_id}"))
+    return str(uuid.uuid5(SPAN_IDS, f"{span.trace_id}:{span.span_id}"))
 
 
 def _json(value: Any) -> Any:
@@ -148,7 +148,7 @@ def conversation(span: Span) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return system + inputs, outputs
 
 
-def _finish_reasons(span: Span, outputs: list[dict[str, Any]]) -> list[str]:
+def finish_reasons(span: Span, outputs: list[dict[str, Any]]) -> list[str]:
     reasons = span.attributes.get("gen_ai.response.finish_reasons")
     if isinstance(reasons, list | tuple) and reasons:
         return [str(r) for r in reasons]
@@ -163,7 +163,7 @@ def to_event(span: Span) -> dict[str, Any]:
     """The REST ingest's event fields (schemas.IngestEvent) for one GenAI span."""
     a = span.attributes
     inputs, outputs = conversation(span)
-    reasons = _finish_reasons(span, outputs)
+    reasons = finish_reasons(span, outputs)
     failed = span.status_code == STATUS_ERROR or "error.type" in a
     if failed:
         action, codes = "FAIL_RETRY", [str(a.get("error.type") or "span_error")]
@@ -189,7 +189,7 @@ def to_event(span: Span) -> dict[str, Any]:
             metadata[key] = str(a[key])
     if not inputs and not outputs:  # recorded in part, and said so: the span carries no message
         metadata["otlp.messages"] = ("absent: not on the span or its events (content capture off, or sent "
-                                     "as log events)")
+                                     "as log records: export them to /v1/logs to record them)")
     if failed and span.status_message:
         metadata["otlp.status_message"] = span.status_message[:1000]
     if "gen_ai.tool.definitions" in a:

@@ -1,6 +1,6 @@
-"""OTLP/HTTP trace requests read into spans, and the answers written, in both encodings the OTLP
-specification defines: binary protobuf (`application/x-protobuf`) and JSON (`application/json`, ids as hex,
-keys in lowerCamelCase), either of them gzip-compressed."""
+"""OTLP/HTTP trace and log requests read into spans and log records, and the answers written, in both
+encodings the OTLP specification defines: binary protobuf (`application/x-protobuf`) and JSON
+(`application/json`, ids as hex, keys in lowerCamelCase), either of them gzip-compressed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from audit_layer_api.otlp_genai import Span
+from audit_layer_api.otlp_genai_content import LogRecord
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -76,12 +77,42 @@ def spans_from_protobuf(body: bytes) -> Iterator[Span]:
                            tuple((e.name, e.time_unix_nano, _attrs(e.attributes)) for e in s.events), resource)
 
 
+def log_records_from_protobuf(body: bytes) -> Iterator[LogRecord]:
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    request = ExportLogsServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except DecodeError as exc:
+        raise OtlpError(f"the body is not an OTLP ExportLogsServiceRequest in protobuf: {exc}") from None
+    for resource_logs in request.resource_logs:
+        resource = _attrs(resource_logs.resource.attributes)
+        for scope_logs in resource_logs.scope_logs:
+            for r in scope_logs.log_records:
+                attributes = _attrs(r.attributes)
+                # before the event_name field, the Events API put the name in an attribute
+                name = r.event_name or str(attributes.get("event.name", ""))
+                yield LogRecord(r.trace_id.hex(), r.span_id.hex(), name, r.time_unix_nano or r.observed_time_unix_nano,
+                                attributes, _any_value(r.body) if r.HasField("body") else None, resource)
+
+
 def protobuf_answer(rejected: int, message: str) -> bytes:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
     answer = ExportTraceServiceResponse()
     if rejected or message:
         answer.partial_success.rejected_spans = rejected
+        answer.partial_success.error_message = message
+    return bytes(answer.SerializeToString())
+
+
+def protobuf_logs_answer(rejected: int, message: str) -> bytes:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+
+    answer = ExportLogsServiceResponse()
+    if rejected or message:
+        answer.partial_success.rejected_log_records = rejected
         answer.partial_success.error_message = message
     return bytes(answer.SerializeToString())
 
@@ -142,8 +173,47 @@ def spans_from_json(body: bytes) -> Iterator[Span]:
         raise OtlpError(f"the body is not an OTLP/JSON ExportTraceServiceRequest: {exc!r}") from None
 
 
+def _hex_id(value: Any, digits: int, what: str) -> str:
+    """A trace or span id as OTLP/JSON writes it (hex); absent is empty (a log record outside any span)."""
+    text = str(value or "")
+    bytes.fromhex(text)
+    if text and len(text) != digits:
+        raise OtlpError(f"{what} must be {digits} hex digits, not {text!r}")
+    return text.lower()
+
+
+def log_records_from_json(body: bytes) -> Iterator[LogRecord]:
+    try:
+        request = json.loads(body)
+        resource_logs = request.get("resourceLogs", [])
+    except (ValueError, AttributeError) as exc:
+        raise OtlpError(f"the body is not an OTLP/JSON ExportLogsServiceRequest: {exc}") from None
+    try:
+        for rl in resource_logs:
+            resource = _json_attrs((rl.get("resource") or {}).get("attributes", []))
+            for sl in rl.get("scopeLogs", []):
+                for r in sl.get("logRecords", []):
+                    attributes = _json_attrs(r.get("attributes", []))
+                    body_value = r.get("body")
+                    yield LogRecord(_hex_id(r.get("traceId"), 32, "traceId"), _hex_id(r.get("spanId"), 16, "spanId"),
+                                    str(r.get("eventName") or attributes.get("event.name", "")),
+                                    int(r.get("timeUnixNano") or r.get("observedTimeUnixNano") or 0), attributes,
+                                    _json_value(body_value) if isinstance(body_value, Mapping) else None, resource)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, OtlpError):
+            raise
+        raise OtlpError(f"the body is not an OTLP/JSON ExportLogsServiceRequest: {exc!r}") from None
+
+
 def json_answer(rejected: int, message: str) -> bytes:
     answer: dict[str, Any] = {}
     if rejected or message:
         answer["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+    return json.dumps(answer).encode()
+
+
+def json_logs_answer(rejected: int, message: str) -> bytes:
+    answer: dict[str, Any] = {}
+    if rejected or message:
+        answer["partialSuccess"] = {"rejectedLogRecords": str(rejected), "errorMessage": message}
     return json.dumps(answer).encode()

@@ -1,12 +1,14 @@
-"""POST /v1/traces: an application traced by the official OpenTelemetry openai-v2 instrumentation, exporting
-with the OTel SDK's own OTLP/HTTP exporter, has every GenAI call recorded as a chained, verified audit event
-with no code of ours in it; OTLP/JSON with gzip too; a span sent twice is one event; bad requests are
-answered as OTLP says."""
+"""POST /v1/traces and /v1/logs: an application traced by the official OpenTelemetry openai-v2 instrumentation,
+exporting with the OTel SDK's own OTLP/HTTP exporters, has every GenAI call recorded as a chained, verified audit
+event with no code of ours in it, and the content it sends as log records as a content event naming the call;
+OTLP/JSON with gzip too; a span sent twice is one event; bad requests are answered as OTLP says."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from audit_layer_api.api_keys import Scope
 from audit_layer_schemas import Topics
 
 from tests.api_server import ApiServer, api_pipeline
@@ -40,13 +43,18 @@ def _rows(store: Any, tenant: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("mode", ["latest", "default"])
 def test_an_instrumented_application_is_audited_through_otlp(api: ApiServer, store: Any, provider_url: str,
-                                                             mode: str) -> None:
+                                                             mode: str, tmp_path: Path) -> None:
     tenant = f"otel-{mode}"
     done = subprocess.run([sys.executable, "-m", "tests.otlp_client", mode, api.url, api.key(tenant), provider_url],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert wait_for_rows(store, 3, workers=api.workers, sink=api.sink) >= 3
-    plain, streamed, failed = _rows(store, tenant)
+    # the default form: 3 calls (spans) and 3 content events (their log records: the failed call's prompt too)
+    expected = 3 if mode == "latest" else 6
+    assert wait_for_rows(store, expected, workers=api.workers, sink=api.sink) >= expected
+    rows = _rows(store, tenant)
+    assert len(rows) == expected, [(r["operation"], r["span_id"]) for r in rows]
+    calls = [r for r in rows if r["operation"] == "chat"]
+    plain, streamed, failed = calls
 
     assert plain["provider"] == "openai" and plain["operation"] == "chat"
     assert (plain["model"], plain["response_model"]) == ("gpt-4o-mini", "gpt-4o-mini")
@@ -57,22 +65,63 @@ def test_an_instrumented_application_is_audited_through_otlp(api: ApiServer, sto
     assert plain["duration_ms"] > 0
     assert plain["metadata"]["resource.service.name"] == "loan-desk"
     assert plain["metadata"]["gen_ai.response.id"] == "c"
-    if mode == "latest":  # content on the span: prompt and answer recorded
-        assert json.loads(plain["prompt"]) == [
-            {"role": "system", "content": "Decide loan applications."},
-            {"role": "user", "content": "Applicant 12: income 40k, debt 35k. Approve?"}]
-        assert plain["response"] == "Denied."
+    prompt = [{"role": "system", "content": "Decide loan applications."},
+              {"role": "user", "content": "Applicant 12: income 40k, debt 35k. Approve?"}]
+    if mode == "latest":  # content on the span: prompt and answer recorded with the call
+        assert json.loads(plain["prompt"]) == prompt and plain["response"] == "Denied."
         assert streamed["response"] == "Case 7 summary."
-    else:  # the default form puts content in log events, which /v1/traces does not carry
+        # the stream's finish reason is on its span in this form
+        assert streamed["finish_reason"] == "stop"
+    else:  # content in log records, exported to /v1/logs: a content event per call, naming the call's event
         assert plain["prompt"] is None and plain["response"] is None
         assert plain["metadata"]["otlp.messages"].startswith("absent")
-    # the default form puts a stream's finish reason in its log events only: the span has none to record
-    assert streamed["finish_reason"] == ("stop" if mode == "latest" else None) and streamed["action"] == "ALLOW"
-    assert streamed["response_model"] == "gpt-4o-mini"
+        content = {r["span_id"]: r for r in rows if r["operation"] == "content"}
+        assert set(content) == {plain["span_id"], streamed["span_id"], failed["span_id"]}
+        event_of = dict(store.query(
+            f"SELECT span_id, toString(event_id) FROM {store.database}.events WHERE tenant_id = {{t:String}} "
+            "AND operation = 'chat'", parameters={"t": tenant}).result_rows)
+        for call in calls:
+            record = content[call["span_id"]]
+            assert record["trace_id"] == call["trace_id"] and record["provider"] == "openai"
+            assert record["metadata"]["content_of_event_id"] == event_of[call["span_id"]]
+            assert record["metadata"]["resource.service.name"] == "loan-desk"
+        assert json.loads(content[plain["span_id"]]["prompt"]) == prompt
+        assert content[plain["span_id"]]["response"] == "Denied."
+        assert (content[streamed["span_id"]]["response"], content[streamed["span_id"]]["finish_reason"]) == (
+            "Case 7 summary.", "stop")
+        assert json.loads(content[failed["span_id"]]["prompt"]) == [{"role": "user", "content": "Anyone?"}]
+        assert content[failed["span_id"]]["response"] is None
+        # the span of a stream carries no finish reason in this form: its content event does
+        assert streamed["finish_reason"] is None
+        _the_console_shows_the_content_with_the_call(api, tenant, event_of[plain["span_id"]], tmp_path)
+    assert streamed["action"] == "ALLOW" and streamed["response_model"] == "gpt-4o-mini"
     assert failed["action"] == "FAIL_RETRY" and failed["error_type"] == "APIConnectionError"
 
     report = verify(store)
     assert report.ok, report.findings[:3]
+
+
+def _the_console_shows_the_content_with_the_call(api: ApiServer, tenant: str, call: str, folder: Path) -> None:
+    """In a real browser: the call's page shows the conversation its log records carried, and where from; the
+    list of decisions shows the calls, not their content events."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                             args=["--no-sandbox"])
+        page = browser.new_page(base_url=api.url, viewport={"width": 1360, "height": 900})
+        page.goto(f"/console/decisions/{call}")
+        page.fill("#api_key", api.key(tenant, frozenset({Scope.READ})))
+        page.click("#sign-in")
+        expect(page).to_have_url(re.compile(f"/console/decisions/{call}$"))
+        conversation = page.locator("section", has=page.get_by_role("heading", name="Conversation"))
+        expect(conversation).to_contain_text("Applicant 12: income 40k, debt 35k. Approve?")
+        expect(conversation).to_contain_text("Denied.")
+        expect(conversation).to_contain_text("Sent by the application as OpenTelemetry log records")
+        page.screenshot(path=str(folder / "otlp-call.png"), full_page=True)
+        page.goto("/console/decisions")
+        expect(page.locator("tbody tr")).to_have_count(3)
+        browser.close()
 
 
 @pytest.mark.parametrize("mode", ["openllmetry", "openinference"])
@@ -182,3 +231,53 @@ def test_otlp_json_gzip_openllmetry_attributes_idempotent_and_bad_requests(api: 
     assert expanded.status_code == 400 and "exceeds" in expanded.json()["message"]
     metrics = httpx.get(f"{api.url}/metrics").text
     assert 'audit_layer_otlp_spans_total{outcome="ignored"} 2.0' in metrics
+
+
+def test_otlp_logs_json_resent_once_oversized_content_kept_in_part_and_reserved_type(api: ApiServer,
+                                                                                    store: Any) -> None:
+    key = api.key("otel-logs")
+    auth = {"Authorization": f"Bearer {key}"}
+    huge = "x" * (600 * 1024)  # past the event's 512 KiB of content: cut, flagged, its digest kept
+
+    def record(name: str, body: dict[str, str], span_id: str) -> dict[str, Any]:
+        return {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id, "eventName": name,
+                "timeUnixNano": str(time.time_ns()),
+                "attributes": [{"key": "gen_ai.system", "value": {"stringValue": "openai"}}],
+                "body": {"kvlistValue": {"values": [{"key": k, "value": {"stringValue": v}} for k, v in body.items()]}}}
+    body = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        record("gen_ai.user.message", {"content": "Approve 12?"}, "1111111111111111"),
+        record("gen_ai.user.message", {"content": huge}, "2222222222222222"),
+        {"body": {"stringValue": "GET /health 200"}}]}]}]}
+    for _ in range(2):  # an exporter's retry: one content event per span
+        sent = httpx.post(f"{api.url}/v1/logs", content=gzip.compress(json.dumps(body).encode()),
+                          headers={**auth, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        assert sent.status_code == 200 and sent.json() == {}, sent.text
+    assert wait_for_rows(store, 2, workers=api.workers, sink=api.sink) >= 2
+    time.sleep(3)
+    rows = {r["span_id"]: r for r in _rows(store, "otel-logs")}
+    assert len(rows) == 2
+    assert json.loads(rows["1111111111111111"]["prompt"]) == [{"role": "user", "content": "Approve 12?"}]
+    cut = rows["2222222222222222"]
+    assert len(cut["prompt"]) == 512 * 1024 and cut["metadata"]["audit_layer.prompt_chars"] == str(
+        len(json.dumps([{"role": "user", "content": huge}])))
+    [(codes,)] = store.query(f"SELECT reason_codes FROM {store.database}.events WHERE tenant_id = 'otel-logs' "
+                             "AND span_id = '2222222222222222'").result_rows
+    assert "content_truncated" in codes
+    assert verify(store).ok
+
+    # only the service records content events: not the REST ingest, not a span's own attribute
+    refused = httpx.post(f"{api.url}/v1/audit/log", headers=auth, json={
+        "action": "ALLOW", "decision_type": "call_content", "prompt": "forged"})
+    assert refused.status_code == 422 and "/v1/logs" in refused.text
+    span = _json_span("3333333333333333", **{"gen_ai.operation.name": "chat",
+                                             "audit_layer.decision_type": "call_content"})
+    partial = httpx.post(f"{api.url}/v1/traces", json={"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]},
+                         headers=auth)
+    assert partial.json()["partialSuccess"]["rejectedSpans"] == "1"
+    bad = httpx.post(f"{api.url}/v1/logs", content=b"\xff\x00", headers={
+        **auth, "Content-Type": "application/x-protobuf"})
+    assert bad.status_code == 400
+    assert httpx.post(f"{api.url}/v1/logs", json=body).status_code == 401
+    metrics = httpx.get(f"{api.url}/metrics").text
+    assert 'audit_layer_otlp_log_records_total{outcome="genai"} 4.0' in metrics
+    assert 'audit_layer_otlp_log_records_total{outcome="ignored"} 2.0' in metrics

@@ -35,6 +35,7 @@ from audit_layer_api.access_log import ACCESS_DECISION
 from audit_layer_api.api_keys import ApiKey, Scope
 from audit_layer_api.console.session import COOKIE, PRE_COOKIE, Session, Sessions
 from audit_layer_api.context import ApiContext, Context
+from audit_layer_api.otlp_genai_content import CONTENT_DECISION, CONTENT_OF_KEY
 from audit_layer_api.problems import Problem
 from audit_layer_api.reads import latest_verification, load_record, search_page, verify_now
 from audit_layer_api.routes.reports import report_response
@@ -196,9 +197,10 @@ async def decisions(request: Request, who: Signed, context: Context,
     next_cursor = None
     try:
         before = decode_cursor(cursor, filters) if cursor else None
-        # the application's decisions: the service's own records of reads and reviews only when asked for
+        # the application's decisions: the service's own records of reads and reviews, and the content
+        # records shown with their calls, only when asked for
         query = search_sql(store.database, who.key.tenant_id, filters, PAGE_SIZE, before,
-                           hidden_types=(ACCESS_DECISION, REVIEW_DECISION))
+                           hidden_types=(ACCESS_DECISION, REVIEW_DECISION, CONTENT_DECISION))
         items, next_cursor = await context.backend(search_page, store, query, filters, PAGE_SIZE,
                                                    context.settings.query_settings)
     except FilterError as exc:
@@ -235,6 +237,17 @@ def _neighbours(context: ApiContext, tenant: str, seq: int) -> dict[int, dict[st
             for s, i, p, h, d in rows}
 
 
+def _contents(context: ApiContext, tenant: str, event_id: str) -> list[dict[str, Any]]:
+    """The content events that name this call (its OTLP log records), oldest first."""
+    store = context.backends.store
+    rows = store.query(
+        f"SELECT toString(event_id), seq, prompt, response, pii_found FROM {store.database}.events "
+        f"WHERE tenant_id = {{t:String}} AND decision_type = '{CONTENT_DECISION}' "
+        f"AND metadata['{CONTENT_OF_KEY}'] = {{e:String}} ORDER BY seq LIMIT 1 BY seq",
+        parameters={"t": tenant, "e": event_id}).result_rows
+    return [{"event_id": i, "seq": int(s), "prompt": p, "response": r, "pii": list(k)} for i, s, p, r, k in rows]
+
+
 async def _record(context: ApiContext, request: Request, who: Viewer, event_id: str) -> Any:
     backends = context.backends
     try:
@@ -269,6 +282,10 @@ async def decision(request: Request, event_id: str, who: Signed, context: Contex
     show = who.sees_pii
     messages = (prompt_messages(_masked(event.prompt, kinds, show))
                 + response_messages(_masked(event.response, kinds, show)))
+    contents = await context.backend(_contents, context, tenant, event_id)
+    for content in contents:  # the call's content, recorded apart from its span: shown with where it is from
+        content["messages"] = (prompt_messages(_masked(content["prompt"], content["pii"], show))
+                               + response_messages(_masked(content["response"], content["pii"], show)))
     findings = []
     for field, text in (("prompt", event.prompt), ("response", event.response)):
         for found in detect(text, tuple(kinds)) if text and kinds else []:
@@ -283,9 +300,11 @@ async def decision(request: Request, event_id: str, who: Signed, context: Contex
                          "decision_outcome": event.decision_outcome, "model": event.model,
                          "action": str(event.action.value), "risk_level": str(enrichment.risk_level.value)}}
     metadata = {k: metadata_value(v) for k, v in sorted(event.metadata.items())}
-    await context.record_access(who.key, request, "served", {"event_id": event_id, "page": "decision"}, [event_id])
+    await context.record_access(who.key, request, "served", {"event_id": event_id, "page": "decision"},
+                                [event_id, *(c["event_id"] for c in contents)])
     return _page(request, "decision.html", who, record=record, event=event, enrichment=enrichment,
-                 messages=messages, metadata=metadata, neighbours=neighbours, reviews=reviews, findings=findings,
+                 messages=messages, contents=contents, metadata=metadata, neighbours=neighbours, reviews=reviews,
+                 findings=findings,
                  server_check=server_check, browser_json=_script_json(browser), verdicts=VERDICTS,
                  offline=OFFLINE_CHECK.format(event_id=event_id), duration=duration(event.duration_ms),
                  time=rfc3339(event.timestamp_us / 1e6), signals=[(r, explanations.signal(r))

@@ -10,12 +10,14 @@ from pydantic import TypeAdapter, ValidationError
 from audit_layer_api import problems
 from audit_layer_api.access_log import ACCESS_DECISION
 from audit_layer_api.context import CODEC, ERRORS, Context, Ingester
+from audit_layer_api.otlp_genai_content import CONTENT_DECISION
 from audit_layer_api.problems import Problem, ProblemModel
 from audit_layer_api.schemas import IngestBatch, IngestBody, IngestEvent, IngestResult
 
 router = APIRouter(tags=["audit"])
 RESERVED = {REVIEW_DECISION: "record a review with POST /v1/audit/logs/{id}/reviews (a key of the review scope)",
-            ACCESS_DECISION: "every read through the API and the console is recorded as one"}
+            ACCESS_DECISION: "every read through the API and the console is recorded as one",
+            CONTENT_DECISION: "export the call's GenAI log records to /v1/logs, which records them as one"}
 BODY: TypeAdapter[IngestEvent | IngestBatch] = TypeAdapter(IngestBody)
 BODY_SCHEMA = {"oneOf": [{"$ref": "#/components/schemas/IngestEvent"},
                          {"$ref": "#/components/schemas/IngestBatch"}]}

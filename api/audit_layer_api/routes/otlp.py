@@ -1,25 +1,36 @@
-"""POST /v1/traces: OTLP/HTTP trace export. Every GenAI span becomes an audit event of the API key's
-organisation, answered once Kafka acknowledged them; other spans are ignored (and counted)."""
+"""POST /v1/traces and /v1/logs: OTLP/HTTP export. Every GenAI span becomes an audit event of the API key's
+organisation, and the GenAI content an instrumentation sends as log records a content event beside it
+(otlp_genai_content); answered once Kafka acknowledged them. Other spans and records are ignored (and
+counted). What the event schema cannot hold whole (content past its limit, odd ids) is recorded in part and
+flagged, as the SDK does, not refused: an exporter does not resend what an answer rejects."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from audit_layer_sdk.salvage import Flags, cut_text, fit_ids, fit_map
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from audit_layer_api.context import CODEC, ERRORS, Context, Ingester
+from audit_layer_api.api_keys import ApiKey
+from audit_layer_api.context import CODEC, ERRORS, ApiContext, Context, Ingester
 from audit_layer_api.otlp_genai import Span, genai_events
+from audit_layer_api.otlp_genai_content import CONTENT_DECISION, LogRecord, content_events
 from audit_layer_api.otlp_request import (
     JSON,
     PROTOBUF,
     OtlpError,
     decompress,
     json_answer,
+    json_logs_answer,
+    log_records_from_json,
+    log_records_from_protobuf,
     protobuf_answer,
+    protobuf_logs_answer,
     spans_from_json,
     spans_from_protobuf,
 )
@@ -27,8 +38,11 @@ from audit_layer_api.routes.ingest import RESERVED
 from audit_layer_api.schemas import IngestEvent
 
 router = APIRouter(tags=["otlp"])
-ENCODINGS: dict[str, tuple[Callable[[bytes], Iterator[Span]], Callable[[int, str], bytes]]] = {
+Answer = Callable[[int, str], bytes]
+SPANS: dict[str, tuple[Callable[[bytes], Iterator[Span]], Answer]] = {
     PROTOBUF: (spans_from_protobuf, protobuf_answer), JSON: (spans_from_json, json_answer)}
+LOGS: dict[str, tuple[Callable[[bytes], Iterator[LogRecord]], Answer]] = {
+    PROTOBUF: (log_records_from_protobuf, protobuf_logs_answer), JSON: (log_records_from_json, json_logs_answer)}
 
 
 def _status(media: str, code: int, message: str) -> Response:
@@ -44,14 +58,66 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _OBJECT = {"schema": {"type": "object"}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **{code: answer for code, answer in ERRORS.items() if code not in (400, 422)},
-    200: {"description": "an ExportTraceServiceResponse in the request's encoding; `partialSuccess` counts and "
-                         "names the GenAI spans that could not be events",
+    200: {"description": "an Export(Trace|Logs)ServiceResponse in the request's encoding; `partialSuccess` "
+                         "counts and names the GenAI spans or records that could not be events",
           "content": {PROTOBUF: _BINARY, JSON: _OBJECT}},
     400: {"description": "the body cannot be read as OTLP: a google.rpc.Status in the request's encoding",
           "content": {PROTOBUF: _BINARY, JSON: _OBJECT}},
     415: {"description": "a Content-Type other than OTLP's two",
           "content": {"text/plain": {"schema": {"type": "string"}}}},
 }
+
+
+def _media(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _unsupported(media: str) -> Response:
+    return Response(f"Content-Type {media or '(none)'} is not OTLP: send {PROTOBUF} or {JSON}\n",
+                    status_code=415, media_type="text/plain")
+
+
+async def _body(request: Request, context: ApiContext) -> bytes:
+    return decompress(await request.body(), request.headers.get("content-encoding", "").strip().lower(),
+                      context.settings.max_body_bytes)
+
+
+def _fitted(event: dict[str, Any]) -> dict[str, Any]:
+    """The event made to fit the schema, flagged where it had to be (the SDK's salvage rules)."""
+    values = dict(event)
+    flags = Flags()
+    if values.get("prompt") is not None or values.get("response") is not None:
+        values["content_salt"] = os.urandom(16).hex()
+    cut_text(values, values.get("content_salt") or "", flags)
+    fit_ids(values, flags)
+    values["metadata"] = fit_map(values.get("metadata"), flags)
+    values["model_parameters"] = fit_map(values.get("model_parameters"), flags)
+    if flags.reasons:
+        values["reason_codes"] = [*values.get("reason_codes", []), *flags.reasons]
+        values["metadata"].update(flags.metadata)
+    return values
+
+
+async def _publish(events: list[dict[str, Any]], key: ApiKey, context: ApiContext,
+                   made_here: str | None = None) -> list[str]:
+    """The events sent to Kafka (after its acknowledgement); the problems of those that could not be events.
+    `made_here`: the one reserved decision type these events may carry, because this service set it."""
+    now_us = time.time_ns() // 1000
+    messages, problems = [], []
+    for event in events:
+        try:
+            if event.get("decision_type") in RESERVED and event.get("decision_type") != made_here:
+                raise ValueError(f"decision_type {event['decision_type']!r} is recorded by the service itself")
+            record = IngestEvent.model_validate(_fitted(event)).to_record(key.tenant_id, key.key_id, now_us)
+            messages.append((record["tenant_id"].encode(), CODEC.encode(record)))
+        except (ValidationError, ValueError, TypeError) as exc:
+            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            problems.append(f"span {event.get('span_id')}: {first}")
+    if messages:
+        context.metrics.events_in.inc(len(messages))
+        await context.send(messages)
+        context.metrics.events_out.inc(len(messages))
+    return problems
 
 
 @router.post("/v1/traces", summary="OTLP/HTTP trace export: GenAI spans become audit events",
@@ -62,34 +128,46 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                          "Spans that are not GenAI operations are ignored; a GenAI span that cannot be an event is "
                          "counted in `partialSuccess.rejectedSpans` with the reason.")
 async def traces(request: Request, key: Ingester, context: Context) -> Response:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in ENCODINGS:
-        return Response(f"Content-Type {media or '(none)'} is not OTLP: send {PROTOBUF} or {JSON}\n",
-                        status_code=415, media_type="text/plain")
-    decode, answer = ENCODINGS[media]
+    media = _media(request)
+    if media not in SPANS:
+        return _unsupported(media)
+    decode, answer = SPANS[media]
     try:
-        body = decompress(await request.body(), request.headers.get("content-encoding", "").strip().lower(),
-                          context.settings.max_body_bytes)
-        spans = list(decode(body))
+        spans = list(decode(await _body(request, context)))
     except OtlpError as exc:
         return _status(media, 400, str(exc))
     events, ignored = genai_events(spans)
-    now_us = time.time_ns() // 1000
-    messages, problems = [], []
-    for event in events:
-        try:
-            if event.get("decision_type") in RESERVED:
-                raise ValueError(f"decision_type {event['decision_type']!r} is recorded by the service itself")
-            record = IngestEvent.model_validate(event).to_record(key.tenant_id, key.key_id, now_us)
-            messages.append((record["tenant_id"].encode(), CODEC.encode(record)))
-        except (ValidationError, ValueError, TypeError) as exc:
-            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            problems.append(f"span {event.get('span_id')}: {first}")
-    context.metrics.otlp_spans.labels("genai").inc(len(events))
-    context.metrics.otlp_spans.labels("ignored").inc(ignored)
-    context.metrics.otlp_spans.labels("rejected").inc(len(problems))
-    if messages:
-        context.metrics.events_in.inc(len(messages))
-        await context.send(messages)
-        context.metrics.events_out.inc(len(messages))
+    problems = await _publish(events, key, context)
+    counted = context.metrics.otlp_spans
+    counted.labels("genai").inc(len(events))
+    counted.labels("ignored").inc(ignored)
+    counted.labels("rejected").inc(len(problems))
+    return Response(answer(len(problems), "; ".join(problems)[:2000]), status_code=200, media_type=media)
+
+
+@router.post("/v1/logs", summary="OTLP/HTTP log export: GenAI content records become content events",
+             responses=RESPONSES, response_class=Response,
+             openapi_extra={"requestBody": {"required": True, "content": {PROTOBUF: _BINARY, JSON: _OBJECT}}},
+             description="For instrumentations that send the prompt and answer as log records (e.g. the official "
+                         "openai-v2 one by default): the GenAI content records of each span (`gen_ai.user.message`, "
+                         "`gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) become one event, "
+                         "`decision_type = call_content`, whose metadata `content_of_event_id` names the event "
+                         "of the call's span. Other log records are ignored. Encodings and authentication as "
+                         "/v1/traces; a record that cannot be an event is counted in "
+                         "`partialSuccess.rejectedLogRecords`.")
+async def logs(request: Request, key: Ingester, context: Context) -> Response:
+    media = _media(request)
+    if media not in LOGS:
+        return _unsupported(media)
+    decode, answer = LOGS[media]
+    try:
+        records = list(decode(await _body(request, context)))
+    except OtlpError as exc:
+        return _status(media, 400, str(exc))
+    events, ignored = content_events(records)
+    problems = await _publish(events, key, context, made_here=CONTENT_DECISION)
+    counted = context.metrics.otlp_log_records
+    counted.labels("genai").inc(len(records) - ignored)
+    counted.labels("ignored").inc(ignored)
+    counted.labels("rejected").inc(len(problems))
     return Response(answer(len(problems), "; ".join(problems)[:2000]), status_code=200, media_type=media)
