@@ -6,7 +6,8 @@ openai client (its HTTP answered by tests/llm_stand_in.py). Three calls: plain, 
 MODE: `default` (message content as log records, not on the span: exported to /v1/logs) or `latest`
 (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental: content as span attributes) of the official
 openai-v2 instrumentation; `openllmetry` (Traceloop's anthropic and openai instrumentations) or
-`openinference` (Arize's openai instrumentation)."""
+`openinference` (Arize's openai instrumentation); `langchain` (OpenLLMetry's LangChain instrumentation around
+a LangChain chain and chat model)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from typing import Any
 def main(mode: str, api_url: str, key: str, provider_url: str) -> int:
     if mode in ("openllmetry", "openinference"):
         return other_instrumentation(mode, api_url, key, provider_url)
+    if mode == "langchain":
+        return langchain(api_url, key, provider_url)
     if mode == "latest":
         os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
         os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "SPAN_ONLY"
@@ -107,6 +110,25 @@ def other_instrumentation(mode: str, api_url: str, key: str, provider_url: str) 
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello?"}])
     for _ in client.chat.completions.create(model="gpt-4o-mini", stream=True,
                                             messages=[{"role": "user", "content": "Summarise case 7."}]):
+        pass
+    provider.force_flush(30_000)
+    provider.shutdown()
+    return 0
+
+
+def langchain(api_url: str, key: str, provider_url: str) -> int:
+    """A LangChain chain (prompt template, then the chat model) and a streamed chat model call, traced by
+    OpenLLMetry's LangChain instrumentation: the chain and its steps are spans too, but not model calls."""
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_openai import ChatOpenAI
+    from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+    provider: Any = _provider(api_url, key)
+    LangchainInstrumentor().instrument()
+    llm = ChatOpenAI(model="gpt-4o-mini", base_url=f"{provider_url}/v1", api_key="sk-test", max_retries=0)
+    chain = ChatPromptTemplate.from_messages([("system", "Triage nurse."), ("user", "{question}")]) | llm
+    chain.invoke({"question": "Hello?"})
+    for _ in llm.stream("Summarise case 7."):
         pass
     provider.force_flush(30_000)
     provider.shutdown()

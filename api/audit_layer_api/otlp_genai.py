@@ -25,7 +25,8 @@ _OPENINFERENCE = re.compile(r"^llm\.(input_messages|output_messages)\.(\d+)\.mes
 _PARAMETERS = ("temperature", "max_tokens", "top_p", "top_k", "frequency_penalty", "presence_penalty", "seed",
                "stop_sequences", "choice.count")
 # kept in the event's metadata as they are
-_KEPT = ("gen_ai.response.id", "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
+_KEPT = ("gen_ai.response.id", "gen_ai.tool.name", "gen_ai.tool.call.id", "gen_ai.agent.name",
+         "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
          "gen_ai.usage.reasoning.output_tokens", "gen_ai.server.time_to_first_token", "gen_ai.conversation.id",
          "server.address")
 _PER_MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
@@ -48,8 +49,18 @@ class Span:
     resource: Mapping[str, Any] = field(default_factory=dict)
 
 
+# spans that frame model calls rather than make one (LangChain's chains and steps as OpenLLMetry traces them):
+# their model calls and tool executions are spans of their own, each an event. A deny-list, so that an
+# operation name new to us is recorded rather than lost.
+ORCHESTRATION = frozenset({"invoke_agent", "create_agent", "execute_task", "invoke_workflow"})
+_FRAMING_KINDS = frozenset({"workflow", "task", "agent"})
+
+
 def is_genai(span: Span) -> bool:
+    """A GenAI operation that is recorded: a model call or a tool execution."""
     a = span.attributes
+    if a.get("gen_ai.operation.name") in ORCHESTRATION or a.get("traceloop.span.kind") in _FRAMING_KINDS:
+        return False
     return ("gen_ai.operation.name" in a or "gen_ai.system" in a or "gen_ai.provider.name" in a
             or a.get("openinference.span.kind") == "LLM")
 

@@ -124,8 +124,8 @@ def _the_console_shows_the_content_with_the_call(api: ApiServer, tenant: str, ca
         browser.close()
 
 
-@pytest.mark.parametrize("mode", ["openllmetry", "openinference"])
-def test_openllmetry_and_openinference_instrumented_calls_are_audited(api: ApiServer, store: Any,
+@pytest.mark.parametrize("mode", ["openllmetry", "openinference", "langchain"])
+def test_openllmetry_openinference_and_langchain_instrumented_calls_are_audited(api: ApiServer, store: Any,
                                                                       provider_url: str, mode: str) -> None:
     tenant = f"otel-{mode}"
     done = subprocess.run([sys.executable, "-m", "tests.otlp_client", mode, api.url, api.key(tenant), provider_url],
@@ -146,7 +146,11 @@ def test_openllmetry_and_openinference_instrumented_calls_are_audited(api: ApiSe
     chat = rows[-2]
     assert (chat["provider"], chat["model"], chat["input_tokens"], chat["output_tokens"]) == (
         "openai", "gpt-4o-mini", 8, 2)
-    assert json.loads(chat["prompt"]) == [{"role": "user", "content": "Hello?"}] and chat["response"] == "Denied."
+    asked = [{"role": "user", "content": "Hello?"}]
+    if mode == "langchain":  # the chain's prompt template adds a system message; its own spans are not calls
+        asked.insert(0, {"role": "system", "content": "Triage nurse."})
+        assert 'audit_layer_otlp_spans_total{outcome="ignored"} 2.0' in httpx.get(f"{api.url}/metrics").text
+    assert json.loads(chat["prompt"]) == asked and chat["response"] == "Denied."
     assert rows[-1]["response"] == "Case 7 summary."
     assert all(r["metadata"]["resource.service.name"] == "triage-desk" for r in rows)
     report = verify(store)

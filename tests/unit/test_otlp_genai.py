@@ -62,6 +62,17 @@ def test_errors_ids_and_spans_that_are_not_genai() -> None:
     assert (len(events), ignored) == (1, 1)
 
 
+def test_spans_that_frame_calls_are_not_calls_and_a_new_operation_name_is_kept() -> None:
+    framing = [_span({"gen_ai.provider.name": "langchain", "gen_ai.operation.name": "invoke_agent"}),
+               _span({"gen_ai.provider.name": "langchain", "gen_ai.operation.name": "execute_task"}),
+               _span({"gen_ai.system": "langchain", "traceloop.span.kind": "workflow"})]
+    tool = _span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "credit_score"}, span_id="01" * 8)
+    novel = _span({"gen_ai.operation.name": "generate_video", "gen_ai.provider.name": "x"}, span_id="02" * 8)
+    events, ignored = genai_events([*framing, tool, novel])
+    assert (ignored, [e["operation"] for e in events]) == (3, ["execute_tool", "generate_video"])
+    assert events[0]["metadata"]["gen_ai.tool.name"] == "credit_score"
+
+
 def test_two_spans_of_one_call_make_one_event_the_richer_one() -> None:
     call = {"gen_ai.operation.name": "chat", "gen_ai.response.id": "msg_1", "gen_ai.provider.name": "anthropic"}
     sdk_span = Span("11" * 16, "22" * 8, "anthropic.messages.create", 10, 20, 0, "", call)
