@@ -13,8 +13,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Provider(BaseHTTPRequestHandler):
     """Canned answers of the OpenAI and Anthropic HTTP APIs (plain, streamed, Responses), on a real socket."""
 
+    def _body(self) -> bytes:
+        """The request body, sized or chunked (Node's clients send chunked)."""
+        if self.headers.get("content-length") is not None:
+            return self.rfile.read(int(self.headers["content-length"]))
+        chunks = []
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+        self.rfile.readline()
+        return b"".join(chunks)
+
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        body = json.loads(self._body())
         if self.path.endswith("/messages") and body.get("stream"):
             self._sse([("message_start", {"type": "message_start", "message": {
                            "id": "m", "type": "message", "role": "assistant", "model": body["model"], "content": [],

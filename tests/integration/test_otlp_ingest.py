@@ -285,3 +285,34 @@ def test_otlp_logs_json_resent_once_oversized_content_kept_in_part_and_reserved_
     metrics = httpx.get(f"{api.url}/metrics").text
     assert 'audit_layer_otlp_log_records_total{outcome="genai"} 4.0' in metrics
     assert 'audit_layer_otlp_log_records_total{outcome="ignored"} 2.0' in metrics
+
+
+def test_a_node_application_traced_by_opentelemetry_js_is_audited(api: ApiServer, store: Any,
+                                                                  provider_url: str) -> None:
+    """OpenTelemetry JS: the Node tracer and logger providers with their OTLP/HTTP protobuf exporters and the
+    openai instrumentation (content as log records, named the older way, in an `event.name` attribute)."""
+    node = shutil.which("node")
+    assert node is not None, "Node.js 20+ is needed (the TypeScript SDK's toolchain)"
+    tenant = "otel-node"
+    done = subprocess.run([node, "scripts/otlp-app.cjs", api.url, api.key(tenant), provider_url],
+                          cwd=REPO / "producer" / "typescript", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert wait_for_rows(store, 6, workers=api.workers, sink=api.sink) >= 6
+    time.sleep(2)
+    rows = _rows(store, tenant)
+    assert len(rows) == 6, [(r["operation"], r["span_id"]) for r in rows]
+    plain, streamed, failed = (r for r in rows if r["operation"] == "chat")
+    content = {r["span_id"]: r for r in rows if r["operation"] == "content"}
+    assert (plain["provider"], plain["model"], plain["input_tokens"], plain["output_tokens"]) == (
+        "openai", "gpt-4o-mini", 8, 2)
+    assert (plain["finish_reason"], plain["action"], plain["model_parameters"]["temperature"]) == (
+        "stop", "ALLOW", "0.2")
+    assert plain["metadata"]["resource.service.name"] == "claims-desk"
+    assert json.loads(content[plain["span_id"]]["prompt"]) == [
+        {"role": "user", "content": "Claim 88: water damage, 2,400 EUR. Pay?"}]
+    assert content[plain["span_id"]]["response"] == "Denied."
+    assert content[streamed["span_id"]]["response"] == "Case 7 summary."
+    assert (failed["action"], failed["error_type"]) == ("FAIL_RETRY", "APIConnectionError")
+    assert json.loads(content[failed["span_id"]]["prompt"]) == [{"role": "user", "content": "Anyone?"}]
+    report = verify(store)
+    assert report.ok, report.findings[:3]
