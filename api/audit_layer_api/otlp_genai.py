@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit_layer_sdk.otel_spans import EVENT_ID_ATTRIBUTE
 from audit_layer_sdk.outcomes import finish_reason_action
 
 # the namespace of the event ids made from (trace id, span id): a name-based UUID (RFC 9562 version 5)
@@ -60,6 +61,8 @@ def is_genai(span: Span) -> bool:
     """A GenAI operation that is recorded: a model call or a tool execution."""
     a = span.attributes
     if a.get("gen_ai.operation.name") in ORCHESTRATION or a.get("traceloop.span.kind") in _FRAMING_KINDS:
+        return False
+    if EVENT_ID_ATTRIBUTE in a:  # the Audit Layer SDK's own span of a call it recorded (audit_layer_sdk.otel_spans)
         return False
     return ("gen_ai.operation.name" in a or "gen_ai.system" in a or "gen_ai.provider.name" in a
             or a.get("openinference.span.kind") == "LLM")

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from audit_layer_sdk._log import log
 from audit_layer_sdk.context import current_context, otel_ids
 from audit_layer_sdk.destinations import Publisher, default_publisher
+from audit_layer_sdk.otel_spans import emit_span
 from audit_layer_sdk.salvage import (
     TEXT_FIELDS,
     Flags,
@@ -105,6 +106,7 @@ class AuditCollector:
         self._perf_start = time.perf_counter()
         self._duration_ms: float | None = None
         self._emitted = False
+        self._event_id: str | None = None  # made at emit when a span names it; else when the event is built
         self._usage: Usage | None = None
         self.fields: dict[str, Any] = {
             "tenant_id": tenant_id,
@@ -244,7 +246,8 @@ class AuditCollector:
                 self.fields[name] = [str(v)[:256] for v in self.fields[name]]
         self._apply_capture(salt)
         values = {k: v for k, v in self.fields.items() if v is not None}
-        values.update(event_id=str(uuid7()), timestamp_us=self._started_ns // 1000, duration_ms=duration)
+        values.update(event_id=self._event_id or str(uuid7()), timestamp_us=self._started_ns // 1000,
+                      duration_ms=duration)
         reasons, metadata = list(values.get("reason_codes", [])), fit_map(values.get("metadata"), flags)
         if "model_parameters" in values:
             values["model_parameters"] = fit_map(values["model_parameters"], flags)
@@ -312,10 +315,22 @@ class AuditCollector:
         if self._duration_ms is None:
             self._duration_ms = (time.perf_counter() - self._perf_start) * 1000.0
         try:
-            return (self._publisher or default_publisher()).submit(self)
+            publisher = self._publisher or default_publisher()
+            if getattr(getattr(publisher, "config", None), "otel_spans", False):
+                self._span()
+            return publisher.submit(self)
         except Exception as exc:  # the SDK never raises into the application
             log.warning("emit", "audit event not emitted: %s", exc)
             return False
+
+    def _span(self) -> None:
+        """The call as a span too; a tracing failure never costs the audit event."""
+        self._event_id = str(uuid7())
+        try:
+            emit_span(self.fields, self._event_id, self._started_ns,
+                      self._started_ns + int((self._duration_ms or 0.0) * 1_000_000))
+        except Exception as exc:
+            log.warning("otel-span", "audit event kept; its OpenTelemetry span not emitted: %s", exc)
 
     def __enter__(self) -> AuditCollector:
         return self

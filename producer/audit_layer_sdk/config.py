@@ -55,6 +55,8 @@ class AuditConfig:
     capture: str = "full"
     # per-model prices; when set, each event carries its cost (see usage.py)
     prices: PriceTable | None = None
+    # each audited call also as an OpenTelemetry span in the application's trace (otel_spans.py)
+    otel_spans: bool = False
 
     def __post_init__(self) -> None:
         if self.capture not in CAPTURE_MODES:
@@ -100,7 +102,11 @@ class AuditConfig:
             security = KafkaSecurity.from_env(env)
         except KafkaSecurityError as exc:
             raise AuditConfigError(str(exc)) from None
+        spans = env.get("AUDIT_LAYER_OTEL_SPANS", "0").strip().lower()
+        if spans not in ("0", "1", "true", "false", ""):
+            raise AuditConfigError(f"AUDIT_LAYER_OTEL_SPANS={spans!r}: use 1 (on) or 0 (off)")
         return cls(
+            otel_spans=spans in ("1", "true"),
             prices=prices,
             kafka_overrides=security.librdkafka(),
             bootstrap_servers=bootstrap,
