@@ -137,6 +137,13 @@ def metrics_port_default() -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def add_metrics_port(parser: argparse.ArgumentParser) -> None:
+    """A worker's --metrics-port (every worker serves the same endpoints)."""
+    parser.add_argument("--metrics-port", type=port, default=metrics_port_default(),
+                        help="serve Prometheus /metrics, /healthz and /readyz on this port (default: "
+                             "$AUDIT_LAYER_METRICS_PORT, else none)")
+
+
 def date(text: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(text)

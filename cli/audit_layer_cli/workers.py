@@ -13,12 +13,11 @@ from audit_layer_cli.common import (
     UserError,
     add_clickhouse,
     add_kafka,
+    add_metrics_port,
     check_kafka,
     console,
     key_name,
-    metrics_port_default,
     open_store,
-    port,
     positive,
     seconds,
     topics_of,
@@ -160,9 +159,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("enricher", help="run the enricher worker",
                        description="Validate, enrich and forward raw audit events; bad input goes to the DLQ.")
     add_kafka(p)
-    p.add_argument("--metrics-port", type=port, default=metrics_port_default(),
-                   help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
-                        "else none)")
+    add_metrics_port(p)
     p.add_argument("--group", default="audit-enricher", help="consumer group (the faust app id with --runtime faust)")
     p.add_argument("--runtime", choices=("batch", "faust"), default="batch",
                    help="batch: confluent-kafka in batches (default, several times faster per event); "
@@ -176,9 +173,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sequencer", help="run the sequencer worker (Kafka transactions)",
                        description="Chain enriched events per tenant, exactly once.")
     add_kafka(p)
-    p.add_argument("--metrics-port", type=port, default=metrics_port_default(),
-                   help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
-                        "else none)")
+    add_metrics_port(p)
     p.add_argument("--group", default="audit-sequencer", help="consumer group")
     p.add_argument("--instance-id", default=os.environ.get("AUDIT_LAYER_INSTANCE_ID", "0"),
                    help="stable id of this process; part of its transactional.id (default: 0)")
@@ -240,9 +235,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sink", help="run the ClickHouse sink",
                        description="Load chained events into ClickHouse exactly once.")
     add_kafka(p)
-    p.add_argument("--metrics-port", type=port, default=metrics_port_default(),
-                   help="serve Prometheus /metrics and /healthz on this port (default: $AUDIT_LAYER_METRICS_PORT, "
-                        "else none)")
+    add_metrics_port(p)
     add_clickhouse(p)
     p.add_argument("--group", default="audit-sink", help="consumer group")
     p.add_argument("--batch-rows", type=positive, default=20_000, help="rows per insert (default: 20000)")
