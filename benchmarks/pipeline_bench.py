@@ -273,9 +273,10 @@ def main() -> int:
         console.print(f"  {line}")
     results["slowest_stage_profile"] = profiles.get(slowest, [])
     figures = {k: float(v) for k, v in results.items() if isinstance(v, int | float)}
+    # the targets of the throughput issue (20): a fifth of the ceiling, 12,000 events/s, p99 within a second
     publish("pipeline vs ceiling", figures, {
-        "pipeline_events_per_s": ">= 20,000", "pipeline_share_of_ceiling": ">= 0.15",
-        "freshness_p99_ms": "<= 2,000"}, args.json)
+        "pipeline_events_per_s": ">= 12,000", "pipeline_share_of_ceiling": ">= 0.20",
+        "freshness_p99_ms": "<= 1,000"}, args.json)
     args.json.write_text(__import__("json").dumps(results, indent=2))
     return 0
 
