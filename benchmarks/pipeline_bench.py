@@ -166,6 +166,8 @@ def main() -> int:
     parser.add_argument("--fresh-seconds", type=int, default=30)
     parser.add_argument("--enrichers", type=int, default=1, help="enricher processes in the whole pipeline")
     parser.add_argument("--sequencers", type=int, default=1, help="sequencer processes in the whole pipeline")
+    parser.add_argument("--sink-batch-seconds", type=float, default=1.0,
+                        help="the sinks' batch age (`audit-layer sink --batch-seconds`): freshness against inserts")
     parser.add_argument("--stages-only", action="store_true",
                         help="only the stages alone (no ceiling, pipeline or freshness): for tuning a stage")
     parser.add_argument("--json", type=Path, default=Path("bench-results/pipeline.json"))
@@ -193,11 +195,13 @@ def main() -> int:
         ensure_topics(args.bootstrap, topics, partitions=PARTITIONS)
         produce(args.bootstrap, topics.events, messages)
     dsn = f"chdb://{work / 'ch-alone'}"
+    sink_batch = ("--batch-seconds", str(args.sink_batch_seconds))
+    results["sink_batch_seconds"] = args.sink_batch_seconds
     runs = [  # label, stage, its topics, its input, extra arguments
         ("enricher", "enricher", alone, alone.events, ()),
         ("enricher_faust", "enricher", alone_faust, alone_faust.events, ("--runtime", "faust")),
         ("sequencer", "sequencer", alone, alone.enriched, ("--signing-key", str(key))),
-        ("sink", "sink", alone, alone.chained, ("--dsn", dsn, "--database", "bench")),
+        ("sink", "sink", alone, alone.chained, ("--dsn", dsn, "--database", "bench", *sink_batch)),
     ]
     profiles: dict[str, list[str]] = {}
     for label, name, topics, source, extra in runs:
@@ -228,7 +232,7 @@ def main() -> int:
     produce(args.bootstrap, whole.events, messages)
     dsn = f"chdb://{work / 'ch-whole'}"
     console.print("the whole pipeline ...")
-    stages = [Stage("sink", args, whole, work, "--dsn", dsn, "--database", "bench")]
+    stages = [Stage("sink", args, whole, work, "--dsn", dsn, "--database", "bench", *sink_batch)]
     while stored(dsn, "bench") < 0:  # the sink owns the embedded engine before anything else starts
         time.sleep(0.2)
     stages += [Stage("enricher", args, whole, work, label=f"enricher{i}", group="enricher")
