@@ -59,15 +59,21 @@ def _attrs(items: Any) -> dict[str, Any]:
     return {kv.key: _any_value(kv.value) for kv in items}
 
 
-def spans_from_protobuf(body: bytes) -> Iterator[Span]:
+def _parsed(request: Any, body: bytes) -> Any:
+    """The export request message read from the body, or an OtlpError naming it."""
     from google.protobuf.message import DecodeError
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
     except DecodeError as exc:
-        raise OtlpError(f"the body is not an OTLP ExportTraceServiceRequest in protobuf: {exc}") from None
+        raise OtlpError(f"the body is not an OTLP {type(request).__name__} in protobuf: {exc}") from None
+    return request
+
+
+def spans_from_protobuf(body: bytes) -> Iterator[Span]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = _parsed(ExportTraceServiceRequest(), body)
     for resource_spans in request.resource_spans:
         resource = _attrs(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
@@ -78,14 +84,9 @@ def spans_from_protobuf(body: bytes) -> Iterator[Span]:
 
 
 def log_records_from_protobuf(body: bytes) -> Iterator[LogRecord]:
-    from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-    request = ExportLogsServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except DecodeError as exc:
-        raise OtlpError(f"the body is not an OTLP ExportLogsServiceRequest in protobuf: {exc}") from None
+    request = _parsed(ExportLogsServiceRequest(), body)
     for resource_logs in request.resource_logs:
         resource = _attrs(resource_logs.resource.attributes)
         for scope_logs in resource_logs.scope_logs:

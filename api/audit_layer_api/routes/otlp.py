@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from audit_layer_sdk.salvage import Flags, cut_text, fit_ids, fit_map
 from fastapi import APIRouter, Request, Response
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from audit_layer_api.api_keys import ApiKey
@@ -39,6 +40,7 @@ from audit_layer_api.schemas import IngestEvent
 
 router = APIRouter(tags=["otlp"])
 Answer = Callable[[int, str], bytes]
+Item = TypeVar("Item", Span, LogRecord)
 SPANS: dict[str, tuple[Callable[[bytes], Iterator[Span]], Answer]] = {
     PROTOBUF: (spans_from_protobuf, protobuf_answer), JSON: (spans_from_json, json_answer)}
 LOGS: dict[str, tuple[Callable[[bytes], Iterator[LogRecord]], Answer]] = {
@@ -120,6 +122,28 @@ async def _publish(events: list[dict[str, Any]], key: ApiKey, context: ApiContex
     return problems
 
 
+async def _export(request: Request, key: ApiKey, context: ApiContext,
+                  encodings: Mapping[str, tuple[Callable[[bytes], Iterator[Item]], Answer]],
+                  to_events: Callable[[list[Item]], tuple[list[dict[str, Any]], int]], counted: Counter,
+                  made_here: str | None = None) -> Response:
+    """One OTLP export: read in the request's encoding, its GenAI items made events and published, counted,
+    and answered in that encoding (partialSuccess naming what could not be an event)."""
+    media = _media(request)
+    if media not in encodings:
+        return _unsupported(media)
+    decode, answer = encodings[media]
+    try:
+        items = list(decode(await _body(request, context)))
+    except OtlpError as exc:
+        return _status(media, 400, str(exc))
+    events, ignored = to_events(items)
+    problems = await _publish(events, key, context, made_here)
+    counted.labels("genai").inc(len(items) - ignored)
+    counted.labels("ignored").inc(ignored)
+    counted.labels("rejected").inc(len(problems))
+    return Response(answer(len(problems), "; ".join(problems)[:2000]), status_code=200, media_type=media)
+
+
 @router.post("/v1/traces", summary="OTLP/HTTP trace export: GenAI spans become audit events",
              responses=RESPONSES, response_class=Response,
              openapi_extra={"requestBody": {"required": True, "content": {PROTOBUF: _BINARY, JSON: _OBJECT}}},
@@ -128,21 +152,7 @@ async def _publish(events: list[dict[str, Any]], key: ApiKey, context: ApiContex
                          "Spans that are not GenAI operations are ignored; a GenAI span that cannot be an event is "
                          "counted in `partialSuccess.rejectedSpans` with the reason.")
 async def traces(request: Request, key: Ingester, context: Context) -> Response:
-    media = _media(request)
-    if media not in SPANS:
-        return _unsupported(media)
-    decode, answer = SPANS[media]
-    try:
-        spans = list(decode(await _body(request, context)))
-    except OtlpError as exc:
-        return _status(media, 400, str(exc))
-    events, ignored = genai_events(spans)
-    problems = await _publish(events, key, context)
-    counted = context.metrics.otlp_spans
-    counted.labels("genai").inc(len(events))
-    counted.labels("ignored").inc(ignored)
-    counted.labels("rejected").inc(len(problems))
-    return Response(answer(len(problems), "; ".join(problems)[:2000]), status_code=200, media_type=media)
+    return await _export(request, key, context, SPANS, genai_events, context.metrics.otlp_spans)
 
 
 @router.post("/v1/logs", summary="OTLP/HTTP log export: GenAI content records become content events",
@@ -156,18 +166,5 @@ async def traces(request: Request, key: Ingester, context: Context) -> Response:
                          "/v1/traces; a record that cannot be an event is counted in "
                          "`partialSuccess.rejectedLogRecords`.")
 async def logs(request: Request, key: Ingester, context: Context) -> Response:
-    media = _media(request)
-    if media not in LOGS:
-        return _unsupported(media)
-    decode, answer = LOGS[media]
-    try:
-        records = list(decode(await _body(request, context)))
-    except OtlpError as exc:
-        return _status(media, 400, str(exc))
-    events, ignored = content_events(records)
-    problems = await _publish(events, key, context, made_here=CONTENT_DECISION)
-    counted = context.metrics.otlp_log_records
-    counted.labels("genai").inc(len(records) - ignored)
-    counted.labels("ignored").inc(ignored)
-    counted.labels("rejected").inc(len(problems))
-    return Response(answer(len(problems), "; ".join(problems)[:2000]), status_code=200, media_type=media)
+    return await _export(request, key, context, LOGS, content_events, context.metrics.otlp_log_records,
+                         made_here=CONTENT_DECISION)
