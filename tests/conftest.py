@@ -165,10 +165,23 @@ class SinkThread:
         self.thread.join(30)
 
 
+# the two ways to run the stages before the sink: an enricher and sequencers, or sequencers that enrich
+TOPOLOGIES = ("staged", "fused")
+
+
+def chain_workers(bootstrap: str, topics: Topics, log_dir: Path, topology: str = "staged",
+                  sequencers: int = 1) -> list[Worker]:
+    """The processes that turn audit.events into audit.events.chained, in one of the TOPOLOGIES."""
+    enrich = ("--enrich",) if topology == "fused" else ()
+    enricher = [Worker("enricher", bootstrap, topics, log_dir)] if topology == "staged" else []
+    return enricher + [Worker("sequencer", bootstrap, topics, log_dir, "--instance-id", str(i), *enrich)
+                       for i in range(sequencers)]
+
+
 @pytest.fixture
 def pipeline(kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Enricher and sequencer processes plus the sink, on fresh topics and a fresh database."""
-    workers = [Worker(n, kafka_bootstrap, topics, tmp_path) for n in ("enricher", "sequencer")]
+    workers = chain_workers(kafka_bootstrap, topics, tmp_path)
     sink = SinkThread(kafka_bootstrap, topics, store)
     yield {"workers": workers, "sink": sink, "topics": topics, "store": store, "bootstrap": kafka_bootstrap}
     sink.stop()

@@ -72,6 +72,7 @@ def cmd_enricher(args: argparse.Namespace) -> int:
 
 def cmd_sequencer(args: argparse.Namespace) -> int:
     from audit_layer_processors.chain_state import CheckpointPolicy, DedupPolicy, Signer
+    from audit_layer_processors.dlq import DlqPolicy
     from audit_layer_processors.sequencer import SequencerConfig, run
     from audit_layer_processors.signing import SigningKeyError, load_signer
 
@@ -83,7 +84,9 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
     config = SequencerConfig(args.bootstrap_servers, topics_of(args), group_id=args.group,
                              instance_id=args.instance_id, dedup=DedupPolicy(args.dedup_window),
                              checkpoints=CheckpointPolicy(args.checkpoint_every, args.checkpoint_seconds),
-                             restore_check_window=args.restore_tail, metrics_port=args.metrics_port)
+                             restore_check_window=args.restore_tail, metrics_port=args.metrics_port,
+                             dlq=DlqPolicy(args.dlq_max, args.dlq_window),
+                             enrich=policy_of(args.policy) if args.enrich else None)
     return run(config, Signer(key.key_id, key.sign, args.log_name, key.sign_note))
 
 
@@ -148,6 +151,15 @@ def cmd_api(args: argparse.Namespace) -> int:
 cmd_console = cmd_api  # the same server, read-only (args.command == "console")
 
 
+def add_enrichment(p: argparse.ArgumentParser) -> None:
+    """The enrichment's settings: the enricher's, and the sequencer's with --enrich."""
+    p.add_argument("--dlq-max", type=positive, default=1000,
+                   help="stop when more than this many messages are dead-lettered in the window (default: 1000)")
+    p.add_argument("--dlq-window", type=float, default=60.0, help="DLQ limit window in seconds (default: 60)")
+    p.add_argument("--policy", type=Path, default=None,
+                   help="enrichment policy YAML (default: the shipped default_policy.yaml; see processors/README.md)")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("topics", help="create the pipeline's topics with their settings",
                        description="Create every pipeline topic (audit.chain-heads compacted); "
@@ -164,16 +176,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--runtime", choices=("batch", "faust"), default="batch",
                    help="batch: confluent-kafka in batches (default, several times faster per event); "
                         "faust: faust-streaming. The same step and guarantees (at-least-once)")
-    p.add_argument("--dlq-max", type=positive, default=1000,
-                   help="stop when more than this many messages are dead-lettered in the window (default: 1000)")
-    p.add_argument("--dlq-window", type=float, default=60.0, help="DLQ limit window in seconds (default: 60)")
-    p.add_argument("--policy", type=Path, default=None,
-                   help="enrichment policy YAML (default: the shipped default_policy.yaml; see processors/README.md)")
+    add_enrichment(p)
 
     p = sub.add_parser("sequencer", help="run the sequencer worker (Kafka transactions)",
-                       description="Chain enriched events per tenant, exactly once.")
+                       description="Chain enriched events per tenant, exactly once. With --enrich it reads the "
+                                   "raw events and enriches them in the same transaction, and no enricher runs.")
     add_kafka(p)
     add_metrics_port(p)
+    p.add_argument("--enrich", action="store_true",
+                   help="read audit.events and enrich in the sequencer's transaction (one Kafka crossing fewer "
+                        "than enricher + sequencer; bad input to the DLQ as the enricher does). Run no enricher "
+                        "with it; every sequencer of a deployment either enriches or does not")
+    add_enrichment(p)
     p.add_argument("--group", default="audit-sequencer", help="consumer group")
     p.add_argument("--instance-id", default=os.environ.get("AUDIT_LAYER_INSTANCE_ID", "0"),
                    help="stable id of this process; part of its transactional.id (default: 0)")

@@ -7,7 +7,8 @@ control (librdkafka's default partitioner, no key, another language) must not sp
 partitions, or two sequencers would each build a chain for it.
 
 Pure apart from the clock: no Kafka here, so the step is tested without a broker and the two
-runtimes (enricher_batch.py, enricher_faust.py) cannot drift apart.
+runtimes (enricher_batch.py, enricher_faust.py) and the sequencer that enriches in its own
+transaction (`audit-layer sequencer --enrich`) cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from audit_layer_schemas import ENRICHED_EVENT, AvroCodec, Topics
 from audit_layer_schemas.partition import partition_for
@@ -35,6 +37,17 @@ class Outgoing:
     value: bytes | None
     partition: int
     headers: list[tuple[str, str | bytes | None]] | None = None
+
+
+@dataclass(frozen=True)
+class Enriched:
+    """An event enriched: its EnrichedEvent record, that record's message bytes, and the partition of its
+    tenant's chain."""
+
+    record: dict[str, Any]
+    key: bytes
+    value: bytes
+    partition: int
 
 
 @dataclass
@@ -68,6 +81,14 @@ class EnrichStep:
                  offset: int) -> Outgoing:
         """The message to produce for this input; raises DlqLimitExceeded when dead letters pass
         the policy's limit (the runtime stops: a bad deploy must not dead-letter everything)."""
+        done = self.process(key, value, topic, partition, offset)
+        if isinstance(done, Outgoing):
+            return done
+        return Outgoing(self.topics.enriched, done.key, done.value, done.partition)
+
+    def process(self, key: bytes | None, value: bytes | None, topic: str, partition: int,
+                offset: int) -> Enriched | Outgoing:
+        """The enriched event, or the dead letter (an Outgoing to audit.dlq) for bad input."""
         result = self._validator.validate(key, value)
         if isinstance(result, Rejection):
             log.warning("dead-lettered %s:%d:%d: %s: %s", topic, partition, offset, result.reason, result.detail)
@@ -80,5 +101,4 @@ class EnrichStep:
         record = enrich(result, self.clock_us(), self.policy)
         self.counts.enriched += 1
         tenant = result.tenant_id.encode("utf-8")
-        return Outgoing(self.topics.enriched, tenant, self._codec.encode(record),
-                        partition_for(tenant, self.enriched_partitions))
+        return Enriched(record, tenant, self._codec.encode(record), partition_for(tenant, self.enriched_partitions))

@@ -1,4 +1,5 @@
-"""The sequencer worker: audit.events.enriched -> per-tenant hash chain -> audit.events.chained.
+"""The sequencer worker: audit.events.enriched (or audit.events, enriching) -> per-tenant hash chain ->
+audit.events.chained.
 
 Exactly-once with Kafka transactions (the stage, produce, commit, then-apply checkpoint):
 consume a batch, link it on a copy of the heads, produce the chained events, the checkpoints that
@@ -7,6 +8,13 @@ commit, and only then apply the new heads to local state. On assignment, after a
 transaction on the partition has resolved, heads are read from the compacted audit.chain-heads
 topic and the chained tail is replayed over them (head_restore.py). An error after sequencing
 stops the worker: a dropped event would be an audit gap.
+
+With `enrich` set (`audit-layer sequencer --enrich`) the sequencer reads audit.events itself and runs
+the enricher's step (enrich_step.py) inside the same transaction: one Kafka crossing, one decode and
+one process fewer per event, and no enricher to run. Bad input goes to audit.dlq in the transaction,
+with the enricher's reasons and limit. An event that arrived on a partition other than its tenant's
+(a producer that does not key by tenant with Kafka's partitioner) is moved to its tenant's partition
+of audit.events, in the transaction too, and chained when it is read there: one chain per tenant.
 """
 
 from __future__ import annotations
@@ -49,9 +57,11 @@ from audit_layer_processors.chain_state import (
     latest_heads,
 )
 from audit_layer_processors.chained_writer import ChainedWriter
-from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
+from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqLimitExceeded, DlqPolicy
+from audit_layer_processors.enrich_step import EnrichStep, Outgoing
 from audit_layer_processors.head_restore import ChainedLink, Restored, Seen, restore_heads
 from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, is_outage, left_behind
+from audit_layer_processors.policy import Policy
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
 log = logging.getLogger("audit_layer.sequencer")
@@ -76,6 +86,13 @@ class SequencerConfig:
     # the replayed event ids are the duplicate window after a restart
     restore_check_window: int = 10_000
     metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
+    # the enrichment policy when the sequencer enriches (reads audit.events, no enricher); None: it reads
+    # audit.events.enriched, written by an enricher
+    enrich: Policy | None = None
+
+    @property
+    def source(self) -> str:
+        return self.topics.events if self.enrich is not None else self.topics.enriched
 
 
 class SequencerStopped(RuntimeError):
@@ -96,15 +113,17 @@ class Sequencer:
         self._heads: dict[str, Head] = {}
         self._tenant_partition: dict[str, int] = {}
         self._unsigned: set[str] = set()  # tenants with links after their last checkpoint
-        self._partitions = 0  # of the enriched topic, read at start
+        self._partitions = 0  # of the topic read, at start
         self._stop = threading.Event()
-        self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0}
+        self._step: EnrichStep | None = None  # made at start, when the partition count is known
+        self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0,
+                       "rerouted": 0}
         client_id = f"{config.group_id}-{config.instance_id}"
         self._read = 0
         self._dead_reasons: dict[str, int] = {}
         self.metrics = WorkerMetrics("sequencer", lambda: dict(self.counts))
         self.metrics.events = lambda: (self._read, self.counts["chained"])
-        self.metrics.dead_letters = lambda: dict(self._dead_reasons)
+        self.metrics.dead_letters = self._dead_letter_reasons
         self.metrics.checkpoint_times_us = lambda: {t: float(h.last_checkpoint_at_us) for t, h in self._heads_copy()}
         self.metrics.unsigned_links = lambda: {t: float(h.seq - h.last_checkpoint_seq) for t, h in self._heads_copy()}
         self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id, client_id),
@@ -121,12 +140,16 @@ class Sequencer:
 
     def run(self) -> None:
         topics = self.config.topics
-        self._partitions = partition_count(self._consumer, topics.enriched)
+        source = self.config.source
+        self._partitions = partition_count(self._consumer, source)
+        if self.config.enrich is not None:
+            self._step = EnrichStep(topics, self.config.enrich, self._partitions, self.config.dlq)
         self._producer.init_transactions(60)
-        self._consumer.subscribe([topics.enriched], on_assign=self._on_assign,
+        self._consumer.subscribe([source], on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         self.metrics.topics_found()
-        log.info("sequencer %s consuming %s", self.config.instance_id, topics.enriched)
+        log.info("sequencer %s consuming %s%s", self.config.instance_id, source,
+                 f", enriching with policy {self.config.enrich.version}" if self.config.enrich else "")
         server = MetricsServer(self.metrics, self.config.metrics_port).start() \
             if self.config.metrics_port is not None else None
         last_report = time.monotonic()
@@ -144,14 +167,16 @@ class Sequencer:
                 if time.monotonic() - last_report > 10:
                     last_report = time.monotonic()
                     log.info("chained %(chained)d, duplicates dropped %(duplicates)d, "
-                             "dead-lettered %(dead_lettered)d, transactions %(transactions)d", self.counts)
+                             "dead-lettered %(dead_lettered)d, rerouted %(rerouted)d, "
+                             "transactions %(transactions)d", self.counts)
         finally:
             self._consumer.close()
             self._producer.flush(10)
             if server is not None:
                 server.stop()
             log.info("stopped: chained %(chained)d, duplicates dropped %(duplicates)d, "
-                     "dead-lettered %(dead_lettered)d, transactions %(transactions)d", self.counts)
+                     "dead-lettered %(dead_lettered)d, rerouted %(rerouted)d, "
+                     "transactions %(transactions)d", self.counts)
 
     # -- assignment -------------------------------------------------------------------------
 
@@ -285,7 +310,8 @@ class Sequencer:
         next_offsets: dict[int, int] = {}
         first_offsets: dict[int, int] = {}
         linked_tenants: set[str] = set()
-        dead = linked = 0
+        outcomes = {"dead": 0, "rerouted": 0}
+        linked = 0
         self._producer.begin_transaction()
         try:
             for msg in messages:
@@ -298,19 +324,11 @@ class Sequencer:
                 partition, offset = msg.partition() or 0, msg.offset() or 0
                 first_offsets.setdefault(partition, offset)
                 next_offsets[partition] = offset + 1
-                try:
-                    enriched = self._enriched.decode(msg.value())  # type: ignore[arg-type]
-                except DecodeError as exc:
-                    self._dead_letter(msg, exc.reason, str(exc))
-                    dead += 1
+                found = self._enriched_of(msg, partition) if self._step is None else self._enrich(msg, partition)
+                if isinstance(found, str):
+                    outcomes[found] += 1
                     continue
-                tenant = enriched["event"]["tenant_id"]
-                home = partition_for(tenant.encode("utf-8"), self._partitions)
-                if home != partition:  # another sequencer may own the tenant: chaining it here would fork it
-                    self._dead_letter(msg, "wrong_partition",
-                                      f"tenant {tenant} belongs on partition {home}, not {partition}")
-                    dead += 1
-                    continue
+                enriched, value = found
                 link = batch.link(enriched)
                 if link is None:
                     continue
@@ -318,14 +336,13 @@ class Sequencer:
                 self._tenant_partition[link.tenant_id] = partition
                 linked += 1
                 self._producer.produce(topics.chained, key=msg.key(),
-                                       value=self._chained.write(msg.value(), enriched, link),  # type: ignore[arg-type]
-                                       partition=partition)
+                                       value=self._chained.write(value, enriched, link), partition=partition)
             # tenants not in this batch too: under steady load of others, their checkpoints (and heads) are
             # still due every `every_seconds`, which bounds how far back a restore replays
             batch.checkpoint_due_by_time(linked_tenants | self._unsigned)
             staged = batch.staged()
             self._produce_heads_and_checkpoints(batch, staged)
-            offsets = [TopicPartition(topics.enriched, p, o) for p, o in next_offsets.items()]
+            offsets = [TopicPartition(self.config.source, p, o) for p, o in next_offsets.items()]
             group = self._consumer.consumer_group_metadata()
             self._outage.call("adding offsets to the transaction",
                               lambda: self._producer.send_offsets_to_transaction(offsets, group, 30))
@@ -339,8 +356,45 @@ class Sequencer:
         self.counts["chained"] += linked
         self.counts["duplicates"] += batch.duplicates
         self.counts["checkpoints"] += len(batch.checkpoints)
-        self.counts["dead_lettered"] += dead
+        self.counts["dead_lettered"] += outcomes["dead"]
+        self.counts["rerouted"] += outcomes["rerouted"]
         self.counts["transactions"] += 1
+
+    def _enriched_of(self, msg: Message, partition: int) -> tuple[dict[str, Any], bytes] | str:
+        """An enricher's output: its record and bytes, or "dead" when it was dead-lettered."""
+        value: bytes = msg.value()  # type: ignore[assignment]
+        try:
+            enriched = self._enriched.decode(value)
+        except DecodeError as exc:
+            self._dead_letter(msg, exc.reason, str(exc))
+            return "dead"
+        tenant = enriched["event"]["tenant_id"]
+        home = partition_for(tenant.encode("utf-8"), self._partitions)
+        if home != partition:  # another sequencer may own the tenant: chaining it here would fork it
+            self._dead_letter(msg, "wrong_partition", f"tenant {tenant} belongs on partition {home}, not {partition}")
+            return "dead"
+        return enriched, value
+
+    def _enrich(self, msg: Message, partition: int) -> tuple[dict[str, Any], bytes] | str:
+        """A raw event enriched here: its record and bytes; "dead" when it was dead-lettered, "rerouted" when it
+        was sent on to its tenant's partition (both in this transaction)."""
+        assert self._step is not None
+        done = self._step.process(msg.key(), msg.value(), msg.topic() or "", partition, msg.offset() or 0)
+        if isinstance(done, Outgoing):
+            self._producer.produce(done.topic, key=done.key, value=done.value, partition=done.partition,
+                                   headers=done.headers)
+            return "dead"
+        if done.partition != partition:
+            self._producer.produce(self.config.topics.events, key=done.key, value=msg.value(),
+                                   partition=done.partition, headers=msg.headers())
+            return "rerouted"
+        return done.record, done.value
+
+    def _dead_letter_reasons(self) -> dict[str, int]:
+        reasons = dict(self._dead_reasons)
+        for reason, n in (self._step.counts.reasons if self._step is not None else {}).items():
+            reasons[reason] = reasons.get(reason, 0) + n
+        return reasons
 
     def _batch(self) -> ChainBatch:
         return ChainBatch(self._heads, self._encoder, self.config.dedup, self.config.checkpoints,
@@ -421,7 +475,7 @@ class Sequencer:
             raise SequencerStopped(f"Kafka transaction could not be aborted: {exc.args[0]}") from exc
 
     def _rewind(self, first_offsets: dict[int, int]) -> None:
-        topic = self.config.topics.enriched
+        topic = self.config.source
         for partition, offset in first_offsets.items():
             try:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
@@ -447,5 +501,9 @@ def run(config: SequencerConfig, signer: Signer) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    sequencer.run()
+    try:
+        sequencer.run()
+    except DlqLimitExceeded as exc:  # the open transaction is aborted when the next owner starts
+        log.critical("%s", exc)
+        return 2
     return 0

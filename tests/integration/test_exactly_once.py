@@ -13,7 +13,7 @@ from audit_layer_sdk import AuditConfig, AuditPublisher
 from audit_layer_store.rows import INSERT_COLUMNS, row_from_chained
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.conftest import SinkThread, Worker, verify, wait_for_rows
+from tests.conftest import TOPOLOGIES, SinkThread, Worker, verify, wait_for_rows
 
 pytestmark = pytest.mark.integration
 
@@ -29,27 +29,31 @@ def _totals(store: Any) -> tuple[int, int]:
     return store.query(f"SELECT count(), uniqExact(event_id) FROM {store.database}.events").result_rows[0]
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_sequencer_restart_and_kill_continue_the_chain_and_drop_duplicates(
-    kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path
+    kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path, topology: str
 ) -> None:
-    enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path)
-    sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path)
+    # fused: the sequencer enriches, so the kill lands inside the transaction that enriches too
+    enrich = ("--enrich",) if topology == "fused" else ()
+    enricher = Worker("enricher", kafka_bootstrap, topics, tmp_path) if topology == "staged" else None
+    sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, *enrich)
+    alive = [w for w in (enricher,) if w is not None]
     sink = SinkThread(kafka_bootstrap, topics, store)
     try:
         first = [make_event(f"tenant-{i % 4}") for i in range(400)]
         _publish(kafka_bootstrap, topics, first)
-        assert wait_for_rows(store, 400, workers=[enricher, sequencer], sink=sink) == 400
+        assert wait_for_rows(store, 400, workers=[*alive, sequencer], sink=sink) == 400
 
         sequencer.stop()  # graceful
-        sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path)
+        sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, *enrich)
         second = [make_event(f"tenant-{i % 4}") for i in range(1500)]
         _publish(kafka_bootstrap, topics, second[:700] + first[:50])  # 50 redelivered duplicates
         time.sleep(1.5)
         sequencer.stop(kill=True)  # kill -9, likely inside a transaction
         _publish(kafka_bootstrap, topics, second[700:])
-        sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path)
+        sequencer = Worker("sequencer", kafka_bootstrap, topics, tmp_path, *enrich)
 
-        assert wait_for_rows(store, 1900, workers=[enricher, sequencer], sink=sink, timeout=180) == 1900
+        assert wait_for_rows(store, 1900, workers=[*alive, sequencer], sink=sink, timeout=180) == 1900
         time.sleep(3)
         assert _totals(store) == (1900, 1900)
         maxima = dict(store.query(f"SELECT tenant_id, max(seq) FROM {store.database}.events GROUP BY 1")
@@ -59,8 +63,8 @@ def test_sequencer_restart_and_kill_continue_the_chain_and_drop_duplicates(
         assert report.ok, report.findings
     finally:
         sink.stop()
-        enricher.stop()
-        sequencer.stop()
+        for worker in (*alive, sequencer):
+            worker.stop()
 
 
 def _partition_with_data(bootstrap: str, topic: str, timeout: float = 60) -> int:

@@ -1,6 +1,7 @@
 """One tenant, one chain, always: a tenant's events sent by producers with different partitioners land on
-different partitions of audit.events; the enricher moves each to its tenant's partition, so with two
-sequencers one chain still holds every event. A sequencer refuses an event on another tenant's partition."""
+different partitions of audit.events; the enricher (or a sequencer that enriches) moves each to its tenant's
+partition, so with two sequencers one chain still holds every event. A sequencer refuses an event on another
+tenant's partition."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from audit_layer_schemas.partition import partition_for
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from confluent_kafka import KafkaError, Message, Producer
 
-from tests.conftest import PARTITIONS, SinkThread, Worker, read_topic, verify, wait_for_rows
+from tests.conftest import PARTITIONS, TOPOLOGIES, SinkThread, Worker, chain_workers, read_topic, verify, wait_for_rows
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +32,9 @@ def _plain_partition(bootstrap: str, topic: str, tenant: str) -> int:
     return placed[0]
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_two_partitioners_two_sequencers_one_chain(kafka_bootstrap: str, topics: Topics, store: Any,
-                                                   tmp_path: Path) -> None:
+                                                   tmp_path: Path, topology: str) -> None:
     probe = Topics(topics.prefix + "probe.")
     from audit_layer_processors.topics_admin import ensure_topics
 
@@ -40,9 +42,7 @@ def test_two_partitioners_two_sequencers_one_chain(kafka_bootstrap: str, topics:
     # a tenant the two partitioners place apart
     tenant = next(t for t in (f"tenant-{i}" for i in range(100))
                   if _plain_partition(kafka_bootstrap, probe.events, t) != partition_for(t.encode(), PARTITIONS))
-    workers = [Worker("enricher", kafka_bootstrap, topics, tmp_path),
-               Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--instance-id", "0"),
-               Worker("sequencer", kafka_bootstrap, topics, tmp_path, "--instance-id", "1")]
+    workers = chain_workers(kafka_bootstrap, topics, tmp_path, topology, sequencers=2)
     sink = SinkThread(kafka_bootstrap, topics, store)
     try:
         time.sleep(3)  # both sequencers in the group before events flow

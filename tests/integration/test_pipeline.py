@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from audit_layer_samples.factories import make_event
-from audit_layer_schemas import AUDIT_EVENT, AvroCodec
+from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from confluent_kafka import Producer
 
-from tests.conftest import read_topic, verify, wait_for_rows
+from tests.conftest import TOPOLOGIES, SinkThread, chain_workers, read_topic, verify, wait_for_rows
 
 pytestmark = pytest.mark.integration
 TENANTS = ["acme-bank", "northwind-health", "globex-hr"]
+
+
+@pytest.fixture(params=TOPOLOGIES)
+def pipeline(request: pytest.FixtureRequest, kafka_bootstrap: str, topics: Topics, store: Any,
+             tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The pipeline in both topologies: enricher + sequencer, and the sequencer enriching (--enrich)."""
+    workers = chain_workers(kafka_bootstrap, topics, tmp_path, request.param)
+    sink = SinkThread(kafka_bootstrap, topics, store)
+    yield {"workers": workers, "sink": sink, "topics": topics, "store": store, "bootstrap": kafka_bootstrap,
+           "topology": request.param}
+    sink.stop()
+    for worker in workers:
+        worker.stop()
 
 
 def _publish(bootstrap: str, topic: str, events: list[Any]) -> AuditPublisher:
@@ -46,6 +61,8 @@ def test_n_events_in_gives_n_rows_and_every_chain_verifies(pipeline: dict[str, A
     tags = store.query(f"SELECT compliance_tags, risk_reasons FROM {store.database}.events "
                        "WHERE tenant_id = 'acme-bank' AND decision_outcome = 'denied' LIMIT 1").result_rows[0]
     assert "FCRA" in tags[0] and "adverse_outcome" in tags[1]
+    if pipeline["topology"] == "fused":  # enriched in the sequencer's transaction: nothing crossed that topic
+        assert read_topic(pipeline["bootstrap"], topics.enriched, 0, timeout=1) == []
 
 
 def test_poison_messages_go_to_the_dlq_with_reasons_while_the_rest_flows(pipeline: dict[str, Any]) -> None:
