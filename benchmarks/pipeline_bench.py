@@ -4,10 +4,12 @@
 
 1. The ceiling: the same Avro-encoded events produced and consumed once through Kafka with
    confluent-kafka (one hop, 3 partitions, lz4, acks=all), messages/s.
-2. Each stage alone, its input topic filled beforehand: the enricher, the sequencer, the sink,
-   each as its own process (`audit-layer <stage>`). Events/s from the stage's first committed
+2. Each stage alone, its input topic filled beforehand: the enricher, the sequencer, the sequencer
+   that enriches (`--enrich`, reading the raw events), the sink, each as its own process
+   (`audit-layer <stage>`). Events/s from the stage's first committed
    progress to its last; and a py-spy profile of the slowest stage (top functions by own time).
-3. The whole pipeline: the SDK's events in `audit.events`, the three workers started together,
+3. The whole pipeline: the SDK's events in `audit.events`, its workers started together (by default
+   the sequencer enriching and the sink; `--topology staged`: enricher, sequencer and sink),
    events/s from the first event enriched to the last one queryable in ClickHouse; and its
    ratio to the ceiling.
 4. Freshness: the running pipeline fed 1,000 events/s for `--fresh-seconds`; produce-to-queryable
@@ -164,7 +166,10 @@ def main() -> int:
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--fresh-seconds", type=int, default=30)
-    parser.add_argument("--enrichers", type=int, default=1, help="enricher processes in the whole pipeline")
+    parser.add_argument("--topology", choices=("fused", "staged"), default="fused",
+                        help="the whole pipeline: fused (sequencers that enrich, `sequencer --enrich`, the default) "
+                             "or staged (enrichers, then sequencers)")
+    parser.add_argument("--enrichers", type=int, default=1, help="enricher processes in a staged pipeline")
     parser.add_argument("--sequencers", type=int, default=1, help="sequencer processes in the whole pipeline")
     parser.add_argument("--sink-batch-seconds", type=float, default=1.0,
                         help="the sinks' batch age (`audit-layer sink --batch-seconds`): freshness against inserts")
@@ -191,7 +196,8 @@ def main() -> int:
     # each stage alone, on a filled input topic; the enricher in both runtimes, side by side
     alone = Topics(prefix=f"alone{stamp}.")
     alone_faust = Topics(prefix=f"alonefaust{stamp}.")
-    for topics in (alone, alone_faust):
+    alone_fused = Topics(prefix=f"alonefused{stamp}.")
+    for topics in (alone, alone_faust, alone_fused):
         ensure_topics(args.bootstrap, topics, partitions=PARTITIONS)
         produce(args.bootstrap, topics.events, messages)
     dsn = f"chdb://{work / 'ch-alone'}"
@@ -201,6 +207,7 @@ def main() -> int:
         ("enricher", "enricher", alone, alone.events, ()),
         ("enricher_faust", "enricher", alone_faust, alone_faust.events, ("--runtime", "faust")),
         ("sequencer", "sequencer", alone, alone.enriched, ("--signing-key", str(key))),
+        ("sequencer_enriching", "sequencer", alone_fused, alone_fused.events, ("--signing-key", str(key), "--enrich")),
         ("sink", "sink", alone, alone.chained, ("--dsn", dsn, "--database", "bench", *sink_batch)),
     ]
     profiles: dict[str, list[str]] = {}
@@ -219,8 +226,10 @@ def main() -> int:
         results[f"{label}_alone_events_per_s"] = n / max(done - first, 1e-9)
         stage.stop()
     delete_topics(args.bootstrap, alone_faust.all())
+    delete_topics(args.bootstrap, alone_fused.all())
     delete_topics(args.bootstrap, alone.all())
-    slowest = min(("enricher", "sequencer", "sink"), key=lambda s: results[f"{s}_alone_events_per_s"])
+    chain = ("sequencer_enriching",) if args.topology == "fused" else ("enricher", "sequencer")
+    slowest = min((*chain, "sink"), key=lambda s: results[f"{s}_alone_events_per_s"])
     results["slowest_stage"] = slowest
     if args.stages_only:
         console.print(results)
@@ -235,13 +244,16 @@ def main() -> int:
     stages = [Stage("sink", args, whole, work, "--dsn", dsn, "--database", "bench", *sink_batch)]
     while stored(dsn, "bench") < 0:  # the sink owns the embedded engine before anything else starts
         time.sleep(0.2)
+    fused = args.topology == "fused"
     stages += [Stage("enricher", args, whole, work, label=f"enricher{i}", group="enricher")
-               for i in range(args.enrichers)]
+               for i in range(0 if fused else args.enrichers)]
     stages += [Stage("sequencer", args, whole, work, "--signing-key", str(key), "--instance-id", str(i),
-                     label=f"sequencer{i}", group="sequencer") for i in range(args.sequencers)]
-    enricher_group = stages[1].group
+                     *(("--enrich",) if fused else ()), label=f"sequencer{i}", group="sequencer")
+               for i in range(args.sequencers)]
+    results["topology"] = args.topology
+    reader_group = stages[1].group  # the first to read audit.events: the clock starts at its first commit
     try:
-        first, _ = timed(lambda: committed(args.bootstrap, enricher_group, whole.events), 1, "pipeline start")
+        first, _ = timed(lambda: committed(args.bootstrap, reader_group, whole.events), 1, "pipeline start")
         _, done = timed(lambda: rows_loaded(dsn), n, "pipeline")
         results["pipeline_events_per_s"] = n / (done - first)
         results["pipeline_share_of_ceiling"] = results["pipeline_events_per_s"] / results["ceiling_msgs_per_s"]
