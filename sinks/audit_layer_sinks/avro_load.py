@@ -96,22 +96,24 @@ def _clickhouse_type(kind: Any, named: dict[str, Any], records: bool = False) ->
 class ChainedEventLoad:
     """The INSERT ... SELECT that loads containers of ChainedEvent datums into `events`.
 
-    Each row of a container is a `SinkRow` {kafka_offset: long, chained: ChainedEvent}: Avro
-    writes a record as its fields one after the other, so a row is the offset's varint followed by
-    the message's datum, as it came from Kafka. The offset travels with its row, so ClickHouse
-    may read several containers in parallel and in any order.
+    Each row of a container is a `SinkRow` {kafka_partition: int, kafka_offset: long, chained:
+    ChainedEvent}: Avro writes a record as its fields one after the other, so a row is two varints
+    followed by the message's datum, as it came from Kafka. The partition and offset travel with their
+    row, so one load holds several partitions' batches, and ClickHouse may read containers in
+    parallel and in any order.
     """
 
     def __init__(self, canonical_form: str) -> None:
         chained = json.loads(canonical_form)
         wrapper = {"type": "record", "name": "SinkRow", "namespace": "dev.auditlayer.sink",
-                   "fields": [{"name": "kafka_offset", "type": "long"}, {"name": "chained", "type": chained}]}
+                   "fields": [{"name": "kafka_partition", "type": "int"}, {"name": "kafka_offset", "type": "long"},
+                              {"name": "chained", "type": chained}]}
         self.schema_json = json.dumps(wrapper, separators=(",", ":"))
         types: dict[str, str] = {}
         _leaves(wrapper, "", {}, types)
         self.columns = (*INSERT_COLUMNS, "retention_days", "legal_hold")
-        sources = {c: "kafka_offset" if c == "kafka_offset" else "chained." + _SOURCE.get(c, f"event.event.{c}")
-                   for c in INSERT_COLUMNS if c != "kafka_partition"}
+        sources = {c: c if c in ("kafka_partition", "kafka_offset") else "chained." + _SOURCE.get(c, f"event.event.{c}")
+                   for c in INSERT_COLUMNS}
         missing = [s for s in sources.values() if s not in types]
         if missing:
             raise ValueError(f"the ChainedEvent schema lacks {missing}")
@@ -119,19 +121,20 @@ class ChainedEventLoad:
         self.structure = ", ".join(f"`{path}` {types[path]}" for path in used)
         # a staging table holds the records as named Tuples: dotted column names of Arrays would be taken
         # for a Nested structure, whose arrays must all have one length
-        self.stage_structure = (f"kafka_offset Int64, chained {_clickhouse_type(chained, {}, records=True)}")
+        self.stage_structure = (f"kafka_partition Int32, kafka_offset Int64, "
+                                f"chained {_clickhouse_type(chained, {}, records=True)}")
         # inner query: each source under its column's name, so hold and retention conditions read plainly
         self._inner = ", ".join(f"{_CONVERT.get(c, '{}').format(f'`{s}`')} AS {c}" for c, s in sources.items())
 
     @staticmethod
-    def row(offset: int, message: bytes) -> bytes:
+    def row(partition: int, offset: int, message: bytes) -> bytes:
         """A SinkRow datum from a Kafka message (its single-object header already checked)."""
-        return encode_long(offset) + message[10:]
+        return encode_long(partition) + encode_long(offset) + message[10:]
 
     def statement(self, source: str, retention: str, hold: str) -> str:
         """`source`: the table function the rows come from (file(...) or input(...)); `retention` and
-        `hold`: SQL expressions over the event's columns. Parameter: partition."""
-        select = ", ".join("{partition:UInt32}" if c == "kafka_partition" else c for c in INSERT_COLUMNS)
+        `hold`: SQL expressions over the event's columns."""
+        select = ", ".join(INSERT_COLUMNS)
         # a (tenant, seq) already stored is not stored again (fork_check refused any with another hash): a
         # second copy would be counted twice by the aggregates its insert feeds
         staged = "chained.event.event.tenant_id, chained.seq"

@@ -1,11 +1,14 @@
 """The ClickHouse sink: audit.events.chained (read_committed) -> the events table, exactly once.
 
-Per partition, a batch [first, last] is loaded with this protocol:
-  1. commit offset `first` with metadata `pending:<last>`      (the intent survives a crash)
-  2. insert with insert_deduplication_token=<topic>:<partition>:<first>-<last>
-  3. commit `last + 1`                                         (done)
-After a crash between 1 and 3, the next owner finds `pending:<last>`, re-forms exactly that
-range and inserts it with the same token, which ClickHouse drops if it already landed.
+A batch [first, last] per partition, and the batches of every partition due at once loaded together:
+  1. commit offset `first` with metadata `pending:<last>`, for each (the intents survive a crash)
+  2. one insert, with insert_deduplication_token=<topic>:<partition>:<first>-<last>[,...] and leaving
+     out every (tenant, seq) already stored
+  3. commit `last + 1` for each                                (done)
+After a crash between 1 and 3, each partition's next owner finds `pending:<last>`, re-forms exactly
+that range and loads it: rows that had landed are already stored and are not stored again.
+Loading every due partition in one insert and two commits, not one each, is what keeps freshness
+within a second: a load's cost is mostly fixed (the commits, the statements), not per row.
 """
 
 from __future__ import annotations
@@ -246,26 +249,35 @@ class ClickHouseSink:
     def _flush_due(self, force: bool = False) -> None:
         now = time.monotonic()
         policy = self.config.batch
-        # events first: a checkpoint is stored only after the events it covers (see _covered)
-        due = sorted(self._batches.items(), key=lambda item: item[0][0] != self.config.topics.chained)
-        for (topic, partition), batch in due:
-            if force or len(batch.offsets) >= policy.max_rows or now - batch.started >= policy.max_age:
-                rows = None
-                if topic == self.config.topics.checkpoints:
-                    rows = self._rows(topic, partition, batch)
-                    if not self._covered(rows):
-                        continue  # its events are still on their way; the batch waits (and grows)
-                try:
-                    self._load(topic, partition, batch, rows)
-                except _LeftBehind as exc:
-                    del self._batches[(topic, partition)]
-                    log.warning("batch %s:%d:%d-%d left to the partition's next owner (%s); it re-reads it and "
-                                "the insert's token keeps it from being stored twice", topic, partition,
-                                batch.first, batch.last, exc)
-                    continue
+        due = {key: batch for key, batch in self._batches.items()
+               if force or len(batch.offsets) >= policy.max_rows or now - batch.started >= policy.max_age}
+        chained, checkpoints = self.config.topics.chained, self.config.topics.checkpoints
+        # events first, every due partition in one load: a checkpoint is stored only after the events it covers
+        events = {partition: batch for (topic, partition), batch in due.items() if topic == chained}
+        if events:
+            self._load_or_leave(chained, events)
+        for (topic, partition), batch in due.items():
+            if topic != checkpoints:
+                continue
+            rows = self._rows(topic, partition, batch)
+            if not self._covered(rows):
+                continue  # its events are still on their way; the batch waits (and grows)
+            if self._load_or_leave(topic, {partition: batch}, rows):
+                self._index_merkle(rows)
+
+    def _load_or_leave(self, topic: str, batches: dict[int, _Batch], rows: list[list[Any]] | None = None) -> bool:
+        """Load these batches and forget them; False when the group moved on and left them to the next owner."""
+        try:
+            self._load(topic, batches, rows)
+            return True
+        except _LeftBehind as exc:
+            log.warning("batches %s left to the partitions' next owners (%s); they re-read them, and what landed "
+                        "is not stored twice", ", ".join(f"{topic}:{p}:{b.first}-{b.last}" for p, b in batches.items()),
+                        exc)
+            return False
+        finally:
+            for partition in batches:
                 del self._batches[(topic, partition)]
-                if rows is not None:
-                    self._index_merkle(rows)
 
     def _index_merkle(self, checkpoint_rows: list[list[Any]]) -> None:
         """Keep the Merkle subtree roots up to each new checkpoint, so inclusion proofs read
@@ -293,28 +305,29 @@ class ClickHouseSink:
             "GROUP BY tenant_id", parameters={"t": list(needed)}).result_rows)
         return all(stored.get(tenant, 0) >= seq for tenant, seq in needed.items())
 
-    def _load(self, topic: str, partition: int, batch: _Batch, rows: list[list[Any]] | None = None) -> None:
+    def _load(self, topic: str, batches: dict[int, _Batch], rows: list[list[Any]] | None = None) -> None:
+        """One load of these partitions' batches of `topic` (rows: theirs, when already built)."""
         started = time.perf_counter()
         target = self._targets[topic]
-        token = f"{topic}:{partition}:{batch.first}-{batch.last}"
-        self._commit(TopicPartition(topic, partition, batch.first, f"{PENDING}{batch.last}"))
-        if not (topic == self.config.topics.chained and self._load_avro(partition, batch, token)):
-            rows = rows or self._rows(topic, partition, batch)
+        token = ",".join(f"{topic}:{p}:{b.first}-{b.last}" for p, b in sorted(batches.items()))
+        self._commit([TopicPartition(topic, p, b.first, f"{PENDING}{b.last}") for p, b in batches.items()])
+        if not (topic == self.config.topics.chained and self._load_avro(batches, token)):
+            rows = rows or [row for p, b in batches.items() for row in self._rows(topic, p, b)]
             if topic == self.config.topics.chained:
                 rows = self._new_rows(rows)
             if rows:
                 self.store.insert(target.table, rows, target.columns, dedup_token=token, settings=INSERT_SETTINGS)
-        self._commit(TopicPartition(topic, partition, batch.last + 1))
+        self._commit([TopicPartition(topic, p, b.last + 1) for p, b in batches.items()])
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        self.rows_loaded += len(batch.offsets)
-        self.batches_loaded += 1
+        self.rows_loaded += sum(len(b.offsets) for b in batches.values())
+        self.batches_loaded += len(batches)
 
-    def _commit(self, offset: TopicPartition) -> None:
+    def _commit(self, offsets: list[TopicPartition]) -> None:
         """Commits through a broker outage; a group that moved on without this member is _LeftBehind."""
         started = time.perf_counter()
         try:
             self._outage.call("committing offsets",
-                              lambda: self._consumer.commit(offsets=[offset], asynchronous=False))
+                              lambda: self._consumer.commit(offsets=offsets, asynchronous=False))
             self.metrics.commit_seconds.observe(time.perf_counter() - started)
         except KafkaException as exc:
             if left_behind(exc.args[0]):
@@ -345,22 +358,23 @@ class ClickHouseSink:
         present = {(t, s) for t, s, _ in stored}
         return [r for r in rows if (r[tenant_at], r[seq_at]) not in present]
 
-    def _load_avro(self, partition: int, batch: _Batch, token: str) -> bool:
-        """ClickHouse reads the batch's Avro itself (avro_load.py): on the embedded engine, when every
+    def _load_avro(self, batches: dict[int, _Batch], token: str) -> bool:
+        """ClickHouse reads the batches' Avro itself (avro_load.py): on the embedded engine, when every
         message is written with the current ChainedEvent schema. False: load the Python way."""
         if not (self.config.avro_passthrough and self.store.embedded):
             return False
         header = self._avro.header
-        if any(value[:HEADER_SIZE] != header for value in batch.values):
+        if any(value[:HEADER_SIZE] != header for batch in batches.values() for value in batch.values):
             return False  # an older writer version: fastavro resolves it
         retention, params = self.config.retention.sql("compliance_tags")
         hold, hold_params = holds_condition(self._holds)
         load = self._avro.load
-        rows = [load.row(offset, value) for offset, value in zip(batch.offsets, batch.values, strict=True)]
+        rows = [load.row(partition, offset, value) for partition, batch in batches.items()
+                for offset, value in zip(batch.offsets, batch.values, strict=True)]
         with tempfile.NamedTemporaryFile(prefix="audit-layer-batch-", suffix=".avro") as f:
             f.write(container(load.schema_json, rows))
             f.flush()
-            stage = f"{self.store.database}.sink_stage_{partition}"
+            stage = f"{self.store.database}.sink_stage"
             for statement in load.stage_statements(stage, f.name):
                 self.store.command(statement)
             forked = self.store.query(load.fork_check(stage).replace("{table}", f"{self.store.database}.events"))
@@ -369,7 +383,7 @@ class ClickHouseSink:
             sql = load.statement(stage, retention, f"if({hold}, 1, 0)")
             self.store.command_with(
                 sql.replace("{table}", f"{self.store.database}.events"),
-                {"partition": partition, **params, **hold_params},
+                {**params, **hold_params},
                 settings={**INSERT_SETTINGS, "insert_deduplication_token": token,
                           # one block per insert, so the token dedups the whole batch on a retry
                           "min_insert_block_size_rows": 100_000_000, "min_insert_block_size_bytes": 1 << 34})
@@ -431,4 +445,4 @@ class ClickHouseSink:
             reader.close()
         if batch is None or batch.first != first or batch.last != last:
             raise SinkStopped(f"pending range {topic}:{partition}:{first}-{last} could not be re-formed")
-        self._load(topic, partition, batch)
+        self._load(topic, {partition: batch})

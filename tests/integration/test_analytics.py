@@ -227,7 +227,7 @@ def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, 
     try:
         other.migrate()
         load = ChainedEventLoad(codec.schema.canonical_form)
-        rows = [load.row(offset * 3, message) for offset, message in enumerate(messages)]
+        rows = [load.row(2, offset * 3, message) for offset, message in enumerate(messages)]
         for n in range(3):  # in any order: each row carries its offset
             (tmp_path / f"part-{n}.avro").write_bytes(container(load.schema_json, rows[n::3]))
         stage = f"{other.database}.stage"
@@ -239,7 +239,7 @@ def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, 
         cond, hold_params = holds_condition(holds)
         other.command_with(load.statement(stage, expr, f"if({cond}, 1, 0)")
                            .replace("{table}", f"{other.database}.events"),
-                           {"partition": 2, **params, **hold_params}, settings={"max_threads": 3})
+                           {**params, **hold_params}, settings={"max_threads": 3})
         select = (f"SELECT {', '.join(SELECT_COLUMNS)}, retention_days, legal_hold, kafka_partition, kafka_offset "
                   "FROM {db}.events ORDER BY seq")
         expected = _rows(store, select)
