@@ -136,8 +136,9 @@ class ChainBatch:
     def touched(self) -> set[str]:
         return set(self._working)
 
-    def link(self, enriched: dict[str, Any]) -> Link | None:
-        """The next link of the event's tenant chain, or None when the event id was seen recently."""
+    def link(self, enriched: dict[str, Any], link_body: bytes | None = None) -> Link | None:
+        """The next link of the event's tenant chain, or None when the event id was seen recently.
+        `link_body`: the record's link body (LinkEncoder.encode), when the caller encoded it already."""
         event = enriched["event"]
         tenant, event_id = event["tenant_id"], event["event_id"]
         working = self._work(tenant)
@@ -145,7 +146,7 @@ class ChainBatch:
             self.duplicates += 1
             return None
         seq = working.seq + 1
-        digest = self._encoder.link_hash(working.hash, enriched, seq)
+        digest = self._encoder.link_hash(working.hash, enriched, seq, link_body)
         link = Link(tenant, seq, working.hash, digest)
         working.seq, working.hash = seq, digest
         working.frontier = working.frontier.append(leaf_hash(digest))

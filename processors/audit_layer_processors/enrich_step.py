@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit_layer_schemas import ENRICHED_EVENT, AvroCodec, Topics
+from audit_layer_schemas import Topics
+from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.partition import partition_for
 
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqPolicy
@@ -41,12 +42,13 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Enriched:
-    """An event enriched: its EnrichedEvent record, that record's message bytes, and the partition of its
-    tenant's chain."""
+    """An event enriched: its EnrichedEvent record, that record's message bytes and link body (chain.py), and
+    the partition of its tenant's chain."""
 
     record: dict[str, Any]
     key: bytes
     value: bytes
+    link_body: bytes
     partition: int
 
 
@@ -74,7 +76,7 @@ class EnrichStep:
     def __post_init__(self) -> None:
         self.counts = EnrichCounts()
         self._validator = EventValidator()
-        self._codec = AvroCodec(ENRICHED_EVENT)
+        self._links = LinkEncoder()
         self._limiter = DlqLimiter(self.dlq_policy)
 
     def __call__(self, key: bytes | None, value: bytes | None, topic: str, partition: int,
@@ -101,4 +103,5 @@ class EnrichStep:
         record = enrich(result, self.clock_us(), self.policy)
         self.counts.enriched += 1
         tenant = result.tenant_id.encode("utf-8")
-        return Enriched(record, tenant, self._codec.encode(record), partition_for(tenant, self.enriched_partitions))
+        value, link_body = self._links.encode(record)
+        return Enriched(record, tenant, value, link_body, partition_for(tenant, self.enriched_partitions))

@@ -328,8 +328,8 @@ class Sequencer:
                 if isinstance(found, str):
                     outcomes[found] += 1
                     continue
-                enriched, value = found
-                link = batch.link(enriched)
+                enriched, value, link_body = found
+                link = batch.link(enriched, link_body)
                 if link is None:
                     continue
                 linked_tenants.add(link.tenant_id)
@@ -360,7 +360,7 @@ class Sequencer:
         self.counts["rerouted"] += outcomes["rerouted"]
         self.counts["transactions"] += 1
 
-    def _enriched_of(self, msg: Message, partition: int) -> tuple[dict[str, Any], bytes] | str:
+    def _enriched_of(self, msg: Message, partition: int) -> tuple[dict[str, Any], bytes, bytes | None] | str:
         """An enricher's output: its record and bytes, or "dead" when it was dead-lettered."""
         value: bytes = msg.value()  # type: ignore[assignment]
         try:
@@ -373,11 +373,11 @@ class Sequencer:
         if home != partition:  # another sequencer may own the tenant: chaining it here would fork it
             self._dead_letter(msg, "wrong_partition", f"tenant {tenant} belongs on partition {home}, not {partition}")
             return "dead"
-        return enriched, value
+        return enriched, value, None
 
-    def _enrich(self, msg: Message, partition: int) -> tuple[dict[str, Any], bytes] | str:
-        """A raw event enriched here: its record and bytes; "dead" when it was dead-lettered, "rerouted" when it
-        was sent on to its tenant's partition (both in this transaction)."""
+    def _enrich(self, msg: Message, partition: int) -> tuple[dict[str, Any], bytes, bytes | None] | str:
+        """A raw event enriched here: its record, bytes and link body; "dead" when it was dead-lettered,
+        "rerouted" when it was sent on to its tenant's partition (both in this transaction)."""
         assert self._step is not None
         done = self._step.process(msg.key(), msg.value(), msg.topic() or "", partition, msg.offset() or 0)
         if isinstance(done, Outgoing):
@@ -388,7 +388,7 @@ class Sequencer:
             self._producer.produce(self.config.topics.events, key=done.key, value=msg.value(),
                                    partition=done.partition, headers=msg.headers())
             return "rerouted"
-        return done.record, done.value
+        return done.record, done.value, done.link_body
 
     def _dead_letter_reasons(self) -> dict[str, int]:
         reasons = dict(self._dead_reasons)

@@ -10,7 +10,7 @@ order, so equal records always give equal bytes (fastavro writes them in dict or
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 Write = Callable[[list[bytes], Any], None]
@@ -79,8 +79,15 @@ _PRIMITIVES: dict[str, Write] = {
 }
 
 
-def compile_writer(schema: Any, names: dict[str, Write] | None = None) -> Write:
+class _Erasable(bytes):
+    """The encoding of an erasable field: the erased form of the record writes the field's null instead."""
+
+
+def compile_writer(schema: Any, names: dict[str, Write] | None = None,
+                   erasable: Mapping[str, Collection[str]] | None = None) -> Write:
+    """`erasable`: record name -> fields (["null", T] unions) whose encoding is kept as one _Erasable chunk."""
     names = {} if names is None else names
+    erasable = erasable or {}
     if isinstance(schema, str):
         if schema in _PRIMITIVES:
             return _PRIMITIVES[schema]
@@ -89,12 +96,12 @@ def compile_writer(schema: Any, names: dict[str, Write] | None = None) -> Write:
         except KeyError:
             raise NotImplementedError(f"unknown named type {schema}") from None
     if isinstance(schema, list):
-        return _union(schema, names)
+        return _union(schema, names, erasable)
     kind = schema["type"]
     if kind in _PRIMITIVES:
         return _PRIMITIVES[kind]
     if kind == "record":
-        return _record(schema, names)
+        return _record(schema, names, erasable)
     if kind == "enum":
         index = {symbol: encode_long(i) for i, symbol in enumerate(schema["symbols"])}
 
@@ -118,7 +125,7 @@ def compile_writer(schema: Any, names: dict[str, Write] | None = None) -> Write:
         names[schema["name"]] = w_fixed
         return w_fixed
     if kind == "array":
-        item = compile_writer(schema["items"], names)
+        item = compile_writer(schema["items"], names, erasable)
 
         def w_array(out: list[bytes], value: Any) -> None:
             if value:
@@ -129,7 +136,7 @@ def compile_writer(schema: Any, names: dict[str, Write] | None = None) -> Write:
 
         return w_array
     if kind == "map":
-        entry = compile_writer(schema["values"], names)
+        entry = compile_writer(schema["values"], names, erasable)
 
         def w_map(out: list[bytes], value: Any) -> None:
             if value:
@@ -143,11 +150,11 @@ def compile_writer(schema: Any, names: dict[str, Write] | None = None) -> Write:
     raise NotImplementedError(f"Avro type {kind} is not supported by the compiled writer")
 
 
-def _union(branches: list[Any], names: dict[str, Write]) -> Write:
+def _union(branches: list[Any], names: dict[str, Write], erasable: Mapping[str, Collection[str]]) -> Write:
     if len(branches) != 2 or "null" not in branches:
         raise NotImplementedError("only [\"null\", T] unions are supported")
     null_index = branches.index("null")
-    other = compile_writer(branches[1 - null_index], names)
+    other = compile_writer(branches[1 - null_index], names, erasable)
     null_tag, value_tag = encode_long(null_index), encode_long(1 - null_index)
 
     def w_union(out: list[bytes], value: Any) -> None:
@@ -160,8 +167,21 @@ def _union(branches: list[Any], names: dict[str, Write]) -> Write:
     return w_union
 
 
-def _record(schema: dict[str, Any], names: dict[str, Write]) -> Write:
+def _erasable(field: dict[str, Any], write: Write) -> Write:
+    if field["type"] != ["null", field["type"][-1]] or field.get("default") is not None:
+        raise NotImplementedError(f"erasable field {field['name']} must be a [\"null\", T] union, null by default")
+
+    def w_erasable(out: list[bytes], value: Any) -> None:
+        chunk: list[bytes] = []
+        write(chunk, value)
+        out.append(_Erasable(b"".join(chunk)))
+
+    return w_erasable
+
+
+def _record(schema: dict[str, Any], names: dict[str, Write], erasable: Mapping[str, Collection[str]]) -> Write:
     fields: list[tuple[str, Write, bool, Any]] = []
+    erased = erasable.get(schema["name"], ())
 
     def w_record(out: list[bytes], value: Any) -> None:
         for name, write, has_default, default in fields:
@@ -174,8 +194,10 @@ def _record(schema: dict[str, Any], names: dict[str, Write]) -> Write:
 
     names[schema["name"]] = w_record  # before the fields, so a record may refer to itself
     for field in schema["fields"]:
-        fields.append((field["name"], compile_writer(field["type"], names), "default" in field,
-                       field.get("default")))
+        write = compile_writer(field["type"], names, erasable)
+        if field["name"] in erased:
+            write = _erasable(field, write)
+        fields.append((field["name"], write, "default" in field, field.get("default")))
     return w_record
 
 
@@ -186,5 +208,18 @@ def writer_for(schema: Any) -> Callable[[Any], bytes]:
         out: list[bytes] = []
         write(out, record)
         return b"".join(out)
+
+    return encode
+
+
+def erasing_writer_for(schema: Any, erasable: Mapping[str, Collection[str]]) -> Callable[[Any], tuple[bytes, bytes]]:
+    """One pass, two encodings: the record as it is, and as it would be with the `erasable` fields null.
+    The second is the first with those fields' chunks swapped for the null branch's tag (0: null first)."""
+    write = compile_writer(schema, erasable=erasable)
+
+    def encode(record: Any) -> tuple[bytes, bytes]:
+        out: list[bytes] = []
+        write(out, record)
+        return b"".join(out), b"".join([b"\x00" if type(chunk) is _Erasable else chunk for chunk in out])
 
     return encode

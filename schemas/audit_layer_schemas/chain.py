@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from audit_layer_schemas.codec import AvroCodec
+from audit_layer_schemas.avro_writer import erasing_writer_for
+from audit_layer_schemas.codec import MAGIC, AvroCodec
 from audit_layer_schemas.registry import ENRICHED_EVENT, SchemaRegistry
 
 GENESIS_HASH = bytes(32)
@@ -29,6 +30,10 @@ class LinkEncoder:
     def __init__(self, registry: SchemaRegistry | None = None, fingerprint: bytes | None = None) -> None:
         self._codec = AvroCodec(ENRICHED_EVENT, registry, writer_fingerprint=fingerprint)
         self.schema_fingerprint = self._codec.schema.fingerprint
+        parsed = self._codec.schema.parsed
+        event_type = next(f["type"] for f in parsed["fields"] if f["name"] == "event")
+        self._erasing = erasing_writer_for(parsed, {event_type["name"]: CONTENT_FIELDS})
+        self._header = MAGIC + self.schema_fingerprint
 
     @property
     def schema_hex(self) -> str:
@@ -47,5 +52,14 @@ class LinkEncoder:
         body = self._codec.encode_body({**enriched, "event": event})
         return seq.to_bytes(8, "big") + self.schema_fingerprint + body
 
-    def link_hash(self, prev_hash: bytes, enriched: dict[str, Any], seq: int) -> bytes:
-        return hashlib.sha256(prev_hash + self.link_bytes(enriched, seq)).digest()
+    def encode(self, enriched: dict[str, Any]) -> tuple[bytes, bytes]:
+        """The EnrichedEvent's message (single-object encoding) and its link body, in one pass: where an
+        event is enriched and chained in one process, the record is not encoded twice."""
+        body, link_body = self._erasing(enriched)
+        return self._header + body, link_body
+
+    def link_hash(self, prev_hash: bytes, enriched: dict[str, Any], seq: int, link_body: bytes | None = None) -> bytes:
+        """`link_body`: the record's body as `encode` gave it, when at hand."""
+        if link_body is None:
+            return hashlib.sha256(prev_hash + self.link_bytes(enriched, seq)).digest()
+        return hashlib.sha256(prev_hash + seq.to_bytes(8, "big") + self.schema_fingerprint + link_body).digest()

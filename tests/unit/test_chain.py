@@ -126,3 +126,22 @@ def test_a_spliced_chained_event_is_byte_for_byte_the_encoded_one() -> None:
         assert chained_codec.decode(spliced)["seq"] == seq
         # another writer's layout is re-encoded from the decoded record, never spliced
         assert writer.write(b"\xc3\x01" + bytes(8) + message[10:], decoded, link) == expected
+
+
+def test_one_pass_gives_the_message_and_the_link_body_the_two_encodes_give() -> None:
+    """LinkEncoder.encode (used where an event is enriched and chained in one process) against the codec's
+    encode and link_bytes, on varied events: content present, absent, unicode, with and without salt."""
+    from audit_layer_samples.datasets import varied_events
+    from audit_layer_schemas import ENRICHED_EVENT, AvroCodec
+
+    encoder, codec = LinkEncoder(), AvroCodec(ENRICHED_EVENT)
+    events = [*varied_events("acme", 200), make_event(prompt=None, response=None),
+              make_event(prompt="Ünïcødé ✓ 日本語", response="")]
+    records = [enriched_record(e) for e in events]
+    records.append({**records[0], "event": {**records[0]["event"], "content_salt": None}})
+    for seq, record in enumerate(records, 1):
+        message, link_body = encoder.encode(record)
+        assert message == codec.encode(record)
+        assert link_body == encoder.link_bytes(record, seq)[16:]
+        assert encoder.link_hash(GENESIS_HASH, record, seq, link_body) == encoder.link_hash(GENESIS_HASH, record, seq)
+    assert any(r["event"]["prompt"] for r in records) and any(r["event"]["prompt"] is None for r in records)
