@@ -103,6 +103,8 @@ faults: install kafka
 		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_broker_300s.json
 	$(BIN)/python faults/scale_drill.py --events 60000 --rate 1500 --start 2 --partitions 6 \
 		--bootstrap 127.0.0.1:$(KAFKA_PORT)
+	$(BIN)/python faults/kill_drill.py --events 30000 --rate 1500 --min-kills 6 --topology staged \
+		--bootstrap 127.0.0.1:$(KAFKA_PORT) --json bench-results/faults_kill_staged.json
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache $(TS)/dist $(TS)/schema

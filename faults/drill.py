@@ -29,7 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("enricher", "sequencer", "sink")
+# the processes of each topology: sequencers that enrich (`sequencer --enrich`), or enrichers then sequencers
+TOPOLOGIES = {"fused": ("sequencer", "sink"), "staged": ("enricher", "sequencer", "sink")}
 console = Console(stderr=True)
 
 
@@ -44,6 +45,11 @@ class StageSetup:
     database: str
     log_level: str = "INFO"
     checkpoint_every: int = 500
+    topology: str = "fused"
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return TOPOLOGIES[self.topology]
 
     def command(self, stage: str, instance: str = "0") -> list[str]:
         base = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", self.log_level, stage,
@@ -51,7 +57,8 @@ class StageSetup:
                 "--group", f"{self.topics.prefix}{stage}"]
         if stage == "sequencer":
             return [*base, "--instance-id", instance, "--signing-key", str(self.key),
-                    "--checkpoint-every", str(self.checkpoint_every), "--checkpoint-seconds", "2"]
+                    "--checkpoint-every", str(self.checkpoint_every), "--checkpoint-seconds", "2",
+                    *(("--enrich",) if self.topology == "fused" else ())]
         if stage == "sink":
             return [*base, "--dsn", self.dsn, "--database", self.database]
         return base
@@ -155,6 +162,12 @@ class Load:
             return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
 
         return {"p50": pick(0.50), "p99": pick(0.99), "p999": pick(0.999), "max": round(ordered[-1] * 1000, 3)}
+
+
+def add_topology(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topology", choices=tuple(TOPOLOGIES), default="fused",
+                        help="fused: sequencers that enrich (`sequencer --enrich`) and sinks (default); "
+                             "staged: enrichers, sequencers and sinks")
 
 
 def positive_int(text: str) -> int:

@@ -1,5 +1,6 @@
-"""kill -9 drill: the enricher, the sequencer and the sink killed at random moments while a stream
-of audit events flows, each restarted at once; then an exact count and a full verification.
+"""kill -9 drill: the workers (the sequencer that enriches and the sink; with `--topology staged` the
+enricher, the sequencer and the sink) killed at random moments while a stream of audit events flows,
+each restarted at once; then an exact count and a full verification.
 
     python faults/kill_drill.py --events 100000 --rate 1500 --min-kills 20 --bootstrap 127.0.0.1:9092
     python faults/kill_drill.py --events 30000 --rate 1000 --min-kills 0 --broker-restarts 2
@@ -10,7 +11,7 @@ also stopped N times mid-stream for `--broker-down` seconds and started again: t
 the workers wait and reconnect. The application's side is measured too: every SDK call is timed,
 and an exception raised into the application or a call slower than `--stall-ms` fails the drill.
 
-Every worker is its own process (`audit-layer enricher|sequencer|sink`), as deployed; the sink owns
+Every worker is its own process (`audit-layer sequencer|sink`, and `enricher`), as deployed; the sink owns
 the embedded engine, so killing it kills the engine too. Passing means: every event sent is stored
 exactly once (count and distinct event ids equal the number sent, no duplicate (tenant, seq) rows),
 every chain verifies (no gap, fork or bad link) and each chain's last seq equals its row count.
@@ -35,10 +36,10 @@ from audit_layer_sdk import AuditConfig, AuditPublisher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from faults.drill import (
-    STAGES,
     Load,
     StageSetup,
     Worker,
+    add_topology,
     broker,
     console,
     exact_count,
@@ -68,6 +69,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the load after sending")
     parser.add_argument("--json", type=Path, default=Path("bench-results/faults_kill.json"))
+    add_topology(parser)
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
@@ -76,8 +78,9 @@ def main() -> int:
     ensure_topics(args.bootstrap, topics, partitions=3)
     key = work / "checkpoint.pem"
     generate_key_file(key)
-    setup = StageSetup(args.bootstrap, topics, key, f"chdb://{work / 'ch'}", "drill")
-    workers = {name: Worker(name, setup.command(name), work / f"{name}.log") for name in STAGES}
+    setup = StageSetup(args.bootstrap, topics, key, f"chdb://{work / 'ch'}", "drill", topology=args.topology)
+    stages = setup.stages
+    workers = {name: Worker(name, setup.command(name), work / f"{name}.log") for name in stages}
     publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap, topic=topics.events,
                                            spool_dir=str(work / "spool")))
     load = Load(publisher, args.events, args.rate, args.tenants)
@@ -104,7 +107,7 @@ def main() -> int:
     while args.min_kills and (sender.is_alive() or len(kills) < args.min_kills):
         time.sleep(rng.uniform(1.0, 3.5))
         if not turns:  # every worker once per round, in a random order
-            turns = rng.sample(STAGES, len(STAGES))
+            turns = rng.sample(stages, len(stages))
         victim = workers[turns.pop()]
         pause = rng.uniform(0.0, 1.0)
         kills.append({"worker": victim.name, "at_s": round(time.monotonic() - started, 1), "sent": load.sent})
@@ -126,7 +129,8 @@ def main() -> int:
         "unacknowledged_by_kafka": unacked, "kills": len(kills), "broker_restarts": len(restarts),
         "broker_down_s": [r["down_s"] for r in restarts],
         "worker_exits_restarted": {w.name: w.exits for w in workers.values()},
-        "kills_by_worker": {w: sum(1 for k in kills if k["worker"] == w) for w in STAGES},
+        "topology": args.topology,
+        "kills_by_worker": {w: sum(1 for k in kills if k["worker"] == w) for w in stages},
         "sdk_exceptions": load.exceptions, "sdk_counts": load.sdk_counts, "sdk_call_ms": latency,
         "seconds_to_all_loaded": round(recovery_s, 1), "seed": seed, "kill_log": kills,
         "broker_restart_log": restarts,

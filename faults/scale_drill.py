@@ -1,5 +1,6 @@
-"""Scale-out drill: several enricher, sequencer and sink processes share the partitions; mid-stream one
-more of each joins and later one of each leaves (each a group rebalance), while the SDK's events flow.
+"""Scale-out drill: several sequencer (enriching; `--topology staged`: enricher and sequencer) and sink
+processes share the partitions; mid-stream one more of each joins and later one of each leaves (each a
+group rebalance), while the SDK's events flow.
 Then an exact count, a full verification, and what each process did.
 
     python faults/scale_drill.py --events 60000 --rate 1500 --start 2 --partitions 6 --bootstrap 127.0.0.1:9092
@@ -34,10 +35,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from faults.drill import (
-    STAGES,
     Load,
     StageSetup,
     Worker,
+    add_topology,
     console,
     exact_count,
     exactly_once,
@@ -72,6 +73,7 @@ def main() -> int:
     parser.add_argument("--start", type=positive_int, default=2, help="processes per stage at the start")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the load after sending")
     parser.add_argument("--json", type=Path, default=Path("bench-results/faults_scale.json"))
+    add_topology(parser)
     args = parser.parse_args()
     seed = int(time.time())
     work = Path(tempfile.mkdtemp(prefix="audit-layer-scale-drill-"))
@@ -79,7 +81,8 @@ def main() -> int:
     ensure_topics(args.bootstrap, topics, partitions=args.partitions)
     key = work / "checkpoint.pem"
     generate_key_file(key)
-    setup = StageSetup(args.bootstrap, topics, key, f"chdb://{work / 'ch'}", "drill")
+    setup = StageSetup(args.bootstrap, topics, key, f"chdb://{work / 'ch'}", "drill", topology=args.topology)
+    stages = setup.stages
     workers: list[Worker] = []
 
     def add(stage: str) -> Worker:
@@ -92,7 +95,7 @@ def main() -> int:
     add("sink")
     while stored(setup.dsn, setup.database) < 0:  # the engine's owner first; the other sinks load through it
         time.sleep(0.5)
-    for stage in STAGES:
+    for stage in stages:
         while sum(1 for w in workers if w.name == stage) < args.start:
             add(stage)
     publisher = AuditPublisher(AuditConfig(bootstrap_servers=args.bootstrap, topic=topics.events,
@@ -110,14 +113,14 @@ def main() -> int:
             time.sleep(0.5)
 
     when(1 / 3)
-    for stage in STAGES:
+    for stage in stages:
         added = add(stage)
         changes.append({"change": f"added {added.log.stem}",
                         "at_s": round(time.monotonic() - started, 1), "sent": load.sent})
     console.print(f"  added one of each stage at {changes[-1]['at_s']} s ({load.sent:,} sent)")
     when(2 / 3)
     leaving = [next(w for w in workers if w.name == stage and w.stopped_at is None
-                    and not (stage == "sink" and w is workers[0])) for stage in STAGES]
+                    and not (stage == "sink" and w is workers[0])) for stage in stages]
     for worker in leaving:
         worker.stop()
         changes.append({"change": f"removed {worker.log.stem}", "at_s": round(time.monotonic() - started, 1),
@@ -144,9 +147,9 @@ def main() -> int:
     results.update({
         "unacknowledged_by_kafka": unacked, "sdk_exceptions": load.exceptions, "sdk_counts": load.sdk_counts,
         "sdk_call_ms": load.latency_ms(),
-        "processes_per_stage": {s: sum(1 for w in workers if w.name == s) for s in STAGES},
+        "processes_per_stage": {s: sum(1 for w in workers if w.name == s) for s in stages},
         "handled_per_stage": {s: sum(p["events"] or 0 for p, w in zip(processes, workers, strict=True)
-                                     if w.name == s) for s in STAGES},
+                                     if w.name == s) for s in stages},
         "seconds_to_all_loaded": round(loaded_at - started, 1), "changes": changes, "processes": processes,
     })
     ok = exactly_once(results, args.events) and unacked == 0 and load.exceptions == 0
