@@ -161,6 +161,46 @@ def profile(pid: int, seconds: int, out: Path) -> list[str]:
     return [f"{n / total:5.1%} {frame}" for frame, n in own.most_common(8)] if total else ["no samples"]
 
 
+def stages_alone(args: argparse.Namespace, messages: list[tuple[bytes, bytes]], work: Path, key: Path, stamp: int,
+                 results: dict[str, Any]) -> dict[str, list[str]]:
+    """Each stage alone, on a filled input topic (the enricher in both runtimes, side by side): events/s into
+    `results`; the py-spy profiles of the stages, by label."""
+    alone = Topics(prefix=f"alone{stamp}.")
+    alone_faust = Topics(prefix=f"alonefaust{stamp}.")
+    alone_fused = Topics(prefix=f"alonefused{stamp}.")
+    for topics in (alone, alone_faust, alone_fused):
+        ensure_topics(args.bootstrap, topics, partitions=PARTITIONS)
+        produce(args.bootstrap, topics.events, messages)
+    dsn = f"chdb://{work / 'ch-alone'}"
+    sink_batch = ("--batch-seconds", str(args.sink_batch_seconds))
+    runs = [  # label, stage, its topics, its input, extra arguments
+        ("enricher", "enricher", alone, alone.events, ()),
+        ("enricher_faust", "enricher", alone_faust, alone_faust.events, ("--runtime", "faust")),
+        ("sequencer", "sequencer", alone, alone.enriched, ("--signing-key", str(key))),
+        ("sequencer_enriching", "sequencer", alone_fused, alone_fused.events, ("--signing-key", str(key), "--enrich")),
+        ("sink", "sink", alone, alone.chained, ("--dsn", dsn, "--database", "bench", *sink_batch)),
+    ]
+    profiles: dict[str, list[str]] = {}
+    for label, name, topics, source, extra in runs:
+        console.print(f"{label} alone ...")
+        stage = Stage(name, args, topics, work, *extra, label=label)
+        end = end_offsets(args.bootstrap, source)  # transaction markers included: reached at the end
+        if name == "sink":
+            first, done = timed(lambda: rows_loaded(dsn), len(messages), name)
+        else:
+            profiler = threading.Thread(target=lambda s=stage: profiles.__setitem__(
+                s.name, profile(s.process.pid, 10, work / f"{s.name}.spy")), daemon=True)
+            profiler.start()
+            first, done = timed(lambda s=stage, t=source: committed(args.bootstrap, s.group, t), end, label)
+            profiler.join(40)
+        results[f"{label}_alone_events_per_s"] = len(messages) / max(done - first, 1e-9)
+        stage.stop()
+    delete_topics(args.bootstrap, alone_faust.all())
+    delete_topics(args.bootstrap, alone_fused.all())
+    delete_topics(args.bootstrap, alone.all())
+    return profiles
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
@@ -173,6 +213,8 @@ def main() -> int:
     parser.add_argument("--sequencers", type=int, default=1, help="sequencer processes in the whole pipeline")
     parser.add_argument("--sink-batch-seconds", type=float, default=1.0,
                         help="the sinks' batch age (`audit-layer sink --batch-seconds`): freshness against inserts")
+    parser.add_argument("--skip-stages", action="store_true",
+                        help="not the stages alone: the ceiling, the pipeline and freshness (for tuning freshness)")
     parser.add_argument("--stages-only", action="store_true",
                         help="only the stages alone (no ceiling, pipeline or freshness): for tuning a stage")
     parser.add_argument("--json", type=Path, default=Path("bench-results/pipeline.json"))
@@ -193,43 +235,12 @@ def main() -> int:
         results["ceiling_msgs_per_s"] = ceiling(args.bootstrap, ceiling_topics.events, messages)
         delete_topics(args.bootstrap, ceiling_topics.all())
 
-    # each stage alone, on a filled input topic; the enricher in both runtimes, side by side
-    alone = Topics(prefix=f"alone{stamp}.")
-    alone_faust = Topics(prefix=f"alonefaust{stamp}.")
-    alone_fused = Topics(prefix=f"alonefused{stamp}.")
-    for topics in (alone, alone_faust, alone_fused):
-        ensure_topics(args.bootstrap, topics, partitions=PARTITIONS)
-        produce(args.bootstrap, topics.events, messages)
-    dsn = f"chdb://{work / 'ch-alone'}"
     sink_batch = ("--batch-seconds", str(args.sink_batch_seconds))
     results["sink_batch_seconds"] = args.sink_batch_seconds
-    runs = [  # label, stage, its topics, its input, extra arguments
-        ("enricher", "enricher", alone, alone.events, ()),
-        ("enricher_faust", "enricher", alone_faust, alone_faust.events, ("--runtime", "faust")),
-        ("sequencer", "sequencer", alone, alone.enriched, ("--signing-key", str(key))),
-        ("sequencer_enriching", "sequencer", alone_fused, alone_fused.events, ("--signing-key", str(key), "--enrich")),
-        ("sink", "sink", alone, alone.chained, ("--dsn", dsn, "--database", "bench", *sink_batch)),
-    ]
-    profiles: dict[str, list[str]] = {}
-    for label, name, topics, source, extra in runs:
-        console.print(f"{label} alone ...")
-        stage = Stage(name, args, topics, work, *extra, label=label)
-        end = end_offsets(args.bootstrap, source)  # transaction markers included: reached at the end
-        if name == "sink":
-            first, done = timed(lambda: rows_loaded(dsn), n, name)
-        else:
-            profiler = threading.Thread(target=lambda s=stage: profiles.__setitem__(
-                s.name, profile(s.process.pid, 10, work / f"{s.name}.spy")), daemon=True)
-            profiler.start()
-            first, done = timed(lambda s=stage, t=source: committed(args.bootstrap, s.group, t), end, label)
-            profiler.join(40)
-        results[f"{label}_alone_events_per_s"] = n / max(done - first, 1e-9)
-        stage.stop()
-    delete_topics(args.bootstrap, alone_faust.all())
-    delete_topics(args.bootstrap, alone_fused.all())
-    delete_topics(args.bootstrap, alone.all())
+    profiles = {} if args.skip_stages else stages_alone(args, messages, work, key, stamp, results)
     chain = ("sequencer_enriching",) if args.topology == "fused" else ("enricher", "sequencer")
-    slowest = min((*chain, "sink"), key=lambda s: results[f"{s}_alone_events_per_s"])
+    slowest = "(not measured: --skip-stages)" if args.skip_stages else \
+        min((*chain, "sink"), key=lambda s: results[f"{s}_alone_events_per_s"])
     results["slowest_stage"] = slowest
     if args.stages_only:
         console.print(results)
@@ -274,12 +285,18 @@ def main() -> int:
         total = n + args.fresh_seconds * 1000
         timed(lambda: rows_loaded(dsn), total, "freshness")
         store = ClickHouseStore(dsn, "bench")
-        [(p50, p99, count)] = store.query(
-            "SELECT quantileExact(0.5)(ms), quantileExact(0.99)(ms), count() FROM (SELECT "
-            "toUnixTimestamp64Milli(loaded_at) - toUnixTimestamp64Milli(timestamp) AS ms FROM bench.events "
+        # the whole, and its two parts: to the enrichment (Kafka, the chain stage's batch) and from it to
+        # queryable (the transaction, the sink's batch and load)
+        [(p50, p99, count, in_p50, in_p99, out_p50, out_p99)] = store.query(
+            "SELECT quantileExact(0.5)(ms), quantileExact(0.99)(ms), count(), quantileExact(0.5)(enriched), "
+            "quantileExact(0.99)(enriched), quantileExact(0.5)(ms - enriched), quantileExact(0.99)(ms - enriched) "
+            "FROM (SELECT toUnixTimestamp64Milli(loaded_at) - toUnixTimestamp64Milli(timestamp) AS ms, "
+            "toUnixTimestamp64Milli(ingested_at) - toUnixTimestamp64Milli(timestamp) AS enriched FROM bench.events "
             "WHERE startsWith(tenant_id, 'fresh-'))").result_rows
         store.close()
-        results.update(freshness_events=int(count), freshness_p50_ms=float(p50), freshness_p99_ms=float(p99))
+        results.update(freshness_events=int(count), freshness_p50_ms=float(p50), freshness_p99_ms=float(p99),
+                       to_enriched_p50_ms=float(in_p50), to_enriched_p99_ms=float(in_p99),
+                       enriched_to_queryable_p50_ms=float(out_p50), enriched_to_queryable_p99_ms=float(out_p99))
     finally:
         for stage in stages:
             stage.stop()

@@ -62,6 +62,8 @@ class SinkConfig:
     avro_passthrough: bool = True
     metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
     outage: OutagePolicy = field(default_factory=OutagePolicy)
+    # the most time a turn of the loop gives to extending Merkle indexes once its loads are done
+    index_budget_s: float = 0.05
 
 
 # a batch holds unique (tenant_id, seq) keys, so ReplacingMergeTree's collapse of duplicates
@@ -131,6 +133,7 @@ class ClickHouseSink:
         self._avro = _AvroPath(MAGIC + chained_codec.schema.fingerprint,
                                ChainedEventLoad(chained_codec.schema.canonical_form))
         self._holds: list[LegalHold] = []
+        self._unindexed: dict[str, int] = {}  # tenant -> the size its Merkle index is to be extended to
         self._holds_read = 0.0
         self._stop = threading.Event()
         self._outage = OutageWait(config.outage, log, self._stop)
@@ -178,10 +181,12 @@ class ClickHouseSink:
                     self._add(msg)
                 self._read += len(messages)
                 self._flush_due()
+                self._index_merkle(until=time.monotonic() + self.config.index_budget_s)
                 if time.monotonic() - last_report > 10:
                     last_report = time.monotonic()
                     log.info("loaded %d rows in %d batches", self.rows_loaded, self.batches_loaded)
             self._flush_due(force=True)
+            self._index_merkle(until=None)
         finally:
             self._consumer.close()
             if server is not None:
@@ -256,14 +261,19 @@ class ClickHouseSink:
         events = {partition: batch for (topic, partition), batch in due.items() if topic == chained}
         if events:
             self._load_or_leave(chained, events)
+        # the checkpoints whose events are stored, in one load; the others wait (and grow) for their events
+        covered: dict[int, _Batch] = {}
+        rows: list[list[Any]] = []
         for (topic, partition), batch in due.items():
-            if topic != checkpoints:
-                continue
-            rows = self._rows(topic, partition, batch)
-            if not self._covered(rows):
-                continue  # its events are still on their way; the batch waits (and grows)
-            if self._load_or_leave(topic, {partition: batch}, rows):
-                self._index_merkle(rows)
+            if topic == checkpoints:
+                batch_rows = self._rows(topic, partition, batch)
+                if self._covered(batch_rows):
+                    covered[partition] = batch
+                    rows += batch_rows
+        if covered and self._load_or_leave(checkpoints, covered, rows):
+            tenant_at, last_at = CHECKPOINT_COLUMNS.index("tenant_id"), CHECKPOINT_COLUMNS.index("last_seq")
+            for row in rows:
+                self._unindexed[row[tenant_at]] = max(self._unindexed.get(row[tenant_at], 0), row[last_at])
 
     def _load_or_leave(self, topic: str, batches: dict[int, _Batch], rows: list[list[Any]] | None = None) -> bool:
         """Load these batches and forget them; False when the group moved on and left them to the next owner."""
@@ -279,18 +289,25 @@ class ClickHouseSink:
             for partition in batches:
                 del self._batches[(topic, partition)]
 
-    def _index_merkle(self, checkpoint_rows: list[list[Any]]) -> None:
-        """Keep the Merkle subtree roots up to each new checkpoint, so inclusion proofs read
-        O(log n) stored nodes (merkle_index.py). An optimisation: a failure is logged, not fatal."""
-        sizes: dict[str, int] = {}
-        for row in checkpoint_rows:
-            tenant, last_seq = row[CHECKPOINT_COLUMNS.index("tenant_id")], row[CHECKPOINT_COLUMNS.index("last_seq")]
-            sizes[tenant] = max(sizes.get(tenant, 0), last_seq)
-        for tenant, size in sizes.items():
+    def _index_merkle(self, until: float | None) -> None:
+        """Keep the Merkle subtree roots up to each stored checkpoint, so inclusion proofs read O(log n) stored
+        nodes (merkle_index.py). An optimisation: a failure is logged, not fatal. One tenant a turn, more while
+        `until` (monotonic) is not passed and no batch is due: indexing holds back the next load by at most one
+        tenant's extension, however many tenants were checkpointed at once."""
+        while self._unindexed:
+            tenant = next(iter(self._unindexed))
+            size = self._unindexed.pop(tenant)
             try:
                 StoredSubtrees(self.store, tenant).extend(size)
             except DamagedLog as exc:
                 log.warning("merkle index of %s not extended: %s", tenant, exc)
+            if until is not None and (time.monotonic() >= until or self._load_due()):
+                return
+
+    def _load_due(self) -> bool:
+        now, policy = time.monotonic(), self.config.batch
+        return any(len(b.offsets) >= policy.max_rows or now - b.started >= policy.max_age
+                   for b in self._batches.values())
 
     def _covered(self, checkpoint_rows: list[list[Any]]) -> bool:
         """Are the events every checkpoint covers stored? The two topics are consumed independently,
