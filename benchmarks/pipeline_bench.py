@@ -210,8 +210,9 @@ def main() -> int:
                         help="the whole pipeline: fused (sequencers that enrich, `sequencer --enrich`, the default) "
                              "or staged (enrichers, then sequencers)")
     parser.add_argument("--enrichers", type=int, default=1, help="enricher processes in a staged pipeline")
-    parser.add_argument("--sequencers", type=int, default=1, help="sequencer processes in the whole pipeline")
-    parser.add_argument("--sink-batch-seconds", type=float, default=1.0,
+    parser.add_argument("--sequencers", type=int, default=2,
+                        help="sequencer processes in the whole pipeline (default 2: one per core of this machine)")
+    parser.add_argument("--sink-batch-seconds", type=float, default=0.1,
                         help="the sinks' batch age (`audit-layer sink --batch-seconds`): freshness against inserts")
     parser.add_argument("--skip-stages", action="store_true",
                         help="not the stages alone: the ceiling, the pipeline and freshness (for tuning freshness)")

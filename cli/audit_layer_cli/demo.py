@@ -71,8 +71,8 @@ def _start_worker(name: str, args: argparse.Namespace, prefix: str, logs: Path) 
     cmd = [sys.executable, "-m", "audit_layer_cli.main", "--log-level", "INFO", name,
            "--bootstrap-servers", args.bootstrap_servers, "--topic-prefix", prefix,
            "--group", f"{prefix}{name}"]
-    if name == "sequencer":  # a short checkpoint interval, so the demo's last events get signed quickly
-        cmd += ["--signing-key", str(KEY_FILE), "--checkpoint-seconds", "2"]
+    if name == "sequencer":  # enriching too; a short checkpoint interval, so the last events get signed quickly
+        cmd += ["--enrich", "--signing-key", str(KEY_FILE), "--checkpoint-seconds", "2"]
     out = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
     return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
 
@@ -159,7 +159,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     signer = load_signer(KEY_FILE if KEY_FILE.exists() else None, create=True)
     console.print(f"checkpoint signing key {signer.key_id} ({KEY_FILE}; public key beside it)")
-    workers = [_start_worker(name, args, prefix, logs) for name in ("enricher", "sequencer")]
+    # the sequencer enriches in its own transaction (`sequencer --enrich`): no enricher process
+    workers = [_start_worker("sequencer", args, prefix, logs)]
     sink = ClickHouseSink(SinkConfig(args.bootstrap_servers, topics, group_id=f"{prefix}sink",
                                      retention=retention_of(None)), store)
     sink_error: list[BaseException] = []
