@@ -4,10 +4,12 @@ waited out: the worker stops on it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -37,6 +39,8 @@ class OutagePolicy:
     first_backoff_s: float = 0.5
     max_backoff_s: float = 5.0
     log_every_s: float = 30.0
+    # one librdkafka call blocked this long, far past any timeout we give one (60 s at most), is stuck
+    stuck_call_s: float = 180.0
 
 
 def is_outage(error: KafkaError) -> bool:
@@ -47,6 +51,46 @@ def left_behind(error: KafkaError) -> bool:
     return error.code() in _LEFT_BEHIND
 
 
+class StuckCallGuard:
+    """A worker blocked inside one Kafka client call far past the call's own timeout exits, for its supervisor
+    to restart it, instead of holding its partitions while doing nothing. librdkafka's
+    send_offsets_to_transaction can block past its timeout once the coordinator's broker is back
+    (confluentinc/librdkafka#5456, #5511); the broker-outage drill met it. Exiting keeps every guarantee:
+    the open transaction is aborted by the successor, a sink's pending load is recovered from its intent."""
+
+    def __init__(self, stuck_after_s: float, log: logging.Logger, clock: Callable[[], float] = time.monotonic,
+                 exit: Callable[[int], object] = os._exit, interval_s: float = 5.0) -> None:
+        self.stuck_after_s, self.log, self._clock, self._exit = stuck_after_s, log, clock, exit
+        self._interval_s = interval_s
+        self._call: tuple[str, float] | None = None
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watching(self, what: str) -> Iterator[None]:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="stuck-call-guard", daemon=True)
+            self._thread.start()
+        self._call = (what, self._clock())
+        try:
+            yield
+        finally:
+            self._call = None
+
+    def check(self) -> None:
+        call = self._call
+        if call is not None and self._clock() - call[1] > self.stuck_after_s:
+            self.log.critical("%s: the Kafka client has not returned for %.0f s, far past the call's timeout (a "
+                              "known librdkafka hang); exiting for the supervisor to restart this worker (the "
+                              "transaction or load in progress is resumed or aborted by its successor)",
+                              call[0], self._clock() - call[1])
+            self._exit(3)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self._interval_s)
+            self.check()
+
+
 class OutageWait:
     """One call retried through an outage with growing pauses; says so in the log now and then, not per try."""
 
@@ -54,6 +98,7 @@ class OutageWait:
                  sleep: Callable[[float], object] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy, self.log, self.stop = policy, log, stop
         self._sleep, self._clock = sleep, clock
+        self.guard = StuckCallGuard(policy.stuck_call_s, log)
 
     def call(self, what: str, operation: Callable[[], T]) -> T:
         """`operation()`, again and again while it fails with an outage error; any other error, or an outage
@@ -63,7 +108,8 @@ class OutageWait:
         tries = 0
         while True:
             try:
-                result = operation()
+                with self.guard.watching(what):
+                    result = operation()
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
                 waited = self._clock() - started

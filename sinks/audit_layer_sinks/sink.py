@@ -394,10 +394,12 @@ class ClickHouseSink:
             stage = f"{self.store.database}.sink_stage"
             for statement in load.stage_statements(stage, f.name):
                 self.store.command(statement)
-            forked = self.store.query(load.fork_check(stage).replace("{table}", f"{self.store.database}.events"))
-            if forked.result_rows:
-                raise SinkStopped(_fork_message(forked.result_rows))
-            sql = load.statement(stage, retention, f"if({hold}, 1, 0)")
+            stored = self.store.query(load.stored(stage).replace("{table}", f"{self.store.database}.events"))
+            forked = [(tenant, seq) for tenant, seq, fork in stored.result_rows if fork]
+            if forked:
+                raise SinkStopped(_fork_message(forked))
+            # a batch none of whose rows is stored yet (all but a redelivery) needs no stored-row filter
+            sql = load.statement(stage, retention, f"if({hold}, 1, 0)", skip_stored=bool(stored.result_rows))
             self.store.command_with(
                 sql.replace("{table}", f"{self.store.database}.events"),
                 {**params, **hold_params},

@@ -92,3 +92,26 @@ def test_a_consumers_errors_are_logged_once_per_period(caplog: pytest.LogCapture
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["consumer: broker down", "consumer: broker down (129 more like it not shown)",
                      "consumer: something else"]
+
+
+def test_a_call_blocked_far_past_its_timeout_makes_the_worker_exit(caplog: pytest.LogCaptureFixture) -> None:
+    """The guard against librdkafka's send_offsets_to_transaction hang: exit (for the supervisor) once one call
+    has been blocked longer than the policy's stuck_call_s; never while no call is in progress or within it."""
+    from audit_layer_processors.outage import StuckCallGuard
+
+    now = [1000.0]
+    exits: list[int] = []
+    guard = StuckCallGuard(180.0, logging.getLogger("t"), clock=lambda: now[0], exit=exits.append, interval_s=3600)
+    guard.check()
+    with guard.watching("adding offsets to the transaction"):
+        now[0] += 179
+        guard.check()
+        assert exits == []
+        now[0] += 2
+        with caplog.at_level(logging.CRITICAL):
+            guard.check()
+    assert exits == [3]
+    assert "adding offsets to the transaction" in caplog.text and "librdkafka" in caplog.text
+    now[0] += 1000
+    guard.check()  # the call returned: nothing is stuck
+    assert exits == [3]
