@@ -25,6 +25,9 @@ _AWAY = frozenset({
     KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
     KafkaError.REBALANCE_IN_PROGRESS, KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.CONCURRENT_TRANSACTIONS,
+    # a partition the client no longer knows while the broker is away (its metadata gone with it): met by the
+    # chain heads' restore, which runs on assignment, when the broker stopped just then (the 60 s drill)
+    KafkaError._UNKNOWN_PARTITION,
 })
 # the group moved on without this member: what it was doing for a partition is its next owner's to redo
 _LEFT_BEHIND = frozenset({KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,

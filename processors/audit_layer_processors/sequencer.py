@@ -141,10 +141,11 @@ class Sequencer:
     def run(self) -> None:
         topics = self.config.topics
         source = self.config.source
-        self._partitions = partition_count(self._consumer, source)
+        # a broker away at start-up is waited out as at any other time (a supervisor need not restart us)
+        self._partitions = self._outage.call("finding the topics", lambda: partition_count(self._consumer, source))
         if self.config.enrich is not None:
             self._step = EnrichStep(topics, self.config.enrich, self._partitions, self.config.dlq)
-        self._producer.init_transactions(60)
+        self._outage.call("initialising transactions", lambda: self._producer.init_transactions(60))
         self._consumer.subscribe([source], on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         self.metrics.topics_found()

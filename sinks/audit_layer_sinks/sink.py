@@ -161,8 +161,11 @@ class ClickHouseSink:
 
     def run(self) -> None:
         self.store.migrate()
-        for topic in self._targets:  # missing: an error that says to create the topics
-            partition_count(self._consumer, topic)
+        def topics_found() -> None:  # missing: an error that says to create the topics
+            for topic in self._targets:
+                partition_count(self._consumer, topic)
+
+        self._outage.call("finding the topics", topics_found)  # a broker away at start-up is waited out
         self._consumer.subscribe(list(self._targets), on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         self.metrics.topics_found()

@@ -73,6 +73,7 @@ def test_anything_but_an_outage_is_raised_at_once(code: int, flags: dict[str, bo
 
 def test_what_counts_as_an_outage_and_as_left_behind() -> None:
     assert is_outage(KafkaError(KafkaError._WAIT_COORD))
+    assert is_outage(KafkaError(KafkaError._UNKNOWN_PARTITION))  # metadata gone with the broker (a restore's lookup)
     assert is_outage(KafkaError(KafkaError.UNKNOWN, retriable=True))
     assert not is_outage(KafkaError(KafkaError.UNKNOWN))
     assert left_behind(KafkaError(KafkaError.UNKNOWN_MEMBER_ID))
