@@ -78,11 +78,13 @@ def test_workers_metrics_move_with_the_pipeline(kafka_bootstrap: str, topics: To
         other_tenants = AvroCodec(AUDIT_EVENT).encode(make_event("tenant-2").to_avro())
         poison.produce(topics.events, key=b"tenant-1", value=other_tenants)
         assert poison.flush(10) == 0
-        sink_port = sink.sink.metrics_server.port if sink.sink.metrics_server else 0
 
         # librdkafka's lag is against the committed offsets: once the group has some, a batch waiting to be
         # loaded shows as lag, and a loaded one as none
         assert wait_for_rows(store, 60, workers=workers, sink=sink) == 60
+        # the sink serves its metrics once it has found its topics: rows landed means it has
+        assert sink.sink.metrics_server is not None
+        sink_port = sink.sink.metrics_server.port
         # a transactional topic ends in the commit marker of its last transaction: caught up reads as lag 0 or 1
         _wait_for(sink_port, lambda s: _lag(s) and all(v <= 1 for v in _lag(s).values()), "the sink caught up")
         for i in range(30):
