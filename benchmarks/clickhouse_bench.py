@@ -10,7 +10,8 @@ compliance summary and single-decision lookups.
    default on the embedded engine) and decoding in Python (the server path). Rows/s each.
 2. Those rows are copied inside ClickHouse (new event ids and seqs, days shifted back) until the
    table holds `--events`; the materialized views fill the daily aggregates as they would.
-3. The compliance summary over all of them, and `--lookups` decisions fetched by event id.
+3. The compliance summary over all of them (its figures; the chain's verification, which the copies
+   would fail, is timed by verify_bench.py), and `--lookups` decisions fetched by event id.
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ def main() -> int:
         timings = []
         for _ in range(5):
             started = time.perf_counter()
-            report = compliance_summary.build(store, TENANT, today - dt.timedelta(days=400), today)
+            # the copies above are not a chain (their prev_hash links point at the originals), so the report cites
+            # the last recorded verification instead of running one: verify is timed by verify_bench.py
+            report = compliance_summary.build(store, TENANT, today - dt.timedelta(days=400), today, verify_now=False)
             timings.append(time.perf_counter() - started)
         assert report.data["events"] == total, (report.data["events"], total)
         results.update(compliance_summary_s_median=statistics.median(timings), compliance_summary_s_max=max(timings))

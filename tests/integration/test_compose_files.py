@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 LOADER = REPO / "tests/interop/compose"
-CLICKHOUSE_USERS = ("enricher", "sequencer", "sink", "api")
+WORKERS = ("sequencer", "sink", "api")  # every service built from this repository's image but `topics`
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +35,24 @@ def test_the_compose_files_load_alone_and_together(load: Any, tmp_path: Path) ->
     single = load("docker-compose.yml", env_file=env)
     assert single.returncode == 0, single.stderr
     services = json.loads(single.stdout)["services"]
-    assert set(services) == {"kafka", "clickhouse", "topics", "enricher", "sequencer", "sink", "api", "prometheus"}
+    assert set(services) == {"kafka", "clickhouse", "topics", "sequencer", "sink", "api", "prometheus"}
+    # one stage before the sink: the sequencer enriches (no enricher, no audit.events.enriched traffic)
+    assert services["sequencer"]["command"][:2] == ["sequencer", "--enrich"]
     # Prometheus reads deploy/prometheus (its rules are checked by promtool in test_monitoring_config.py)
     mounts = {v["target"]: v["source"] for v in services["prometheus"]["volumes"]}
     assert mounts["/etc/prometheus"] == str(REPO / "deploy" / "prometheus")
     # every component reads the Kafka security settings from .env; none set: plaintext
-    for name in (*CLICKHOUSE_USERS, "topics"):
+    for name in (*WORKERS, "topics"):
         assert services[name]["environment"]["AUDIT_LAYER_KAFKA_SECURITY_PROTOCOL"] == "", name
     secured = tmp_path / "secured.env"
     secured.write_text("CLICKHOUSE_PASSWORD=x\nAUDIT_LAYER_KAFKA_SECURITY_PROTOCOL=SASL_SSL\n"
                        "AUDIT_LAYER_KAFKA_SASL_PASSWORD=from-env\n")
     with_security = json.loads(load("docker-compose.yml", env_file=secured).stdout)["services"]
-    for name in (*CLICKHOUSE_USERS, "topics"):
+    for name in (*WORKERS, "topics"):
         assert with_security[name]["environment"]["AUDIT_LAYER_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
         assert with_security[name]["environment"]["AUDIT_LAYER_KAFKA_SASL_PASSWORD"] == "from-env"
     assert services["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"] == "from-the-env-file"
-    for name in CLICKHOUSE_USERS:
+    for name in WORKERS:
         assert services[name]["environment"]["AUDIT_LAYER_CLICKHOUSE_DSN"] == \
             "http://default:from-the-env-file@clickhouse:8123"
         assert services[name]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
@@ -61,7 +63,7 @@ def test_the_compose_files_load_alone_and_together(load: Any, tmp_path: Path) ->
     assert both.returncode == 0, both.stderr
     services = json.loads(both.stdout)["services"]
     assert {"keeper", "clickhouse", "clickhouse-2"} <= set(services)
-    for name in (*CLICKHOUSE_USERS, "topics"):  # every service is wired for the cluster
+    for name in (*WORKERS, "topics"):  # every service is wired for the cluster
         assert services[name]["environment"]["AUDIT_LAYER_CLICKHOUSE_CLUSTER"] == "audit", name
     for name in ("sink", "api"):
         assert {"clickhouse", "clickhouse-2"} <= set(services[name]["depends_on"])
