@@ -48,7 +48,7 @@ class Enriched:
     record: dict[str, Any]
     key: bytes
     value: bytes
-    link_body: bytes
+    link_body: bytes | None  # None: the step was made without link bodies (EnrichStep.link_bodies)
     partition: int
 
 
@@ -72,6 +72,9 @@ class EnrichStep:
     enriched_partitions: int  # of the enriched topic: where each tenant's chain is built
     dlq_policy: DlqPolicy = field(default_factory=DlqPolicy)
     clock_us: Callable[[], int] = field(default=lambda: time.time_ns() // 1000)
+    # the link body beside the message, in the same pass: for a sequencer that chains what it enriches;
+    # an enricher of the two-stage form produces the message only
+    link_bodies: bool = True
 
     def __post_init__(self) -> None:
         self.counts = EnrichCounts()
@@ -103,5 +106,8 @@ class EnrichStep:
         record = enrich(result, self.clock_us(), self.policy)
         self.counts.enriched += 1
         tenant = result.tenant_id.encode("utf-8")
-        value, link_body = self._links.encode(record)
+        if self.link_bodies:
+            value, link_body = self._links.encode(record)
+        else:
+            value, link_body = self._links.message(record), None
         return Enriched(record, tenant, value, link_body, partition_for(tenant, self.enriched_partitions))

@@ -68,7 +68,7 @@ class BatchEnricher:
                                    "queue.buffering.max.messages": 200_000,
                                    "message.timeout.ms": int(config.outage.max_wait_s * 1000)})
         self.step = EnrichStep(config.topics, policy, partition_count(self._producer, config.topics.enriched),
-                               config.dlq)
+                               config.dlq, link_bodies=False)
         self._stop = threading.Event()
         self._pending: dict[int, int] = {}  # partition -> next offset to commit once flushed
         self._since_commit = 0

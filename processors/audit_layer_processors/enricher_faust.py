@@ -86,7 +86,7 @@ def build_app(
     source = app.topic(topics.events, key_type=bytes, value_type=bytes)
     outputs = {name: app.topic(name, key_type=bytes, value_type=bytes) for name in (topics.enriched, topics.dlq)}
     partitions = partition_count(AdminClient(admin_settings(bootstrap_servers)), topics.enriched)
-    step = EnrichStep(topics, policy, partitions, dlq_policy or DlqPolicy())
+    step = EnrichStep(topics, policy, partitions, dlq_policy or DlqPolicy(), link_bodies=False)
 
     @app.agent(source)
     async def enricher(stream: Any) -> None:

@@ -58,6 +58,10 @@ class LinkEncoder:
         body, link_body = self._erasing(enriched)
         return self._header + body, link_body
 
+    def message(self, enriched: dict[str, Any]) -> bytes:
+        """The EnrichedEvent's message alone (single-object encoding): where no link is built."""
+        return self._codec.encode(enriched)
+
     def link_hash(self, prev_hash: bytes, enriched: dict[str, Any], seq: int, link_body: bytes | None = None) -> bytes:
         """`link_body`: the record's body as `encode` gave it, when at hand."""
         if link_body is None:

@@ -49,3 +49,19 @@ def test_past_the_dlq_limit_the_step_raises_instead_of_dead_lettering() -> None:
     with pytest.raises(DlqLimitExceeded, match="--dlq-max"):
         s(b"t", b"junk", TOPICS.events, 0, 3)
     assert s.counts.dead_lettered == 3
+
+
+def test_an_enricher_produces_the_same_message_without_the_link_body_a_sequencer_needs() -> None:
+    from audit_layer_processors.enrich_step import Enriched
+    from audit_layer_schemas.chain import LinkEncoder
+
+    value = AvroCodec(AUDIT_EVENT).encode(make_event("acme-bank", prompt="SSN 123-45-6789").to_avro())
+    chaining = step().process(b"acme-bank", value, TOPICS.events, 0, 1)
+    enriching = EnrichStep(TOPICS, load_policy(), PARTITIONS, clock_us=lambda: 1_700_000_000_000_000,
+                           link_bodies=False).process(b"acme-bank", value, TOPICS.events, 0, 1)
+    assert isinstance(chaining, Enriched) and isinstance(enriching, Enriched)
+    assert enriching.value == chaining.value and enriching.link_body is None
+    links = LinkEncoder()
+    assert chaining.link_body is not None
+    prefix = (5).to_bytes(8, "big") + links.schema_fingerprint
+    assert links.link_bytes(chaining.record, 5) == prefix + chaining.link_body
