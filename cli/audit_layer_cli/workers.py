@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def needing_topics(start: Callable[[], int]) -> int:
+    """Run a worker; topics that do not exist are the user's to create, said without a traceback."""
+    from audit_layer_schemas.kafka_clients import TopicMissing
+
+    try:
+        return start()
+    except TopicMissing as exc:
+        raise UserError(str(exc)) from None
+
+
 def policy_of(path: Any) -> Any:
     """The enrichment policy (default: the shipped one); a bad file is the user's to fix."""
     from audit_layer_processors.policy import PolicyError, load_policy
@@ -61,13 +72,14 @@ def cmd_enricher(args: argparse.Namespace) -> int:
             raise UserError(f"the faust runtime is an extra ({exc.name} is not installed): "
                             "pip install 'audit-layer[faust]', or use the default --runtime batch") from None
 
-        return run_faust(args.bootstrap_servers, topics_of(args), group_id=args.group, dlq_policy=dlq,
-                         policy=policy, loglevel=args.log_level)
+        return needing_topics(lambda: run_faust(args.bootstrap_servers, topics_of(args), group_id=args.group,
+                                                dlq_policy=dlq, policy=policy, loglevel=args.log_level))
     from audit_layer_processors.enricher_batch import BatchEnricherConfig
     from audit_layer_processors.enricher_batch import run as run_batch
 
-    return run_batch(BatchEnricherConfig(args.bootstrap_servers, topics_of(args), group_id=args.group, dlq=dlq,
-                                         metrics_port=args.metrics_port), policy)
+    return needing_topics(lambda: run_batch(BatchEnricherConfig(args.bootstrap_servers, topics_of(args),
+                                                                group_id=args.group, dlq=dlq,
+                                                                metrics_port=args.metrics_port), policy))
 
 
 def cmd_sequencer(args: argparse.Namespace) -> int:
@@ -87,7 +99,7 @@ def cmd_sequencer(args: argparse.Namespace) -> int:
                              restore_check_window=args.restore_tail, metrics_port=args.metrics_port,
                              dlq=DlqPolicy(args.dlq_max, args.dlq_window),
                              enrich=policy_of(args.policy) if args.enrich else None)
-    return run(config, Signer(key.key_id, key.sign, args.log_name, key.sign_note))
+    return needing_topics(lambda: run(config, Signer(key.key_id, key.sign, args.log_name, key.sign_note)))
 
 
 def retention_of(policy_path: Any) -> Any:
@@ -108,11 +120,14 @@ def cmd_sink(args: argparse.Namespace) -> int:
                                      retention=retention, metrics_port=args.metrics_port), store)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
-    try:
+    def load() -> int:
         sink.run()
+        return 0
+
+    try:
+        return needing_topics(load)
     finally:
         store.close()
-    return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
-from audit_layer_processors.outage import OutagePolicy, RateLimitedLog
+from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog
 from audit_layer_processors.policy import Policy
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
@@ -67,9 +67,12 @@ class BatchEnricher:
         self._producer = Producer({**producer_settings(config.bootstrap_servers),
                                    "queue.buffering.max.messages": 200_000,
                                    "message.timeout.ms": int(config.outage.max_wait_s * 1000)})
-        self.step = EnrichStep(config.topics, policy, partition_count(self._producer, config.topics.enriched),
-                               config.dlq, link_bodies=False)
         self._stop = threading.Event()
+        # a broker away while the worker starts is waited out, as at any other moment
+        self._outage = OutageWait(config.outage, log, self._stop)
+        partitions = self._outage.call("finding the topics",
+                                       lambda: partition_count(self._producer, config.topics.enriched))
+        self.step = EnrichStep(config.topics, policy, partitions, config.dlq, link_bodies=False)
         self._pending: dict[int, int] = {}  # partition -> next offset to commit once flushed
         self._since_commit = 0
         self._last_commit = time.monotonic()
@@ -88,7 +91,8 @@ class BatchEnricher:
 
     def run(self) -> None:
         topic = self.config.topics.events
-        partition_count(self._consumer, topic)  # missing: an error that says to create the topics
+        # missing: an error that says to create the topics; a broker away: waited out
+        self._outage.call("finding the topics", lambda: partition_count(self._consumer, topic))
         self._consumer.subscribe([topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
         self.metrics.topics_found()
         log.info("enricher (batch runtime) consuming %s, policy %s", topic, self.step.policy.version)

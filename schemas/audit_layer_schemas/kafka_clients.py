@@ -89,10 +89,18 @@ class TopicMissing(RuntimeError):
 
 
 def partition_count(client: Any, topic: str, timeout: float = 10.0) -> int:
-    """Partitions of `topic`, asked through any confluent-kafka client (consumer, producer, admin)."""
+    """Partitions of `topic`, asked through any confluent-kafka client (consumer, producer, admin). A topic the
+    brokers do not know is TopicMissing; one they know but cannot serve now (no leader while a broker
+    restarts) is the KafkaException of its metadata error, which a worker's outage wait waits out."""
+    from confluent_kafka import KafkaError, KafkaException
+
     info = client.list_topics(topic, timeout=timeout).topics.get(topic)
-    if info is None or info.error is not None or not info.partitions:
+    error = None if info is None else info.error
+    if info is None or (error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART) \
+            or (error is None and not info.partitions):
         raise TopicMissing(f"topic {topic} does not exist; create the topics with `audit-layer topics`")
+    if error is not None:
+        raise KafkaException(error)
     return len(info.partitions)
 
 

@@ -7,7 +7,9 @@ import logging
 
 import pytest
 from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, is_outage, left_behind
+from audit_layer_schemas.kafka_clients import TopicMissing, partition_count
 from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import ClusterMetadata, PartitionMetadata, TopicMetadata
 
 
 class FakeTime:
@@ -116,3 +118,27 @@ def test_a_call_blocked_far_past_its_timeout_makes_the_worker_exit(caplog: pytes
     now[0] += 1000
     guard.check()  # the call returned: nothing is stuck
     assert exits == [3]
+
+
+def test_a_topic_without_a_leader_is_an_outage_and_an_unknown_one_is_missing() -> None:
+    """What the brokers' metadata says of a topic (confluent-kafka's own metadata types): no leader while a
+    broker restarts is waited out by the workers' outage wait; a topic they do not know is to be created."""
+    class Answering:  # the client: list_topics answers with this metadata
+        def __init__(self, error: KafkaError | None, partitions: int) -> None:
+            self.metadata = ClusterMetadata()
+            topic = TopicMetadata()
+            topic.topic, topic.error = "audit.events", error
+            topic.partitions = {i: PartitionMetadata() for i in range(partitions)}
+            self.metadata.topics = {"audit.events": topic}
+
+        def list_topics(self, topic: str, timeout: float) -> ClusterMetadata:
+            return self.metadata
+
+    assert partition_count(Answering(None, 6), "audit.events") == 6
+    with pytest.raises(TopicMissing, match="create the topics"):
+        partition_count(Answering(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART), 0), "audit.events")
+    with pytest.raises(TopicMissing):
+        partition_count(Answering(None, 0), "audit.events")
+    with pytest.raises(KafkaException) as leaderless:
+        partition_count(Answering(KafkaError(KafkaError.LEADER_NOT_AVAILABLE), 6), "audit.events")
+    assert is_outage(leaderless.value.args[0])
