@@ -19,6 +19,8 @@ from audit_layer_cli.common import (
 
 def cmd_dlq(args: argparse.Namespace) -> int:
     from audit_layer_processors.dead_letters import DeadLetterError, Ref, read, replay
+    from audit_layer_schemas.kafka_clients import TopicMissing
+    from confluent_kafka import KafkaException
 
     from audit_layer_cli.output import dumps
 
@@ -33,8 +35,11 @@ def cmd_dlq(args: argparse.Namespace) -> int:
                    if (args.dlq_action == "show" and m.ref == chosen)
                    or (args.dlq_action != "show" and (not getattr(args, "reason", None) or m.reason == args.reason)
                        and (not wanted or m.ref in wanted))]
-    except DeadLetterError as exc:
+    except (DeadLetterError, TopicMissing) as exc:
         raise UserError(str(exc)) from None
+    except KafkaException as exc:  # e.g. the topic has no leader while a broker restarts
+        raise UserError(f"Kafka cannot serve {topics.dlq} now ({exc.args[0]}); try again once the brokers are "
+                        "back") from None
     if args.dlq_action == "list":
         if args.json:
             for letter in letters:

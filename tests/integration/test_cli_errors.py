@@ -51,14 +51,15 @@ def test_wrong_tenants_folders_and_addresses_are_named(store: Any, tmp_path: Pat
     assert version.returncode == 0 and version.stdout.startswith("audit-layer ")
 
 
-def test_workers_started_before_their_topics_say_to_create_them(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_workers_and_the_dlq_tool_before_their_topics_say_to_create_them(kafka_bootstrap: str, tmp_path: Path) -> None:
     """Not a traceback and not a wait: the topics are missing (a leaderless topic would be waited for)."""
     kafka = ["--bootstrap-servers", kafka_bootstrap, "--topic-prefix", f"never-created-{tmp_path.name}."]
     assert _run("keys", "generate", "--key", str(tmp_path / "key.pem")).returncode == 0
     for command in (["sequencer", "--enrich", "--signing-key", str(tmp_path / "key.pem")],
                     ["sequencer", "--signing-key", str(tmp_path / "key.pem")],
                     ["enricher"],
-                    ["sink", "--dsn", f"chdb://{tmp_path / 'engine'}"]):
+                    ["sink", "--dsn", f"chdb://{tmp_path / 'engine'}"],
+                    ["dlq", "list"]):
         out = _run(*command, *kafka)
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         assert "does not exist; create the topics with `audit-layer topics`" in out.stderr, (command, out.stderr)
