@@ -248,16 +248,24 @@ def _provider(span: Span) -> str:
     return str(span.attributes.get("gen_ai.provider.name") or span.attributes.get("gen_ai.system") or "").lower()
 
 
-def _overlap(a: Span, b: Span) -> bool:
-    return a.start_ns <= b.end_ns and b.start_ns <= a.end_ns
+def _one_call(a: Span, b: Span) -> bool:
+    """Two spans with one response id describe one call when they asked for the same model and cover the same
+    time: one wraps the other, so they share at least half of the shorter one. Calls made one after the other
+    only touch at an end (a span may end a moment after the application started its next call), and must
+    stay two calls even where the server repeats response ids (a gateway, a local model server)."""
+    model_a, model_b = a.attributes.get("gen_ai.request.model"), b.attributes.get("gen_ai.request.model")
+    if model_a is not None and model_b is not None and model_a != model_b:
+        return False
+    shared = min(a.end_ns, b.end_ns) - max(a.start_ns, b.start_ns)
+    return shared >= 0 and 2 * shared >= min(a.end_ns - a.start_ns, b.end_ns - b.start_ns)
 
 
 def genai_events(spans: Iterable[Span]) -> tuple[list[dict[str, Any]], int]:
     """(events of the GenAI spans, how many other spans were ignored). Two spans of one provider call (a client
-    library's own span beside an instrumentation's, e.g. the anthropic SDK's and OpenLLMetry's) have the same
-    response id from the same provider at overlapping times: of those in the request, the one that carries
-    the most (messages first) is the call's event; the others are ignored. Found through an index of response
-    ids, so a batch of 512 spans costs 512 lookups, not 512² comparisons."""
+    library's own span beside an instrumentation's, e.g. the anthropic SDK's and OpenLLMetry's, often in two
+    traces) have the same response id from the same provider and cover the same time (`_one_call`): of those in
+    the request, the one that carries the most (messages first) is the call's event; the others are ignored.
+    Found through an index of response ids, so a batch of 512 spans costs 512 lookups, not 512² comparisons."""
     genai: list[Span] = []
     by_response: dict[tuple[str, str], list[int]] = {}
     ignored = 0
@@ -271,7 +279,7 @@ def genai_events(spans: Iterable[Span]) -> tuple[list[dict[str, Any]], int]:
             continue
         key = (str(response), _provider(span))
         kept = by_response.setdefault(key, [])
-        twin = next((i for i in kept if _overlap(genai[i], span)), None)
+        twin = next((i for i in kept if _one_call(genai[i], span)), None)
         if twin is None:
             kept.append(len(genai))
             genai.append(span)

@@ -83,3 +83,19 @@ def test_two_spans_of_one_call_make_one_event_the_richer_one() -> None:
     later_call = Span("55" * 16, "66" * 8, "anthropic.chat", 30, 40, 0, "", call)
     events, ignored = genai_events([sdk_span, instrumented, later_call])
     assert ignored == 1 and [e["span_id"] for e in events] == ["44" * 8, "66" * 8]
+
+
+def test_two_calls_with_one_response_id_whose_times_touch_are_two_events() -> None:
+    """A server that repeats response ids (a gateway, a local model server, a test's stand-in), and two calls
+    whose times touch, or of two models: neither may be taken for the other's twin and go unaudited."""
+    call = {"gen_ai.operation.name": "chat", "gen_ai.response.id": "c", "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini"}
+    first = Span("11" * 16, "22" * 8, "chat gpt-4o-mini", 10, 21, 0, "", call)  # ends as the next one starts
+    second = Span("33" * 16, "44" * 8, "chat gpt-4o-mini", 20, 30, 0, "", call)
+    other_model = Span("55" * 16, "66" * 8, "chat gpt-4o", 10, 21, 0, "", {**call, "gen_ai.request.model": "gpt-4o"})
+    events, ignored = genai_events([first, second, other_model])
+    assert ignored == 0 and [e["span_id"] for e in events] == ["22" * 8, "44" * 8, "66" * 8]
+    # a wrapper that returns before the stream it wraps is read to the end still covers the same call
+    wrapper = Span("77" * 16, "88" * 8, "openai.chat", 100, 110, 0, "", call)
+    streamed = Span("99" * 16, "aa" * 8, "ChatCompletion", 101, 500, 0, "", call)
+    assert genai_events([wrapper, streamed])[1] == 1

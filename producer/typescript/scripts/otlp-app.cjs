@@ -6,6 +6,7 @@
 //
 //   node scripts/otlp-app.cjs API_URL INGEST_KEY PROVIDER_URL
 "use strict";
+const { diag, DiagConsoleLogger, DiagLogLevel } = require("@opentelemetry/api");
 const { NodeTracerProvider, BatchSpanProcessor } = require("@opentelemetry/sdk-trace-node");
 const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-proto");
 const { resourceFromAttributes } = require("@opentelemetry/resources");
@@ -21,12 +22,25 @@ if (!providerUrl) {
   process.exit(2);
 }
 const headers = { Authorization: `Bearer ${key}` };
+// the exporters' own warnings (a refused or timed-out export) on stderr, where the test shows them
+diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
+// An export the batch processors send on their timer fails without failing anything the application awaits; the
+// test must still tell "the API lost an event" from "the exporter never delivered it", so every result is kept.
+const failures = [];
+function watched(name, exporter) {
+  const send = exporter.export.bind(exporter);
+  exporter.export = (items, done) => send(items, (result) => {
+    if (result.code !== 0) failures.push(`${name} export of ${items.length} failed: ${result.error}`);
+    done(result);
+  });
+  return exporter;
+}
 const resource = resourceFromAttributes({ "service.name": "claims-desk" });
 const provider = new NodeTracerProvider({
-  resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${apiUrl}/v1/traces`, headers }))],
+  resource, spanProcessors: [new BatchSpanProcessor(watched("span", new OTLPTraceExporter({ url: `${apiUrl}/v1/traces`, headers })))],
 });
 provider.register();
-const logExporter = new OTLPLogExporter({ url: `${apiUrl}/v1/logs`, headers });
+const logExporter = watched("log", new OTLPLogExporter({ url: `${apiUrl}/v1/logs`, headers }));
 const logger = new LoggerProvider({ resource, processors: [new BatchLogRecordProcessor({ exporter: logExporter })] });
 logs.setGlobalLoggerProvider(logger);
 registerInstrumentations({ instrumentations: [new OpenAIInstrumentation({ captureMessageContent: true })] });
@@ -53,6 +67,10 @@ async function main() {
   await logger.forceFlush();
   await provider.shutdown();
   await logger.shutdown();
+  if (failures.length) {
+    console.error(failures.join("\n"));
+    process.exit(1);
+  }
 }
 
 main().catch((error) => {
