@@ -3,7 +3,7 @@
     python benchmarks/pipeline_bench.py --events 200000 --bootstrap 127.0.0.1:9092
 
 1. The ceiling: the same Avro-encoded events produced and consumed once through Kafka with
-   confluent-kafka (one hop, 3 partitions, lz4, acks=all), messages/s.
+   confluent-kafka (one hop, the partitions of `--partitions`, lz4, acks=all), messages/s.
 2. Each stage alone, its input topic filled beforehand: the enricher, the sequencer, the sequencer
    that enriches (`--enrich`, reading the raw events), the sink, each as its own process
    (`audit-layer <stage>`). Events/s from the stage's first committed
@@ -44,15 +44,18 @@ from benchmarks.figures import publish
 from faults.drill import Worker, stored
 
 console = Console(stderr=True)
+# Partitions of every topic, and tenants. A tenant's chain is one partition, so with 3 partitions for 2 sequencers
+# one process has 2/3 to 5/6 of the events; 6 partitions and 120 tenants spread them evenly, and yet measured
+# slower here (5,076 against 6,158 events/s, BENCHMARKS), because the sink loads each partition's batch on its own.
 PARTITIONS = 3
 TENANTS = 12
 
 
-def encoded_events(n: int, start_us: int | None = None) -> list[tuple[bytes, bytes]]:
+def encoded_events(n: int, tenants: int = TENANTS, start_us: int | None = None) -> list[tuple[bytes, bytes]]:
     codec = AvroCodec(AUDIT_EVENT)
     out = []
     for i in range(n):
-        event = make_event(f"bench-{i % TENANTS}", user_id=f"u-{i % 500}", session_id=f"s-{i % 900}",
+        event = make_event(f"bench-{i % tenants}", user_id=f"u-{i % 500}", session_id=f"s-{i % 900}",
                            **({"timestamp_us": start_us} if start_us else {}))
         out.append((event.tenant_id.encode(), codec.encode(event.to_avro())))
     return out
@@ -95,10 +98,14 @@ def ceiling(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> 
     return len(messages) / elapsed
 
 
+def partitions_of(consumer: Consumer, topic: str) -> range:
+    return range(len(consumer.list_topics(topic, timeout=10).topics[topic].partitions))
+
+
 def committed(bootstrap: str, group: str, topic: str) -> int:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
-        parts = consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+        parts = consumer.committed([TopicPartition(topic, p) for p in partitions_of(consumer, topic)], timeout=10)
         return sum(max(p.offset, 0) for p in parts)
     finally:
         consumer.close()
@@ -107,7 +114,8 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
 def end_offsets(bootstrap: str, topic: str) -> int:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "pipeline-bench-watermarks"})
     try:
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(PARTITIONS))
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                   for p in partitions_of(consumer, topic))
     finally:
         consumer.close()
 
@@ -169,7 +177,7 @@ def stages_alone(args: argparse.Namespace, messages: list[tuple[bytes, bytes]], 
     alone_faust = Topics(prefix=f"alonefaust{stamp}.")
     alone_fused = Topics(prefix=f"alonefused{stamp}.")
     for topics in (alone, alone_faust, alone_fused):
-        ensure_topics(args.bootstrap, topics, partitions=PARTITIONS)
+        ensure_topics(args.bootstrap, topics, partitions=args.partitions)
         produce(args.bootstrap, topics.events, messages)
     dsn = f"chdb://{work / 'ch-alone'}"
     sink_batch = ("--batch-seconds", str(args.sink_batch_seconds))
@@ -206,6 +214,10 @@ def main() -> int:
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--fresh-seconds", type=int, default=30)
+    parser.add_argument("--partitions", type=int, default=PARTITIONS,
+                        help=f"partitions of every topic, the ceiling's too (default {PARTITIONS})")
+    parser.add_argument("--tenants", type=int, default=TENANTS,
+                        help=f"tenants the events are spread over, round robin (default {TENANTS})")
     parser.add_argument("--topology", choices=("fused", "staged"), default="fused",
                         help="the whole pipeline: fused (sequencers that enrich, `sequencer --enrich`, the default) "
                              "or staged (enrichers, then sequencers)")
@@ -225,13 +237,13 @@ def main() -> int:
     generate_key_file(key)
     n = args.events
     console.print(f"encoding {n:,} events ...")
-    messages = encoded_events(n)
-    results: dict[str, Any] = {"events": n}
+    messages = encoded_events(n, args.tenants)
+    results: dict[str, Any] = {"events": n, "partitions": args.partitions, "tenants": args.tenants}
     stamp = int(time.time())
 
     if not args.stages_only:
         ceiling_topics = Topics(prefix=f"ceiling{stamp}.")
-        ensure_topics(args.bootstrap, ceiling_topics, partitions=PARTITIONS)
+        ensure_topics(args.bootstrap, ceiling_topics, partitions=args.partitions)
         console.print("ceiling: raw produce + consume, one hop ...")
         results["ceiling_msgs_per_s"] = ceiling(args.bootstrap, ceiling_topics.events, messages)
         delete_topics(args.bootstrap, ceiling_topics.all())
@@ -249,7 +261,7 @@ def main() -> int:
 
     # the whole pipeline, started together on a filled input topic
     whole = Topics(prefix=f"whole{stamp}.")
-    ensure_topics(args.bootstrap, whole, partitions=PARTITIONS)
+    ensure_topics(args.bootstrap, whole, partitions=args.partitions)
     produce(args.bootstrap, whole.events, messages)
     dsn = f"chdb://{work / 'ch-whole'}"
     console.print("the whole pipeline ...")
@@ -276,7 +288,7 @@ def main() -> int:
         codec = AvroCodec(AUDIT_EVENT)
         started = time.monotonic()
         for i in range(args.fresh_seconds * 1000):
-            event = make_event(f"fresh-{i % TENANTS}", timestamp_us=time.time_ns() // 1000)
+            event = make_event(f"fresh-{i % args.tenants}", timestamp_us=time.time_ns() // 1000)
             producer.produce(whole.events, codec.encode(event.to_avro()), key=event.tenant_id.encode())
             producer.poll(0)
             ahead = (i + 1) / 1000 - (time.monotonic() - started)
