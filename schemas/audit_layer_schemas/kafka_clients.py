@@ -55,8 +55,8 @@ def consumer_settings(bootstrap_servers: str, group_id: str, client_id: str) -> 
     protocol every member stops and gives up every partition, and a sequencer rebuilds the chain heads of all
     of them, so starting a fleet or adding one process stalled the whole stage for seconds. The workers'
     assignment callbacks take and give up partitions one by one, which is what the incremental protocol
-    calls them with. Every member of a group must use the same strategy: a running eager fleet is moved in
-    two rolling restarts (Kafka's own upgrade path), or stopped and started."""
+    calls them with. Every member of a group must use the same strategy, and librdkafka cannot list an
+    eager one beside it: a fleet of an older version is stopped, then started (processors/README.md)."""
     return {
         **client_settings(bootstrap_servers),
         "group.id": group_id,

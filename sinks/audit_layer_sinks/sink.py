@@ -292,13 +292,32 @@ class ClickHouseSink:
             self._load(topic, batches, rows)
             return True
         except _LeftBehind as exc:
+            kept = self._read_again(topic, batches)
+            ranges = ", ".join(f"{topic}:{p}:{b.first}-{b.last}" for p, b in batches.items())
             log.warning("batches %s left to the partitions' next owners (%s); they re-read them, and what landed "
-                        "is not stored twice", ", ".join(f"{topic}:{p}:{b.first}-{b.last}" for p, b in batches.items()),
-                        exc)
+                        "is not stored twice%s", ranges, exc,
+                        f"; still ours and read again: partitions {kept}" if kept else "")
             return False
         finally:
             for partition in batches:
                 del self._batches[(topic, partition)]
+
+    def _read_again(self, topic: str, batches: dict[int, _Batch]) -> list[int]:
+        """The partitions of these unloaded batches that this member still owns, read again from each batch's
+        first offset. The incremental protocol moves only some partitions in a rebalance, and a commit refused
+        meanwhile (a new generation) leaves the others with this member: without the seek its next messages
+        would follow the dropped batch, and the rows between would never be loaded."""
+        owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        kept = []
+        for partition, batch in batches.items():
+            if (topic, partition) not in owned:
+                continue
+            try:
+                self._consumer.seek(TopicPartition(topic, partition, batch.first))
+                kept.append(partition)
+            except KafkaException as exc:  # taken from this member just now: its next owner reads it again
+                log.info("%s:%d not read again here (%s)", topic, partition, exc.args[0])
+        return sorted(kept)
 
     def _index_merkle(self, until: float | None) -> None:
         """Keep the Merkle subtree roots up to each stored checkpoint, so inclusion proofs read O(log n) stored
