@@ -50,18 +50,13 @@ def admin_settings(bootstrap_servers: str, **extra: Any) -> dict[str, Any]:
 
 
 def consumer_settings(bootstrap_servers: str, group_id: str, client_id: str) -> dict[str, Any]:
-    """A worker's group member: commits its own offsets, starts at the beginning of a new topic, and hands over
-    only the partitions that move when a member joins or leaves (incremental, KIP-429): under the eager
-    protocol every member stops and gives up every partition, and a sequencer rebuilds the chain heads of all
-    of them, so starting a fleet or adding one process stalled the whole stage for seconds. The workers'
-    assignment callbacks take and give up partitions one by one, which is what the incremental protocol
-    calls them with. Every member of a group must use the same strategy, and librdkafka cannot list an
-    eager one beside it: a fleet of an older version is stopped, then started (processors/README.md)."""
+    """A worker's group member: commits its own offsets, starts at the beginning of a new topic. The eager
+    rebalance protocol (librdkafka's default): the incremental one (cooperative-sticky) was tried and not kept,
+    see BENCHMARKS.md, fourth stop on issue 20."""
     return {
         **client_settings(bootstrap_servers),
         "group.id": group_id,
         "client.id": client_id,
-        "partition.assignment.strategy": "cooperative-sticky",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "enable.partition.eof": False,

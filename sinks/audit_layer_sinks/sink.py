@@ -304,9 +304,10 @@ class ClickHouseSink:
 
     def _read_again(self, topic: str, batches: dict[int, _Batch]) -> list[int]:
         """The partitions of these unloaded batches that this member still owns, read again from each batch's
-        first offset. The incremental protocol moves only some partitions in a rebalance, and a commit refused
-        meanwhile (a new generation) leaves the others with this member: without the seek its next messages
-        would follow the dropped batch, and the rows between would never be loaded."""
+        first offset. Under the eager protocol a refused commit (a new generation) is followed by the loss of
+        every partition, and their owners read from the committed offsets anyway; but a member that keeps a
+        partition through a rebalance (the incremental protocol, tried in BENCHMARKS.md) would otherwise
+        fetch on after the dropped batch, and the rows between would never be loaded."""
         owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
         kept = []
         for partition, batch in batches.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,43 @@ def test_sink_recovers_a_pending_batch_exactly_once(
             assert verify(store).ok
         finally:
             sink.stop()
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_a_load_left_behind_on_a_partition_the_sink_keeps_is_read_again(
+    kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the incremental protocol a rebalance may refuse a sink's commit (a new generation) and still leave
+    it the partition: the dropped batch must be read again by this sink, not skipped by its next fetch."""
+    from audit_layer_sinks.sink import ClickHouseSink, SinkConfig, _LeftBehind
+
+    workers = [Worker(n, kafka_bootstrap, topics, tmp_path) for n in ("enricher", "sequencer")]
+    try:
+        _publish(kafka_bootstrap, topics, [make_event("solo") for _ in range(300)])
+        assert len(_chained_offsets(kafka_bootstrap, topics.chained, _partition_with_data(
+            kafka_bootstrap, topics.chained), 300)) == 300, "the sequencer did not chain the events"
+        sink = ClickHouseSink(SinkConfig(kafka_bootstrap, topics, group_id=f"{topics.prefix}sink"), store)
+        load, refused = sink._load, []
+
+        def refused_once(topic: str, batches: dict[int, Any], rows: list[list[Any]] | None = None) -> None:
+            if topic == topics.chained and not refused:
+                refused.append({p: (b.first, b.last) for p, b in batches.items()})
+                raise _LeftBehind("Commit failed: Broker: Specified group generation id is not valid")
+            load(topic, batches, rows)
+
+        monkeypatch.setattr(sink, "_load", refused_once)
+        thread = threading.Thread(target=sink.run, daemon=True)
+        thread.start()
+        try:
+            assert wait_for_rows(store, 300, timeout=60, workers=workers) == 300
+            assert refused, "no load was refused: the test did not exercise the path"
+            assert _totals(store) == (300, 300)
+            assert verify(store).ok
+        finally:
+            sink.stop()
+            thread.join(30)
     finally:
         for worker in workers:
             worker.stop()
