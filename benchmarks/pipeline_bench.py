@@ -45,8 +45,8 @@ from faults.drill import Worker, stored
 
 console = Console(stderr=True)
 # Partitions of every topic, and tenants. A tenant's chain is one partition, so with 3 partitions for 2 sequencers
-# one process has 2/3 to 5/6 of the events; 6 partitions and 120 tenants spread them evenly, and yet measured
-# slower here (5,076 against 6,158 events/s, BENCHMARKS), because the sink loads each partition's batch on its own.
+# one process has 2/3 to 5/6 of the events; 6 partitions and 120 tenants spread them evenly, and yet were not
+# faster here (5,076 against 6,158 events/s, then 5,355 against 4,905: BENCHMARKS, fourth stop on issue 20).
 PARTITIONS = 3
 TENANTS = 12
 

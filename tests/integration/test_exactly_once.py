@@ -138,8 +138,9 @@ def test_sink_recovers_a_pending_batch_exactly_once(
 def test_a_load_left_behind_on_a_partition_the_sink_keeps_is_read_again(
     kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under the incremental protocol a rebalance may refuse a sink's commit (a new generation) and still leave
-    it the partition: the dropped batch must be read again by this sink, not skipped by its next fetch."""
+    """A commit refused by a rebalance (a new generation) that leaves the sink its partition, as the incremental
+    protocol does (tried, BENCHMARKS.md): the dropped batch must be read again by this sink, not skipped by its
+    next fetch."""
     from audit_layer_sinks.sink import ClickHouseSink, SinkConfig, _LeftBehind
 
     workers = [Worker(n, kafka_bootstrap, topics, tmp_path) for n in ("enricher", "sequencer")]
