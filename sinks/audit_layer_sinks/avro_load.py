@@ -42,11 +42,17 @@ def _avro_bytes(value: bytes) -> bytes:
 
 def container(schema_json: str, datums: Sequence[bytes]) -> bytes:
     """An Avro object container file holding `datums` (already encoded with `schema_json`) as one block."""
+    return b"".join(container_pieces(schema_json, len(datums), datums))
+
+
+def container_pieces(schema_json: str, count: int, body: Sequence[bytes | memoryview]) -> list[bytes | memoryview]:
+    """The same file as pieces to write one after another: `count` datums whose bytes are `body`'s pieces in
+    order. A sink's batch is tens of megabytes: written piece by piece, it is never copied whole in Python."""
     sync = os.urandom(16)
     header = (b"Obj\x01" + encode_long(2) + _avro_bytes(b"avro.schema") + _avro_bytes(schema_json.encode())
               + _avro_bytes(b"avro.codec") + _avro_bytes(b"null") + encode_long(0) + sync)
-    body = b"".join(datums)
-    return header + encode_long(len(datums)) + encode_long(len(body)) + body + sync
+    size = sum(len(piece) for piece in body)
+    return [header + encode_long(count) + encode_long(size), *body, sync]
 
 
 def _leaves(schema: Any, prefix: str, named: dict[str, Any], out: dict[str, str]) -> None:
@@ -131,6 +137,17 @@ class ChainedEventLoad:
         """A SinkRow datum from a Kafka message (its single-object header already checked)."""
         return encode_long(partition) + encode_long(offset) + message[10:]
 
+    @staticmethod
+    def row_pieces(partition: int, offsets: Sequence[int], messages: Sequence[bytes]) -> list[bytes | memoryview]:
+        """The SinkRow datums of one partition's messages, as `row` makes them, in pieces that share the
+        messages' memory (a container's body; `b"".join` of them is the rows one after another)."""
+        prefix = encode_long(partition)
+        pieces: list[bytes | memoryview] = []
+        add = pieces.extend
+        for offset, message in zip(offsets, messages, strict=True):
+            add((prefix, encode_long(offset), memoryview(message)[10:]))
+        return pieces
+
     def statement(self, source: str, retention: str, hold: str, skip_stored: bool = True) -> str:
         """`source`: the table function the rows come from (file(...) or input(...)); `retention` and
         `hold`: SQL expressions over the event's columns. `skip_stored`: leave out every (tenant, seq)
@@ -147,14 +164,17 @@ class ChainedEventLoad:
         return (f"{insert} WHERE (tenant_id, seq) NOT IN "
                 f"(SELECT tenant_id, seq FROM {{table}} WHERE (tenant_id, seq) IN (SELECT {staged} FROM {source}))")
 
-    def stage_statements(self, stage: str, container_file: str) -> list[str]:
-        """Load a container file into the staging table `stage` (made here, emptied first). The engine may
-        not read files itself (store.py: no FILE grant), so the client-side INFILE of the embedded
-        engine brings the file in; `statement` then reads the rows from `stage`."""
-        quoted = container_file.replace("\\", "\\\\").replace("'", "\\'")
+    def stage_statements(self, stage: str, container_files: Sequence[str]) -> list[str]:
+        """Load container files into the staging table `stage` (made here, emptied first): the CREATE, the
+        TRUNCATE, then one INSERT per file. The engine
+        may not read files itself (store.py: no FILE grant), so the client-side INFILE of the embedded engine
+        brings each file in; `statement` then reads the rows from `stage`."""
+        inserts = []
+        for name in container_files:
+            quoted = name.replace("\\", "\\\\").replace("'", "\\'")
+            inserts.append(f"INSERT INTO {stage} FROM INFILE '{quoted}' FORMAT Avro")
         return [f"CREATE TABLE IF NOT EXISTS {stage} ({self.stage_structure}) ENGINE = Memory",
-                f"TRUNCATE TABLE {stage}",
-                f"INSERT INTO {stage} FROM INFILE '{quoted}' FORMAT Avro"]
+                f"TRUNCATE TABLE {stage}", *inserts]
 
     @staticmethod
     def stored(stage: str) -> str:

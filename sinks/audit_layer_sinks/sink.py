@@ -33,7 +33,7 @@ from audit_layer_store.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_
 from audit_layer_store.store import ClickHouseStore
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from audit_layer_sinks.avro_load import ChainedEventLoad, container
+from audit_layer_sinks.avro_load import ChainedEventLoad, container_pieces
 
 log = logging.getLogger("audit_layer.sink")
 PENDING = "pending:"
@@ -418,13 +418,15 @@ class ClickHouseSink:
         retention, params = self.config.retention.sql("compliance_tags")
         hold, hold_params = holds_condition(self._holds)
         load = self._avro.load
-        rows = [load.row(partition, offset, value) for partition, batch in batches.items()
-                for offset, value in zip(batch.offsets, batch.values, strict=True)]
+        pieces: list[bytes | memoryview] = []
+        for partition, batch in batches.items():
+            pieces += load.row_pieces(partition, batch.offsets, batch.values)
+        count = sum(len(batch.offsets) for batch in batches.values())
         with tempfile.NamedTemporaryFile(prefix="audit-layer-batch-", suffix=".avro") as f:
-            f.write(container(load.schema_json, rows))
+            f.writelines(container_pieces(load.schema_json, count, pieces))
             f.flush()
             stage = f"{self.store.database}.sink_stage"
-            for statement in load.stage_statements(stage, f.name):
+            for statement in load.stage_statements(stage, [f.name]):
                 self.store.command(statement)
             stored = self.store.query(load.stored(stage).replace("{table}", f"{self.store.database}.events"))
             forked = [(tenant, seq) for tenant, seq, fork in stored.result_rows if fork]

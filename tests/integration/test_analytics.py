@@ -231,10 +231,8 @@ def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, 
         for n in range(3):  # in any order: each row carries its offset
             (tmp_path / f"part-{n}.avro").write_bytes(container(load.schema_json, rows[n::3]))
         stage = f"{other.database}.stage"
-        for n in range(3):
-            statements = load.stage_statements(stage, str(tmp_path / f"part-{n}.avro"))
-            for statement in statements if n == 0 else statements[2:]:
-                other.command(statement)
+        for statement in load.stage_statements(stage, [str(tmp_path / f"part-{n}.avro") for n in range(3)]):
+            other.command(statement)
         expr, params = retention.sql("compliance_tags")
         cond, hold_params = holds_condition(holds)
         other.command_with(load.statement(stage, expr, f"if({cond}, 1, 0)")
@@ -247,3 +245,4 @@ def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, 
         assert {r[-4] for r in expected} == {180, 2555, 2190} and 0 < sum(r[-3] for r in expected) < 401
     finally:
         other.command(f"DROP DATABASE IF EXISTS {other.database}")
+
