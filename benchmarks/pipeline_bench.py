@@ -30,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from audit_layer_cli.common import positive, seconds
 from audit_layer_processors.signing import generate_key_file
 from audit_layer_processors.topics_admin import delete_topics, ensure_topics
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec, Topics
@@ -51,12 +52,11 @@ PARTITIONS = 3
 TENANTS = 12
 
 
-def encoded_events(n: int, tenants: int = TENANTS, start_us: int | None = None) -> list[tuple[bytes, bytes]]:
+def encoded_events(n: int, tenants: int = TENANTS) -> list[tuple[bytes, bytes]]:
     codec = AvroCodec(AUDIT_EVENT)
     out = []
     for i in range(n):
-        event = make_event(f"bench-{i % tenants}", user_id=f"u-{i % 500}", session_id=f"s-{i % 900}",
-                           **({"timestamp_us": start_us} if start_us else {}))
+        event = make_event(f"bench-{i % tenants}", user_id=f"u-{i % 500}", session_id=f"s-{i % 900}")
         out.append((event.tenant_id.encode(), codec.encode(event.to_avro())))
     return out
 
@@ -212,19 +212,19 @@ def stages_alone(args: argparse.Namespace, messages: list[tuple[bytes, bytes]], 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--fresh-seconds", type=int, default=30)
-    parser.add_argument("--partitions", type=int, default=PARTITIONS,
+    parser.add_argument("--events", type=positive, default=200_000)
+    parser.add_argument("--fresh-seconds", type=positive, default=30)
+    parser.add_argument("--partitions", type=positive, default=PARTITIONS,
                         help=f"partitions of every topic, the ceiling's too (default {PARTITIONS})")
-    parser.add_argument("--tenants", type=int, default=TENANTS,
+    parser.add_argument("--tenants", type=positive, default=TENANTS,
                         help=f"tenants the events are spread over, round robin (default {TENANTS})")
     parser.add_argument("--topology", choices=("fused", "staged"), default="fused",
                         help="the whole pipeline: fused (sequencers that enrich, `sequencer --enrich`, the default) "
                              "or staged (enrichers, then sequencers)")
-    parser.add_argument("--enrichers", type=int, default=1, help="enricher processes in a staged pipeline")
-    parser.add_argument("--sequencers", type=int, default=2,
+    parser.add_argument("--enrichers", type=positive, default=1, help="enricher processes in a staged pipeline")
+    parser.add_argument("--sequencers", type=positive, default=2,
                         help="sequencer processes in the whole pipeline (default 2: one per core of this machine)")
-    parser.add_argument("--sink-batch-seconds", type=float, default=0.1,
+    parser.add_argument("--sink-batch-seconds", type=seconds, default=0.1,
                         help="the sinks' batch age (`audit-layer sink --batch-seconds`): freshness against inserts")
     parser.add_argument("--skip-stages", action="store_true",
                         help="not the stages alone: the ceiling, the pipeline and freshness (for tuning freshness)")

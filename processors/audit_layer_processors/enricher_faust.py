@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient
 
 from audit_layer_processors.dlq import DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep
+from audit_layer_processors.outage import OutagePolicy, OutageWait
 from audit_layer_processors.policy import Policy
 
 log = logging.getLogger("audit_layer.enricher")
@@ -63,6 +64,7 @@ def build_app(
     dlq_policy: DlqPolicy | None = None,
     policy: Policy,
     commit_interval: float = 0.5,
+    outage: OutagePolicy | None = None,
 ) -> faust.App:
     app = faust.App(
         group_id,
@@ -85,7 +87,10 @@ def build_app(
     )
     source = app.topic(topics.events, key_type=bytes, value_type=bytes)
     outputs = {name: app.topic(name, key_type=bytes, value_type=bytes) for name in (topics.enriched, topics.dlq)}
-    partitions = partition_count(AdminClient(admin_settings(bootstrap_servers)), topics.enriched)
+    admin = AdminClient(admin_settings(bootstrap_servers))
+    # a broker away at start-up is waited out, as the batch runtime does, not an exit
+    partitions = OutageWait(outage or OutagePolicy(), log).call(
+        "finding the topics", lambda: partition_count(admin, topics.enriched))
     step = EnrichStep(topics, policy, partitions, dlq_policy or DlqPolicy(), link_bodies=False)
 
     @app.agent(source)

@@ -93,3 +93,20 @@ def test_the_dlq_limit_stops_an_enricher_fed_only_garbage(runtime: str, kafka_bo
         assert 5 <= len(letters) < 30  # it stopped early: most of the garbage was never dead-lettered
     finally:
         enricher.stop()
+
+
+def test_a_faust_enricher_started_while_the_broker_is_away_waits_for_it(caplog: pytest.LogCaptureFixture) -> None:
+    """The batch runtime waits out a broker away at start-up (its OutageWait); the faust runtime's lookup of
+    the enriched topic's partitions did not, and exited on the first failure. Nothing listens on port 1: each
+    lookup fails after its 10 s timeout, so a policy of 15 s sees two, says it is waiting, then gives up."""
+    from audit_layer_processors.enricher_faust import build_app
+    from audit_layer_processors.outage import OutagePolicy
+    from audit_layer_processors.policy import load_policy
+    from confluent_kafka import KafkaException
+
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="audit_layer.enricher"), pytest.raises(KafkaException):
+        build_app("127.0.0.1:1", Topics(prefix="away-"), policy=load_policy(),
+                  outage=OutagePolicy(max_wait_s=15, first_backoff_s=0.1, log_every_s=0))
+    assert time.monotonic() - started >= 15
+    assert "finding the topics: Kafka unavailable" in caplog.text
