@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,14 +141,18 @@ def rows_loaded(dsn: str) -> int:
     return max(stored(dsn, "bench"), 0)
 
 
-def timed(progress: Any, total: int, label: str, timeout: float = 1800.0) -> tuple[float, float]:
-    """(first progress, all done) times, polling `progress()` until it reaches `total`."""
+def timed(progress: Any, total: int, label: str, timeout: float = 1800.0,
+          on_first: Callable[[], object] | None = None) -> tuple[float, float]:
+    """(first progress, all done) times, polling `progress()` until it reaches `total`; `on_first()` is called at
+    the first progress."""
     first, deadline = None, time.monotonic() + timeout
     start_value = progress()
     while time.monotonic() < deadline:
         value = progress()
         if first is None and value > start_value:
             first = time.monotonic()
+            if on_first is not None:
+                on_first()
         if value >= total:
             return first or time.monotonic(), time.monotonic()
         time.sleep(0.25)
@@ -167,6 +172,12 @@ def profile(pid: int, seconds: int, out: Path) -> list[str]:
         total += int(n)
         own[stack.split(";")[-1]] += int(n)
     return [f"{n / total:5.1%} {frame}" for frame, n in own.most_common(8)] if total else ["no samples"]
+
+
+def print_profile(label: str, lines: list[str]) -> None:
+    console.print(f"profile of {label}, own time, from its first committed progress:")
+    for line in lines:
+        console.print(f"  {line}")
 
 
 def stages_alone(args: argparse.Namespace, messages: list[tuple[bytes, bytes]], work: Path, key: Path, stamp: int,
@@ -196,11 +207,13 @@ def stages_alone(args: argparse.Namespace, messages: list[tuple[bytes, bytes]], 
         if name == "sink":
             first, done = timed(lambda: rows_loaded(dsn), len(messages), name)
         else:
+            # sampled from the stage's first committed progress: from its start, the samples were a fifth imports
             profiler = threading.Thread(target=lambda s=stage: profiles.__setitem__(
                 s.name, profile(s.process.pid, 10, work / f"{s.name}.spy")), daemon=True)
-            profiler.start()
-            first, done = timed(lambda s=stage, t=source: committed(args.bootstrap, s.group, t), end, label)
-            profiler.join(40)
+            first, done = timed(lambda s=stage, t=source: committed(args.bootstrap, s.group, t), end, label,
+                                on_first=profiler.start)
+            if profiler.ident is not None:  # started
+                profiler.join(40)
         results[f"{label}_alone_events_per_s"] = len(messages) / max(done - first, 1e-9)
         stage.stop()
     delete_topics(args.bootstrap, alone_faust.all())
@@ -257,6 +270,8 @@ def main() -> int:
     results["slowest_stage"] = slowest
     if args.stages_only:
         console.print(results)
+        for label, lines in profiles.items():
+            print_profile(label, lines)
         return 0
 
     # the whole pipeline, started together on a filled input topic
@@ -314,9 +329,8 @@ def main() -> int:
         for stage in stages:
             stage.stop()
         delete_topics(args.bootstrap, whole.all())
-    console.print(f"profile of the slowest stage ({slowest}), own time:")
-    for line in profiles.get(slowest, ["(the sink runs ClickHouse in-process; see its stage timers)"]):
-        console.print(f"  {line}")
+    print_profile(f"the slowest stage ({slowest})",
+                  profiles.get(slowest, ["(the sink runs ClickHouse in-process; see its stage timers)"]))
     results["slowest_stage_profile"] = profiles.get(slowest, [])
     figures = {k: float(v) for k, v in results.items() if isinstance(v, int | float)}
     # the targets of the throughput issue (20): a fifth of the ceiling, 12,000 events/s, p99 within a second
