@@ -166,9 +166,9 @@ class ChainedEventLoad:
 
     def stage_statements(self, stage: str, container_files: Sequence[str]) -> list[str]:
         """Load container files into the staging table `stage` (made here, emptied first): the CREATE, the
-        TRUNCATE, then one INSERT per file. The engine
-        may not read files itself (store.py: no FILE grant), so the client-side INFILE of the embedded engine
-        brings each file in; `statement` then reads the rows from `stage`."""
+        TRUNCATE, then one INSERT per file. The engine may not read files itself (store.py: no FILE grant), so
+        the client-side INFILE of the embedded engine brings each file in; `statement` then reads the rows
+        from `stage`."""
         inserts = []
         for name in container_files:
             quoted = name.replace("\\", "\\\\").replace("'", "\\'")

@@ -245,4 +245,3 @@ def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, 
         assert {r[-4] for r in expected} == {180, 2555, 2190} and 0 < sum(r[-3] for r in expected) < 401
     finally:
         other.command(f"DROP DATABASE IF EXISTS {other.database}")
-
