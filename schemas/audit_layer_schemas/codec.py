@@ -6,12 +6,10 @@ key order, so the same record always gives the same bytes in any process.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import fastavro
-
 from audit_layer_schemas.avro_writer import writer_for
+from audit_layer_schemas.datum_reader import DatumReader, datum_reader
 from audit_layer_schemas.registry import RegisteredSchema, SchemaRegistry, default_registry
 
 MAGIC = b"\xc3\x01"
@@ -40,6 +38,7 @@ class AvroCodec:
             self.schema = older  # writes that version (verifying links hashed with it)
         self._header = MAGIC + self.schema.fingerprint
         self._write = writer_for(self.schema.parsed)
+        self._readers: dict[bytes, DatumReader] = {}  # by writer fingerprint, made on first use
 
     def encode_body(self, record: dict[str, Any]) -> bytes:
         """The datum alone; maps sorted by key (the compiled writer sorts them)."""
@@ -67,18 +66,16 @@ class AvroCodec:
             raise DecodeError(
                 "wrong_record_type", f"message is a {writer.name}, expected {self.schema.name}"
             )
-        buf = io.BytesIO(data[HEADER_SIZE:])
+        read = self._readers.get(fingerprint)
+        if read is None:
+            read = self._readers[fingerprint] = datum_reader(writer, self.schema)
+        body = data[HEADER_SIZE:]
         try:
-            if writer is self.schema:
-                record = fastavro.schemaless_reader(buf, writer.parsed, None)
-            else:
-                record = fastavro.schemaless_reader(buf, writer.parsed, self.schema.parsed)
-        except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, ...
+            record = read(body if isinstance(body, bytes) else bytes(body))
+        except Exception as exc:  # ValueError from either reader; fastavro's EOFError, UnicodeDecodeError, ...
             raise DecodeError(
                 "corrupt_avro", f"datum does not decode: {type(exc).__name__}: {exc}"
             ) from exc
-        if buf.tell() != len(data) - HEADER_SIZE:
-            raise DecodeError("corrupt_avro", "trailing bytes after the datum")
         if not isinstance(record, dict):
             raise DecodeError("corrupt_avro", "datum is not a record")
         return record
