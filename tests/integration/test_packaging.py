@@ -20,7 +20,7 @@ def test_python_m_build_producer_makes_an_sdist_and_a_wheel_from_it(tmp_path: Pa
     tree = tmp_path / "tree"  # a clean tree: what git holds, no build output of an earlier run
     for folder in ("producer", "schemas"):
         shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns(
-            "node_modules", "dist", "__pycache__", "*.egg-info", "build"))
+            "node_modules", "dist", "__pycache__", "*.egg-info", "build", "target"))
     out = subprocess.run([sys.executable, "-m", "build", str(tree / "producer"), "--outdir", str(tmp_path / "dist")],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
@@ -32,6 +32,10 @@ def test_python_m_build_producer_makes_an_sdist_and_a_wheel_from_it(tmp_path: Pa
     assert not any(n.startswith(("audit_layer_processors", "audit_layer_store", "audit_layer_api")) for n in names)
     with tarfile.open(sdist) as archive:
         assert any(n.endswith("audit_layer_schemas/__init__.py") for n in archive.getnames())
+        in_sdist = archive.getnames()
+    # a pure-Python wheel: the compiled Avro reader built in the tree (`make install`) stays out of both
+    assert (tree / "schemas" / "audit_layer_schemas" / "_avro_reader.so").is_file()
+    assert not any(n.endswith(".so") for n in [*names, *in_sdist])
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert not any(name in line for line in requires for name in ("faust", "chdb", "clickhouse"))
