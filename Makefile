@@ -31,14 +31,15 @@ $(BIN)/.installed: pyproject.toml producer/pyproject.toml requirements/dev.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-# The compiled Avro reader (schemas/avro_reader, Rust and PyO3, crates from crates.io at Cargo.lock's versions):
-# codec.py reads with it, fastavro when it is not built (BENCHMARKS.md, sixth stop on issue 20)
-AVRO_READER := schemas/audit_layer_schemas/_avro_reader.so
-$(AVRO_READER): $(BIN)/.installed schemas/avro_reader/Cargo.toml schemas/avro_reader/Cargo.lock schemas/avro_reader/src/lib.rs
-	cd schemas/avro_reader && PYO3_PYTHON=$(abspath $(BIN)/python) cargo build --release --locked --quiet
-	cp schemas/avro_reader/target/release/lib_avro_reader.so $@
+# The compiled Avro codec (schemas/avro_native, Rust and PyO3, crates from crates.io at Cargo.lock's versions):
+# the workers read and write with it, with fastavro and avro_writer.py where it is not built (native_codec.py;
+# BENCHMARKS.md, sixth stop on issue 20)
+AVRO_NATIVE := schemas/audit_layer_schemas/_avro_native.so
+$(AVRO_NATIVE): $(BIN)/.installed schemas/avro_native/Cargo.toml schemas/avro_native/Cargo.lock $(wildcard schemas/avro_native/src/*.rs)
+	cd schemas/avro_native && PYO3_PYTHON=$(abspath $(BIN)/python) cargo build --release --locked --quiet
+	cp schemas/avro_native/target/release/lib_avro_native.so $@
 
-install: $(BIN)/.installed $(AVRO_READER)
+install: $(BIN)/.installed $(AVRO_NATIVE)
 
 # The locks CI, `make install` and the image install from: every version pinned, every file hashed.
 # The SDK (producer/pyproject.toml) keeps ranges: an application resolves it with its own dependencies.

@@ -1,10 +1,13 @@
-"""A compiled Avro binary writer: the schema is turned once into nested closures, so encoding a
-record is a walk over its fields with no per-call schema interpretation.
+"""The Avro binary writer: the schema is turned once into nested closures, so encoding a record is a
+walk over its fields with no per-call schema interpretation.
 
 It exists for speed (the chain links every event, and `verify` re-encodes every stored row);
 tests check its output is byte-for-byte what fastavro writes. Unions are supported in the
 form this project's schemas use them: ["null", T]. Map entries are written in sorted key
 order, so equal records always give equal bytes (fastavro writes them in dict order).
+
+`writer_for` and `erasing_writer_for` give the compiled codec's writer (native_codec.py) when it is built:
+these closures are its reference (tests hold the two side by side) and its fallback.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
+
+from audit_layer_schemas.native_codec import native_writer
 
 Write = Callable[[list[bytes], Any], None]
 _DOUBLE = struct.Struct("<d")
@@ -201,7 +206,7 @@ def _record(schema: dict[str, Any], names: dict[str, Write], erasable: Mapping[s
     return w_record
 
 
-def writer_for(schema: Any) -> Callable[[Any], bytes]:
+def python_writer_for(schema: Any) -> Callable[[Any], bytes]:
     write = compile_writer(schema)
 
     def encode(record: Any) -> bytes:
@@ -212,7 +217,8 @@ def writer_for(schema: Any) -> Callable[[Any], bytes]:
     return encode
 
 
-def erasing_writer_for(schema: Any, erasable: Mapping[str, Collection[str]]) -> Callable[[Any], tuple[bytes, bytes]]:
+def python_erasing_writer_for(schema: Any,
+                              erasable: Mapping[str, Collection[str]]) -> Callable[[Any], tuple[bytes, bytes]]:
     """One pass, two encodings: the record as it is, and as it would be with the `erasable` fields null.
     The second is the first with those fields' chunks swapped for the null branch's tag (0: null first)."""
     write = compile_writer(schema, erasable=erasable)
@@ -223,3 +229,17 @@ def erasing_writer_for(schema: Any, erasable: Mapping[str, Collection[str]]) -> 
         return b"".join(out), b"".join([b"\x00" if type(chunk) is _Erasable else chunk for chunk in out])
 
     return encode
+
+
+def writer_for(schema: Any) -> Callable[[Any], bytes]:
+    """The fastest writer of `schema`; the closures' checks refuse what neither writes."""
+    python = python_writer_for(schema)
+    native = native_writer(schema)
+    return python if native is None else native.write
+
+
+def erasing_writer_for(schema: Any, erasable: Mapping[str, Collection[str]]) -> Callable[[Any], tuple[bytes, bytes]]:
+    """The fastest erasing writer of `schema` (see python_erasing_writer_for)."""
+    python = python_erasing_writer_for(schema, erasable)
+    native = native_writer(schema, erasable)
+    return python if native is None else native.write_erasing

@@ -33,8 +33,8 @@ def test_python_m_build_producer_makes_an_sdist_and_a_wheel_from_it(tmp_path: Pa
     with tarfile.open(sdist) as archive:
         assert any(n.endswith("audit_layer_schemas/__init__.py") for n in archive.getnames())
         in_sdist = archive.getnames()
-    # a pure-Python wheel: the compiled Avro reader built in the tree (`make install`) stays out of both
-    assert (tree / "schemas" / "audit_layer_schemas" / "_avro_reader.so").is_file()
+    # a pure-Python wheel: the compiled Avro codec built in the tree (`make install`) stays out of both
+    assert (tree / "schemas" / "audit_layer_schemas" / "_avro_native.so").is_file()
     assert not any(n.endswith(".so") for n in [*names, *in_sdist])
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]

@@ -1,29 +1,36 @@
-"""The compiled Avro reader (schemas/avro_reader) reads exactly what fastavro reads, and refuses what is malformed.
+"""The compiled Avro codec (schemas/avro_native): its reader reads exactly what fastavro reads and refuses what is
+malformed; its writer writes exactly what the Python writer writes (itself held against fastavro).
 
-fastavro is the reference, an implementation we did not write. Every message a worker reads goes through the
-compiled reader when it is built, so it must be built here: `make install` builds it.
+fastavro is an implementation we did not write. Every message a worker reads or writes goes through the compiled
+codec when it is built, so it must be built here: `make install` builds it.
 """
 
 import io
 import json
+import struct
+from enum import StrEnum
+from types import MappingProxyType
 
 import fastavro
 import pytest
 from audit_layer_samples.factories import enriched_record, make_event
 from audit_layer_schemas import AUDIT_EVENT, AvroCodec, DecodeError
-from audit_layer_schemas.avro_writer import encode_long, writer_for
-from audit_layer_schemas.datum_reader import (
-    READER_VARIABLE,
-    compiled_reader_built,
-    datum_reader,
-    fastavro_reader,
+from audit_layer_schemas.avro_writer import (
+    encode_long,
+    erasing_writer_for,
+    python_erasing_writer_for,
+    python_writer_for,
+    writer_for,
 )
+from audit_layer_schemas.chain import CONTENT_FIELDS
+from audit_layer_schemas.datum_reader import datum_reader, fastavro_reader
+from audit_layer_schemas.native_codec import NATIVE_VARIABLE, native_built
 from audit_layer_schemas.registry import AVRO_DIR, RegisteredSchema, SchemaRegistry, default_registry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-if compiled_reader_built():
-    from audit_layer_schemas._avro_reader import Reader
+if native_built():
+    from audit_layer_schemas._avro_native import Reader, Writer
 
 
 def _compiled(schema: RegisteredSchema) -> Reader:
@@ -73,8 +80,8 @@ def _every_version() -> list[RegisteredSchema]:
     return versions
 
 
-def test_the_compiled_reader_is_built() -> None:
-    assert compiled_reader_built(), "the compiled reader is missing: `make install` builds it (needs cargo)"
+def test_the_compiled_codec_is_built() -> None:
+    assert native_built(), "the compiled codec is missing: `make install` builds it (needs cargo)"
 
 
 @pytest.mark.parametrize("schema", _every_version(), ids=lambda s: f"{s.name}-{s.fingerprint_hex[:8]}")
@@ -240,7 +247,7 @@ def test_schemas_it_does_not_read_are_left_to_fastavro() -> None:
     nulls = SchemaRegistry().register({"type": "record", "name": "t.N", "fields": [
         {"name": "a", "type": {"type": "array", "items": "null"}}]})
     for schema, record in ((listed, {"v": 1, "next": {"v": 2, "next": None}}), (nulls, {"a": [None, None]})):
-        with pytest.raises(ValueError, match="not supported by the compiled reader"):
+        with pytest.raises(ValueError, match="not supported by the compiled codec"):
             _compiled(schema)
         buf = io.BytesIO()
         fastavro.schemaless_writer(buf, schema.parsed, record)
@@ -258,8 +265,145 @@ def test_the_codec_reads_memoryviews_and_names_a_corrupt_datum() -> None:
 
 def test_the_variable_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
     schema = default_registry().current(AUDIT_EVENT)
-    monkeypatch.setenv(READER_VARIABLE, "fastavro")
+    monkeypatch.setenv(NATIVE_VARIABLE, "off")
     read = datum_reader(schema)
     assert getattr(read, "__self__", None) is None
     data = writer_for(schema.parsed)(make_event().to_avro())
     assert _same(read(data), fastavro_reader(schema)(data))
+
+
+# The writer: byte for byte what the Python writer writes, refusing what it refuses.
+
+def _both(schema: object, erasable: dict[str, list[str]] | None = None) -> tuple[Writer, object]:
+    native = Writer(json.dumps(schema), {k: set(v) for k, v in (erasable or {}).items()})
+    python = python_erasing_writer_for(schema, erasable) if erasable else python_writer_for(schema)
+    return native, python
+
+
+@pytest.mark.parametrize("name", default_registry().names())
+def test_every_current_schema_writes_as_the_python_writer_writes(name: str) -> None:
+    parsed = default_registry().current(name).parsed
+    native, python = _both(parsed)
+    for record in _samples()[name]:
+        assert native.write(record) == python(record)  # type: ignore[operator]
+    assert getattr(writer_for(parsed), "__self__", None).__class__ is Writer
+
+
+def _erasable() -> tuple[object, dict[str, list[str]]]:
+    parsed = default_registry().current("dev.auditlayer.EnrichedEvent").parsed
+    event_type = next(f["type"] for f in parsed["fields"] if f["name"] == "event")
+    return parsed, {event_type["name"]: list(CONTENT_FIELDS)}
+
+
+def test_the_erasing_writer_gives_the_python_writers_two_encodings() -> None:
+    parsed, erasable = _erasable()
+    native, python = _both(parsed, erasable)
+    for record in _samples()["dev.auditlayer.EnrichedEvent"]:
+        datum, link_body = native.write_erasing(record)
+        assert (datum, link_body) == python(record)  # type: ignore[operator]
+        assert datum != link_body  # the samples carry content: the link body has it null
+    assert getattr(erasing_writer_for(parsed, erasable), "__self__", None).__class__ is Writer
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    ts=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    tokens=st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+    confidence=st.one_of(st.none(), st.floats()),
+    prompt=st.one_of(st.none(), st.text(max_size=300)),
+    response=st.one_of(st.none(), st.text(max_size=50)),
+    metadata=st.dictionaries(_text, _text, max_size=8),
+    tags=st.lists(_text, max_size=6),
+    risk=st.sampled_from(["LOW", "MEDIUM", "HIGH", "CRITICAL"]),
+)
+def test_random_enriched_events_write_as_the_python_writer_writes(ts, tokens, confidence, prompt, response,  # type: ignore[no-untyped-def]
+                                                                  metadata, tags, risk) -> None:
+    parsed, erasable = _erasable()
+    native, python = _both(parsed, erasable)
+    base = _samples()["dev.auditlayer.EnrichedEvent"][0]
+    event = {**base["event"], "timestamp_us": ts, "output_tokens": tokens, "confidence": confidence,  # type: ignore[dict-item]
+             "prompt": prompt, "response": response, "metadata": metadata, "compliance_tags": tags}
+    record = {**base, "event": event, "risk_level": risk, "risk_reasons": tags}
+    assert native.write_erasing(record) == python(record)  # type: ignore[operator]
+    assert native.write(record) == python_writer_for(parsed)(record)
+
+
+class _Level(StrEnum):
+    HIGH = "HIGH"
+
+
+def test_what_the_python_writer_takes_besides_plain_values_is_written_alike() -> None:
+    parsed = default_registry().current("dev.auditlayer.EnrichedEvent").parsed
+    native, python = _both(parsed)
+    base = _samples()["dev.auditlayer.EnrichedEvent"][0]
+    event = dict(base["event"])  # type: ignore[call-overload]
+    variants = [
+        {**base, "risk_level": _Level.HIGH},  # a str enum for an Avro enum
+        {**base, "event": MappingProxyType({**event, "metadata": MappingProxyType({"b": "1", "a": "2"})})},
+        {**base, "event": {**event, "reason_codes": ("x", "y"), "compliance_tags": None, "metadata": None}},
+        {k: v for k, v in base.items() if k not in ("content_action", "risk_reasons")},  # left to their defaults
+        {**base, "event": {**event, "confidence": 1, "input_tokens": 2**63 - 1}},
+    ]
+    for record in variants:
+        assert native.write(record) == python(record)  # type: ignore[operator]
+    chained = default_registry().current("dev.auditlayer.ChainedEvent").parsed
+    native, python = _both(chained)
+    record = {**_samples()["dev.auditlayer.ChainedEvent"][0], "prev_hash": bytearray(32), "hash": memoryview(bytes(32))}
+    assert native.write(record) == python(record)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("change, refused", [
+    ({"timestamp_us": 2**63}, OverflowError),
+    ({"timestamp_us": -(2**63) - 1}, OverflowError),
+    ({"timestamp_us": True}, TypeError),
+    ({"timestamp_us": 1.0}, TypeError),
+    ({"timestamp_us": "1"}, TypeError),
+    ({"action": "MAYBE"}, ValueError),
+    ({"action": 1}, ValueError),
+    ({"prompt": "\ud800"}, UnicodeEncodeError),
+    ({"metadata": {"k": "\udc00"}}, UnicodeEncodeError),
+    ({"tenant_id": None}, (TypeError, AttributeError)),
+    ({"tenant_id": b"t"}, (TypeError, AttributeError)),
+    ({"metadata": {1: "x"}}, (TypeError, AttributeError)),
+    ({"confidence": "high"}, (TypeError, struct.error)),
+    ({"sdk_name": ...}, (TypeError, AttributeError)),
+])
+def test_values_the_python_writer_refuses_are_refused(change: dict[str, object], refused: object) -> None:
+    parsed = default_registry().current(AUDIT_EVENT).parsed
+    native, python = _both(parsed)
+    record = {**make_event().to_avro(), **change}
+    with pytest.raises(refused):  # type: ignore[call-overload]
+        python(record)  # type: ignore[operator]
+    with pytest.raises(refused):  # type: ignore[call-overload]
+        native.write(record)
+
+
+def test_missing_fields_fixed_sizes_and_floats_are_refused_alike() -> None:
+    parsed = default_registry().current(AUDIT_EVENT).parsed
+    native, python = _both(parsed)
+    record = make_event().to_avro()
+    del record["tenant_id"]
+    for write in (native.write, python):
+        with pytest.raises(ValueError, match=r"field tenant_id of dev\.auditlayer\.AuditEvent is missing"):
+            write(record)  # type: ignore[operator]
+    chained = default_registry().current("dev.auditlayer.ChainedEvent").parsed
+    native, python = _both(chained)
+    short = {**_samples()["dev.auditlayer.ChainedEvent"][0], "hash": b"\x00" * 31}
+    for write in (native.write, python):
+        with pytest.raises(ValueError, match="needs 32 bytes, got 31"):
+            write(short)  # type: ignore[operator]
+    floats = {"type": "record", "name": "t.F", "fields": [{"name": "f", "type": "float"}]}
+    native, python = _both(floats)
+    assert native.write({"f": 3.4028235e38}) == python({"f": 3.4028235e38})  # type: ignore[operator]
+    for write in (native.write, python):
+        with pytest.raises(OverflowError):
+            write({"f": 1e39})  # type: ignore[operator]
+
+
+def test_schemas_it_does_not_write_are_left_to_the_python_writer() -> None:
+    listed = {"type": "record", "name": "t.List", "fields": [
+        {"name": "v", "type": "long"}, {"name": "next", "type": ["null", "t.List"]}]}
+    with pytest.raises(ValueError, match="not supported by the compiled codec"):
+        Writer(json.dumps(listed))
+    record = {"v": 1, "next": {"v": 2, "next": None}}
+    assert writer_for(listed)(record) == python_writer_for(listed)(record)

@@ -1,6 +1,0 @@
-# The compiled Avro reader's interface (schemas/avro_reader/src/lib.rs); built by `make install`.
-from typing import Any
-
-class Reader:
-    def __init__(self, canonical_form: str) -> None: ...
-    def read(self, data: bytes) -> Any: ...
