@@ -36,8 +36,14 @@ $(BIN)/.installed: pyproject.toml producer/pyproject.toml requirements/dev.lock
 # BENCHMARKS.md, sixth stop on issue 20)
 AVRO_NATIVE := schemas/audit_layer_schemas/_avro_native.so
 $(AVRO_NATIVE): $(BIN)/.installed schemas/avro_native/Cargo.toml schemas/avro_native/Cargo.lock $(wildcard schemas/avro_native/src/*.rs)
-	cd schemas/avro_native && PYO3_PYTHON=$(abspath $(BIN)/python) cargo build --release --locked --quiet
-	cp schemas/avro_native/target/release/lib_avro_native.so $@
+	@if command -v cargo >/dev/null; then \
+	  echo "building the compiled Avro codec (cargo)"; \
+	  (cd schemas/avro_native && PYO3_PYTHON=$(abspath $(BIN)/python) cargo build --release --locked --quiet) \
+	  && cp schemas/avro_native/target/release/lib_avro_native.so $@; \
+	else \
+	  echo "warning: no cargo, so the compiled Avro codec is not built: fastavro and the Python writer stand in" \
+	       "(slower; make test checks it is built). Rust >= 1.74: https://rustup.rs" >&2; \
+	fi
 
 install: $(BIN)/.installed $(AVRO_NATIVE)
 
