@@ -106,6 +106,8 @@ class AuditPublisher:
         self._builder = threading.Thread(target=self._build_loop, name="audit-layer-builder", daemon=True)
         self._builder.start()
         self._to_spool: deque[tuple[bytes, bytes]] = deque()
+        # held while events move from `_to_spool` to disk, so that they are always counted in one of them
+        self._drain_lock = threading.Lock()
         self._spool_wakeup = threading.Condition()
         self._poller = threading.Thread(target=self._poll_loop, name="audit-layer-poller", daemon=True)
         self._poller.start()
@@ -170,7 +172,10 @@ class AuditPublisher:
             log.warning("encode", "audit event %s could not be encoded: %s", event.event_id, exc)
             return False
         key = event.tenant_id.encode("utf-8")
-        if self._spool is not None and (self._broker_down.is_set() or self._to_spool or len(self._spool)):
+        # checked in the order a drain moves events (queue, then the drain lock, then the disk): an event on
+        # its way to disk is never overtaken
+        if self._spool is not None and (self._broker_down.is_set() or self._to_spool or self._drain_lock.locked()
+                                        or len(self._spool)):
             return self._enqueue_spool(key, value)
         try:
             self._producer.produce(self.config.topic, key=key, value=value, on_delivery=self._on_delivery)
@@ -279,12 +284,13 @@ class AuditPublisher:
 
     def _drain_to_spool(self) -> None:
         assert self._spool is not None
-        batch = []
-        while self._to_spool:
-            batch.append(self._to_spool.popleft())
-        if not batch:
-            return
-        accepted = self._spool.append_many(batch)
+        with self._drain_lock:
+            batch = []
+            while self._to_spool:
+                batch.append(self._to_spool.popleft())
+            if not batch:
+                return
+            accepted = self._spool.append_many(batch)
         self.stats.add("spooled", accepted)
         if accepted < len(batch):
             self.stats.add("dropped", len(batch) - accepted)
@@ -371,7 +377,8 @@ class AuditPublisher:
     @property
     def spooled_now(self) -> int:
         """Events waiting in the spool: on disk, plus the few not yet written."""
-        return self.spooled_on_disk + len(self._to_spool)
+        with self._drain_lock:
+            return self.spooled_on_disk + len(self._to_spool)
 
     @property
     def spooled_on_disk(self) -> int:

@@ -57,11 +57,17 @@ class SpoolOwnership:
 
     def __init__(self, destination: Path) -> None:
         self.destination = destination
-        self.folder = destination / f"owner-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.folder.mkdir(parents=True)
-        fd = _try_lock(self.folder)
+        name = f"owner-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # made and locked under a name `adopt_orphans` does not look at, then renamed: a process starting at the
+        # same moment (a sibling after a fork, another gunicorn worker) would otherwise see the new folder
+        # unlocked, take it for an orphan and lock it first
+        making = destination / f".making-{name}"
+        making.mkdir(parents=True)
+        fd = _try_lock(making)
         if fd is None:
-            raise OSError(f"cannot lock the new spool folder {self.folder}")
+            raise OSError(f"cannot lock the new spool folder {making}")
+        self.folder = destination / name
+        making.rename(self.folder)  # the lock is on the lock file, which the rename keeps
         self._fds = {self.folder: fd}
         self.orphans: dict[Path, DiskSpool] = {}
 

@@ -163,12 +163,14 @@ def test_the_sdk_says_why_and_keeps_the_event_when_the_broker_refuses_its_creden
     wrong = KafkaSecurity.from_env(broker.client_env("auditor", "not-it")).librdkafka()
     publisher = AuditPublisher(AuditConfig(bootstrap_servers=broker.sasl_ssl, topic="never.audit.events",
                                            kafka_overrides=wrong, spool_dir=str(tmp_path / "spool")))
-    with caplog.at_level("WARNING"):
-        assert publisher.publish(make_event("acme-bank"))
-        assert publisher.flush(5) == 1  # not delivered, not dropped
-        deadline = time.monotonic() + 10
-        while "Authentication failed" not in caplog.text and time.monotonic() < deadline:
-            time.sleep(0.2)
-    assert "invalid credentials" in caplog.text, caplog.text[-2000:]
-    publisher.close(timeout=20)
+    try:
+        with caplog.at_level("WARNING"):
+            assert publisher.publish(make_event("acme-bank"))
+            assert publisher.flush(5) == 1  # not delivered, not dropped
+            deadline = time.monotonic() + 10
+            while "Authentication failed" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.2)
+        assert "invalid credentials" in caplog.text, caplog.text[-2000:]
+    finally:
+        publisher.close(timeout=20)  # also on a failure: its client would go on knocking at a stopped broker
     assert publisher.snapshot().dropped == 0

@@ -3,6 +3,7 @@ gets its own Kafka client, threads and spool folder, and every event reaches the
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -56,11 +57,17 @@ def test_os_fork_children_deliver_every_event_once(kafka_bootstrap: str, topics:
             try:
                 _emit(publisher, f"child-{n}", EACH)
                 # 90 s: a child's first delivery once waited over 30 s on a loaded machine (stops 22 and 23)
-                code = 2 if publisher.flush(90) != 0 else 3 if publisher.snapshot().failed else 0
+                pending = publisher.flush(90)
+                code = 2 if pending != 0 else 3 if publisher.snapshot().failed else 0
+                # what a failure needs to be understood: the child's own view, which its exit code cannot carry
+                (tmp_path / f"child-{n}.json").write_text(json.dumps(
+                    {"pending": pending, "spooled": publisher.spooled_now, **publisher.snapshot().__dict__}))
             finally:
                 os._exit(code)
         pids.append(pid)
-    assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids] == [0] * CHILDREN
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    reports = {p.name: p.read_text() for p in sorted(tmp_path.glob("child-*.json"))}
+    assert codes == [0] * CHILDREN, reports
     assert publisher.flush(30) == 0
     _check(kafka_bootstrap, topics.events)
     if spool:

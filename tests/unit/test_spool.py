@@ -72,3 +72,31 @@ def test_a_spool_belongs_to_its_destination_and_each_process_writes_its_own_fold
     assert len(DiskSpool(first.folder)) == 1
     second.release(first.folder, remove=True)
     assert not first.folder.exists()
+
+
+def test_a_folder_being_made_is_never_taken_for_an_orphan(tmp_path: Path) -> None:
+    # a sibling process starting at the same moment scans for orphans while this one makes its folder: it once
+    # locked the new folder first, and the forked child's publisher failed to restart (a CI failure, stop 30)
+    import threading
+
+    from audit_layer_sdk.spool_owner import SpoolOwnership
+
+    destination = tmp_path / "destination"
+    destination.mkdir()
+    sibling = SpoolOwnership(destination)
+    stop, adopted = threading.Event(), []
+
+    def scan() -> None:
+        while not stop.is_set():
+            adopted.extend(sibling.adopt_orphans())
+
+    scanner = threading.Thread(target=scan)
+    scanner.start()
+    try:
+        made = [SpoolOwnership(destination) for _ in range(400)]
+    finally:
+        stop.set()
+        scanner.join()
+    assert adopted == []
+    assert sorted(destination.glob("owner-*")) == sorted([sibling.folder, *(m.folder for m in made)])
+    assert not list(destination.glob(".making-*"))
