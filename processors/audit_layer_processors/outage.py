@@ -44,6 +44,9 @@ class OutagePolicy:
     log_every_s: float = 30.0
     # one librdkafka call blocked this long, far past any timeout we give one (60 s at most), is stuck
     stuck_call_s: float = 180.0
+    # adding offsets to a transaction is given 30 s; not back after this long, it is the librdkafka hang, and
+    # the sequencer replaces its producer instead of waiting for the guard above
+    offsets_deadline_s: float = 60.0
 
 
 def is_outage(error: KafkaError) -> bool:
@@ -58,8 +61,10 @@ class StuckCallGuard:
     """A worker blocked inside one Kafka client call far past the call's own timeout exits, for its supervisor
     to restart it, instead of holding its partitions while doing nothing. librdkafka's
     send_offsets_to_transaction can block past its timeout once the coordinator's broker is back
-    (confluentinc/librdkafka#5456, #5511); the broker-outage drill met it. Exiting keeps every guarantee:
-    the open transaction is aborted by the successor, a sink's pending load is recovered from its intent."""
+    (confluentinc/librdkafka#5456, #5511); the broker-outage drill met it. The sequencer gets around that one
+    call in-process (`within`, then a new producer); the guard stays for any other call. Exiting keeps every
+    guarantee: the open transaction is aborted by the successor, a sink's pending load is recovered from its
+    intent."""
 
     def __init__(self, stuck_after_s: float, log: logging.Logger, clock: Callable[[], float] = time.monotonic,
                  exit: Callable[[int], object] = os._exit, interval_s: float = 5.0) -> None:
@@ -92,6 +97,33 @@ class StuckCallGuard:
         while True:
             time.sleep(self._interval_s)
             self.check()
+
+
+class CallAbandoned(Exception):
+    """A Kafka client call that had not returned by its deadline; it was left running on its own thread."""
+
+
+def within(deadline_s: float, what: str, operation: Callable[[], T]) -> T:
+    """`operation()` on a thread of its own, abandoned there (CallAbandoned) when it has not returned within
+    `deadline_s`: for a call that can hang past its own timeout, when the caller has a way around it."""
+    outcome: list[tuple[bool, object]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, operation()))
+        except BaseException as exc:  # handed to the caller's thread, where it is raised
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=f"kafka-call: {what}", daemon=True)
+    thread.start()
+    thread.join(deadline_s)
+    if not outcome:
+        raise CallAbandoned(f"{what}: the Kafka client has not returned after {deadline_s:.0f} s, past the call's "
+                            "own timeout (a known librdkafka hang)")
+    returned, value = outcome[0]
+    if not returned:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]
 
 
 class OutageWait:

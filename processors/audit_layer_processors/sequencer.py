@@ -60,7 +60,15 @@ from audit_layer_processors.chained_writer import ChainedWriter
 from audit_layer_processors.dlq import DeadLetter, DlqLimiter, DlqLimitExceeded, DlqPolicy
 from audit_layer_processors.enrich_step import EnrichStep, Outgoing
 from audit_layer_processors.head_restore import ChainedLink, Restored, Seen, restore_heads
-from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, is_outage, left_behind
+from audit_layer_processors.outage import (
+    CallAbandoned,
+    OutagePolicy,
+    OutageWait,
+    RateLimitedLog,
+    is_outage,
+    left_behind,
+    within,
+)
 from audit_layer_processors.policy import Policy
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 
@@ -117,7 +125,7 @@ class Sequencer:
         self._stop = threading.Event()
         self._step: EnrichStep | None = None  # made at start, when the partition count is known
         self.counts = {"chained": 0, "duplicates": 0, "dead_lettered": 0, "transactions": 0, "checkpoints": 0,
-                       "rerouted": 0}
+                       "rerouted": 0, "producers_replaced": 0}
         client_id = f"{config.group_id}-{config.instance_id}"
         self._read = 0
         self._dead_reasons: dict[str, int] = {}
@@ -129,11 +137,20 @@ class Sequencer:
         self._consumer = Consumer({**consumer_settings(config.bootstrap_servers, config.group_id, client_id),
                                    "isolation.level": "read_committed",
                                    **(self.metrics.consumer_settings() if config.metrics_port is not None else {})})
-        self._producer = Producer({**producer_settings(config.bootstrap_servers),
-                                   "transactional.id": client_id,
-                                   "transaction.timeout.ms": config.transaction_timeout_ms})
+        self._producer = self._new_producer()
+        # producers left behind with a call hung inside: destroying one would wait for that call
+        self._abandoned: list[Producer] = []
         self._outage = OutageWait(config.outage, log, self._stop)
         self._problems = RateLimitedLog(log)
+
+    def _producer_settings(self) -> dict[str, Any]:
+        # one transactional.id per instance, kept by a replacement producer so that it fences the one it replaces
+        return {**producer_settings(self.config.bootstrap_servers),
+                "transactional.id": f"{self.config.group_id}-{self.config.instance_id}",
+                "transaction.timeout.ms": self.config.transaction_timeout_ms}
+
+    def _new_producer(self) -> Producer:
+        return Producer(self._producer_settings())
 
     def stop(self) -> None:
         self._stop.set()
@@ -345,11 +362,17 @@ class Sequencer:
             self._produce_heads_and_checkpoints(batch, staged)
             offsets = [TopicPartition(self.config.source, p, o) for p, o in next_offsets.items()]
             group = self._consumer.consumer_group_metadata()
-            self._outage.call("adding offsets to the transaction",
-                              lambda: self._producer.send_offsets_to_transaction(offsets, group, 30))
+            deadline = self.config.outage.offsets_deadline_s
+            self._outage.call("adding offsets to the transaction", lambda: within(
+                deadline, "adding offsets to the transaction",
+                lambda: self._producer.send_offsets_to_transaction(offsets, group, 30)))
             self._commit()
         except KafkaException as exc:
             self._abort_or_stop(exc.args[0])
+            self._rewind(first_offsets)
+            return
+        except CallAbandoned as exc:
+            self._replace_producer(exc)
             self._rewind(first_offsets)
             return
         # committed: now, and only now, the new heads become the local state
@@ -474,6 +497,18 @@ class Sequencer:
             self._outage.call("aborting the transaction", lambda: self._producer.abort_transaction(30))
         except KafkaException as exc:
             raise SequencerStopped(f"Kafka transaction could not be aborted: {exc.args[0]}") from exc
+
+    def _replace_producer(self, stuck: CallAbandoned) -> None:
+        """Around librdkafka's send_offsets_to_transaction hang (confluentinc/librdkafka#5456, #5511): a new
+        producer with the same transactional.id fences the hung one, and the broker aborts its open transaction,
+        so the batch is chained again, as after an abort. Only before the commit: a hung commit may have
+        committed, and there the stuck-call guard's exit (a restart that restores the heads) is the way out."""
+        log.warning("%s; replacing the producer: the new one fences it, its transaction is aborted and the batch "
+                    "is processed again", stuck)
+        self._abandoned.append(self._producer)
+        self._producer = self._new_producer()
+        self._outage.call("initialising transactions", lambda: self._producer.init_transactions(60))
+        self.counts["producers_replaced"] += 1
 
     def _rewind(self, first_offsets: dict[int, int]) -> None:
         topic = self.config.source

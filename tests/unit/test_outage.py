@@ -4,6 +4,7 @@ up after the policy's limit; logged now and then, not once per try."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, is_outage, left_behind
@@ -142,3 +143,21 @@ def test_a_topic_without_a_leader_is_an_outage_and_an_unknown_one_is_missing() -
     with pytest.raises(KafkaException) as leaderless:
         partition_count(Answering(KafkaError(KafkaError.LEADER_NOT_AVAILABLE), 6), "audit.events")
     assert is_outage(leaderless.value.args[0])
+
+
+def test_a_call_past_its_deadline_is_abandoned_and_one_within_it_answers() -> None:
+    """`within`: the value or the error of a call that returns in time, CallAbandoned for one that does not (it
+    is left on its thread)."""
+    import threading
+
+    from audit_layer_processors.outage import CallAbandoned, within
+
+    assert within(5.0, "quick", lambda: 42) == 42
+    with pytest.raises(KafkaException):
+        within(5.0, "refused", lambda: (_ for _ in ()).throw(KafkaException(KafkaError(KafkaError._FENCED))))
+    release = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(CallAbandoned, match=r"adding offsets.*0 s"):
+        within(0.2, "adding offsets", release.wait)
+    assert time.monotonic() - started < 2
+    release.set()
