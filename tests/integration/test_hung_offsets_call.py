@@ -82,7 +82,7 @@ def test_a_hung_offsets_call_is_left_behind_and_the_batch_chained_once(kafka_boo
     _ensure_key()
     key = load_signer(SIGNING_KEY)
     config = SequencerConfig(kafka_bootstrap, topics, group_id=f"{topics.prefix}sequencer",
-                             outage=OutagePolicy(offsets_deadline_s=3.0), enrich=load_policy(None))
+                             outage=OutagePolicy(offsets_deadline_s=8.0), enrich=load_policy(None))
     sequencer = FirstProducerHangs(config, Signer(key.key_id, key.sign, "audit-layer.test", key.sign_note))
     publisher = AuditPublisher(AuditConfig(bootstrap_servers=kafka_bootstrap, topic=topics.events))
     for i in range(EVENTS):
@@ -108,7 +108,8 @@ def test_a_hung_offsets_call_is_left_behind_and_the_batch_chained_once(kafka_boo
         sequencer.release.set()  # the hung call returns; its producer was fenced long ago
     assert not failure, failure
     assert sequencer.entered.is_set(), "the first offsets call never ran"
-    assert sequencer.counts["producers_replaced"] == 1 and sequencer.counts["chained"] == EVENTS, sequencer.counts
+    # at least the hung one (a slow machine may take a real call past the short deadline too: replaced alike)
+    assert sequencer.counts["producers_replaced"] >= 1 and sequencer.counts["chained"] == EVENTS, sequencer.counts
 
     records = _chained(kafka_bootstrap, topics.chained, EVENTS)
     ids = [r["event"]["event"]["event_id"] for r in records]

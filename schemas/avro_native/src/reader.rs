@@ -77,6 +77,19 @@ impl<'a> Input<'a> {
         }
         Ok(count as usize)
     }
+
+    /// Runs `item` once per item of an array's or a map's blocks, to the end block.
+    fn each_item(&mut self, mut item: impl FnMut(&mut Self) -> PyResult<()>) -> PyResult<()> {
+        loop {
+            let count = self.block()?;
+            if count == 0 {
+                return Ok(());
+            }
+            for _ in 0..count {
+                item(self)?;
+            }
+        }
+    }
 }
 
 fn read<'py>(py: Python<'py>, node: &Node, input: &mut Input) -> PyResult<Bound<'py, PyAny>> {
@@ -121,29 +134,15 @@ fn read<'py>(py: Python<'py>, node: &Node, input: &mut Input) -> PyResult<Bound<
         }
         Node::Array(items) => {
             let list = PyList::empty(py);
-            loop {
-                let count = input.block()?;
-                if count == 0 {
-                    break;
-                }
-                for _ in 0..count {
-                    list.append(read(py, items, input)?)?;
-                }
-            }
+            input.each_item(|input| list.append(read(py, items, input)?))?;
             list.into_any()
         }
         Node::Map(values) => {
             let dict = PyDict::new(py);
-            loop {
-                let count = input.block()?;
-                if count == 0 {
-                    break;
-                }
-                for _ in 0..count {
-                    let key = read(py, &Node::String, input)?;
-                    dict.set_item(key, read(py, values, input)?)?;
-                }
-            }
+            input.each_item(|input| {
+                let key = read(py, &Node::String, input)?;
+                dict.set_item(key, read(py, values, input)?)
+            })?;
             dict.into_any()
         }
         Node::Union(branches) => {
