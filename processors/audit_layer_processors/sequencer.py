@@ -39,7 +39,6 @@ from audit_layer_schemas.chain import LinkEncoder
 from audit_layer_schemas.kafka_clients import consumer_settings, partition_count, producer_settings, reader_settings
 from audit_layer_schemas.partition import partition_for
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
@@ -202,6 +201,7 @@ class Sequencer:
         numbers = [p.partition for p in partitions]
         if not numbers:
             return
+        started = time.monotonic()
         # a broker that goes away mid-restore: the restore starts again once it is back
         results = self._outage.call("restoring chain heads", lambda: self._restore(consumer, partitions))
         problems: list[str] = []
@@ -214,8 +214,8 @@ class Sequencer:
         if problems:
             raise SequencerStopped("restored chain heads disagree with the log; not resuming (fix or restore "
                                    "audit.chain-heads, then restart):\n  " + "\n  ".join(problems))
-        log.info("assigned partitions %s; restored %d tenant heads", numbers,
-                 sum(len(h) for h in heads.values()))
+        log.info("assigned partitions %s; restored %d tenant heads in %.1f s", numbers,
+                 sum(len(h) for h in heads.values()), time.monotonic() - started)
 
     def _restore(self, consumer: Consumer, partitions: list[TopicPartition]) -> dict[int, Restored]:
         numbers = [p.partition for p in partitions]
@@ -235,15 +235,20 @@ class Sequencer:
             self._unsigned.discard(tenant)
         log.info("revoked partitions %s", sorted(gone))
 
-    def _read_to_end(self, topic: str, start: Callable[[Consumer, int], int],
-                     partitions: list[int]) -> Iterator[Message]:
-        """The committed messages (not tombstones) of these partitions of `topic`, from the offset `start`
-        gives each to its end."""
+    def _read_to_end(self, topic: str, start: Callable[[int, int], int], partitions: list[int]) -> Iterator[Message]:
+        """The committed messages (not tombstones) of these partitions of `topic`, each from the offset `start`
+        gives for its (low, high) watermarks to its end. A partition with nothing from there is not read at all:
+        an empty read waits out a fetch for its end-of-partition, and a restore makes several per partition."""
         reader = Consumer(reader_settings(self.config.bootstrap_servers, f"{self.config.group_id}-restore",
-                                          **{"enable.partition.eof": True}))
+                                          **{"enable.partition.eof": True, "fetch.wait.max.ms": 10}))
         try:
-            reader.assign([TopicPartition(topic, p, start(reader, p)) for p in partitions])
-            pending, deadline = set(partitions), time.monotonic() + 120
+            starts: dict[int, int] = {}
+            for partition in partitions:
+                low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+                if (offset := start(low, high)) < high:
+                    starts[partition] = offset
+            reader.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
+            pending, deadline = set(starts), time.monotonic() + 120
             while pending:
                 if time.monotonic() > deadline:  # a broker away: the restore is retried while the outage lasts
                     raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"could not read {topic} partitions "
@@ -262,16 +267,14 @@ class Sequencer:
         finally:
             reader.close()
 
-    def _tail(self, topic: str, depth: int) -> Callable[[Consumer, int], int]:
-        def start(reader: Consumer, partition: int) -> int:
-            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            return max(low, high - depth)
-        return start
+    @staticmethod
+    def _tail(depth: int) -> Callable[[int, int], int]:
+        return lambda low, high: max(low, high - depth)
 
     def _read_heads(self, partitions: list[int]) -> dict[int, dict[str, Head]]:
         """The newest head of each tenant in audit.chain-heads, by partition."""
         found: dict[int, list[tuple[str, Head]]] = {p: [] for p in partitions}
-        for msg in self._read_to_end(self.config.topics.chain_heads, lambda _r, _p: OFFSET_BEGINNING, partitions):
+        for msg in self._read_to_end(self.config.topics.chain_heads, lambda low, _high: low, partitions):
             head = self._head_codec.decode(msg.value())  # type: ignore[arg-type]
             found[msg.partition() or 0].append((head["tenant_id"], Head(
                 head["seq"], head["hash"], tuple(head["recent_event_ids"]), tuple(head["frontier"]),
@@ -283,7 +286,7 @@ class Sequencer:
         partition."""
         topic = self.config.topics.checkpoints
         newest: dict[int, dict[str, Seen]] = {p: {} for p in partitions}
-        for msg in self._read_to_end(topic, self._tail(topic, self.config.restore_check_window), partitions):
+        for msg in self._read_to_end(topic, self._tail(self.config.restore_check_window), partitions):
             record = self._checkpoint_codec.decode(msg.value())  # type: ignore[arg-type]
             seen, by_tenant = Seen(record["last_seq"], record["head_hash"]), newest[msg.partition() or 0]
             current = by_tenant.get(record["tenant_id"])
@@ -296,7 +299,7 @@ class Sequencer:
         since its head begin before the tail."""
         topic, depth = self.config.topics.chained, self.config.restore_check_window
         while True:
-            links = self._read_to_end(topic, self._tail(topic, depth), [partition])
+            links = self._read_to_end(topic, self._tail(depth), [partition])
             restored = restore_heads(heads, (self._link(msg) for msg in links), signed, self.config.dedup, now_us)
             if not restored.gaps:
                 return restored

@@ -50,19 +50,26 @@ def admin_settings(bootstrap_servers: str, **extra: Any) -> dict[str, Any]:
 
 
 def consumer_settings(bootstrap_servers: str, group_id: str, client_id: str) -> dict[str, Any]:
-    """A worker's group member: commits its own offsets, starts at the beginning of a new topic. The eager
-    rebalance protocol (librdkafka's default): the incremental one (cooperative-sticky) was tried and not kept,
-    see BENCHMARKS.md, fourth stop on issue 20."""
+    """A worker's group member: commits its own offsets, starts at the beginning of a new topic, and hands over
+    only the partitions that move when a member joins or leaves (cooperative-sticky, KIP-429): under the eager
+    protocol every member gives up every partition, and every sequencer rebuilds the chain heads of all of
+    them, so starting a fleet or adding one process stalled the stage for seconds (BENCHMARKS.md, issue 20,
+    eighth stop). The workers' assignment callbacks take and give up partitions one by one, as the incremental
+    protocol calls them. Every member of a group must use the same strategy: a running eager fleet moves over
+    in two rolling restarts (Kafka's upgrade path), or is stopped and started (processors/README.md)."""
     return {
         **client_settings(bootstrap_servers),
         "group.id": group_id,
         "client.id": client_id,
+        "partition.assignment.strategy": "cooperative-sticky",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "enable.partition.eof": False,
         # a crashed member's partitions move on after 10 s instead of the 45 s default
         "session.timeout.ms": 10_000,
-        "heartbeat.interval.ms": 2_000,
+        # a rebalance reaches the members at their next heartbeat, and the incremental protocol takes two
+        # rounds: each round waited up to 2 s at the old interval; a few workers' heartbeats cost nothing
+        "heartbeat.interval.ms": 500,
     }
 
 
