@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -135,6 +136,12 @@ class Stage:
 
     def stop(self) -> None:
         self.worker.stop()
+
+
+def chained_by(stage: Stage) -> int:
+    """What a stopped sequencer says it chained (the freshness phase's events included)."""
+    counts = re.findall(r"stopped: chained (\d+)", stage.worker.log.read_text(errors="replace"))
+    return int(counts[-1]) if counts else 0
 
 
 def rows_loaded(dsn: str) -> int:
@@ -329,6 +336,10 @@ def main() -> int:
         for stage in stages:
             stage.stop()
         delete_topics(args.bootstrap, whole.all())
+    # a tenant's chain is one partition: how the assignor spread the partitions decides each sequencer's share
+    chained = [chained_by(stage) for stage in stages if stage.name.startswith("sequencer")]
+    if sum(chained):
+        results["busiest_sequencer_share"] = max(chained) / sum(chained)
     print_profile(f"the slowest stage ({slowest})",
                   profiles.get(slowest, ["(the sink runs ClickHouse in-process; see its stage timers)"]))
     results["slowest_stage_profile"] = profiles.get(slowest, [])

@@ -69,7 +69,7 @@ class BatchEnricher:
                                    "message.timeout.ms": int(config.outage.max_wait_s * 1000)})
         self._stop = threading.Event()
         # a broker away while the worker starts is waited out, as at any other moment
-        self._outage = OutageWait(config.outage, log, self._stop)
+        self._outage = OutageWait(config.outage, log, self._stop, bootstrap_servers=config.bootstrap_servers)
         partitions = self._outage.call("finding the topics",
                                        lambda: partition_count(self._producer, config.topics.enriched))
         self.step = EnrichStep(config.topics, policy, partitions, config.dlq, link_bodies=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,19 @@ def left_behind(error: KafkaError) -> bool:
     return error.code() in _LEFT_BEHIND
 
 
+def brokers_listening(bootstrap_servers: str, timeout_s: float = 3.0) -> bool:
+    """Whether any of the bootstrap servers accepts a TCP connection: the one sign of Kafka's presence that can
+    be read while the worker's own client is blocked inside a call."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().split("://")[-1].rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 class StuckCallGuard:
     """A worker blocked inside one Kafka client call far past the call's own timeout exits, for its supervisor
     to restart it, instead of holding its partitions while doing nothing. librdkafka's
@@ -64,13 +78,19 @@ class StuckCallGuard:
     (confluentinc/librdkafka#5456, #5511); the broker-outage drill met it. The sequencer gets around that one
     call in-process (`within`, then a new producer); the guard stays for any other call. Exiting keeps every
     guarantee: the open transaction is aborted by the successor, a sink's pending load is recovered from its
-    intent."""
+    intent.
+
+    While Kafka is away a call may rightly block for the whole outage (a consumer's synchronous commit in
+    flight when the broker went waits for its coordinator to come back; the 5-minute broker drill met that), so
+    with `reachable` given, a call counts as stuck only once it has been blocked that long with Kafka there."""
 
     def __init__(self, stuck_after_s: float, log: logging.Logger, clock: Callable[[], float] = time.monotonic,
-                 exit: Callable[[int], object] = os._exit, interval_s: float = 5.0) -> None:
+                 exit: Callable[[int], object] = os._exit, interval_s: float = 5.0,
+                 reachable: Callable[[], bool] | None = None) -> None:
         self.stuck_after_s, self.log, self._clock, self._exit = stuck_after_s, log, clock, exit
-        self._interval_s = interval_s
+        self._interval_s, self._reachable = interval_s, reachable
         self._call: tuple[str, float] | None = None
+        self._away_at = float("-inf")  # when Kafka was last found away while a call was blocked
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
@@ -86,12 +106,18 @@ class StuckCallGuard:
 
     def check(self) -> None:
         call = self._call
-        if call is not None and self._clock() - call[1] > self.stuck_after_s:
-            self.log.critical("%s: the Kafka client has not returned for %.0f s, far past the call's timeout (a "
-                              "known librdkafka hang); exiting for the supervisor to restart this worker (the "
-                              "transaction or load in progress is resumed or aborted by its successor)",
-                              call[0], self._clock() - call[1])
-            self._exit(3)
+        if call is None or self._clock() - max(call[1], self._away_at) <= self.stuck_after_s:
+            return
+        if self._reachable is not None and not self._reachable():
+            self._away_at = self._clock()
+            self.log.warning("%s: the Kafka client has not returned for %.0f s, and no broker accepts a "
+                             "connection: waiting for Kafka, not a hang", call[0], self._clock() - call[1])
+            return
+        self.log.critical("%s: the Kafka client has not returned for %.0f s, far past the call's timeout (a "
+                          "known librdkafka hang); exiting for the supervisor to restart this worker (the "
+                          "transaction or load in progress is resumed or aborted by its successor)",
+                          call[0], self._clock() - call[1])
+        self._exit(3)
 
     def _watch(self) -> None:
         while True:
@@ -130,10 +156,12 @@ class OutageWait:
     """One call retried through an outage with growing pauses; says so in the log now and then, not per try."""
 
     def __init__(self, policy: OutagePolicy, log: logging.Logger, stop: threading.Event | None = None,
-                 sleep: Callable[[float], object] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+                 sleep: Callable[[float], object] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 bootstrap_servers: str | None = None) -> None:
         self.policy, self.log, self.stop = policy, log, stop
         self._sleep, self._clock = sleep, clock
-        self.guard = StuckCallGuard(policy.stuck_call_s, log)
+        self.guard = StuckCallGuard(policy.stuck_call_s, log, reachable=None if bootstrap_servers is None
+                                    else lambda: brokers_listening(bootstrap_servers))
 
     def call(self, what: str, operation: Callable[[], T]) -> T:
         """`operation()`, again and again while it fails with an outage error; any other error, or an outage

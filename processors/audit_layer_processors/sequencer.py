@@ -139,7 +139,7 @@ class Sequencer:
         self._producer = self._new_producer()
         # producers left behind with a call hung inside: destroying one would wait for that call
         self._abandoned: list[Producer] = []
-        self._outage = OutageWait(config.outage, log, self._stop)
+        self._outage = OutageWait(config.outage, log, self._stop, bootstrap_servers=config.bootstrap_servers)
         self._problems = RateLimitedLog(log)
 
     def _producer_settings(self) -> dict[str, Any]:
@@ -365,10 +365,9 @@ class Sequencer:
             self._produce_heads_and_checkpoints(batch, staged)
             offsets = [TopicPartition(self.config.source, p, o) for p, o in next_offsets.items()]
             group = self._consumer.consumer_group_metadata()
-            deadline = self.config.outage.offsets_deadline_s
-            self._outage.call("adding offsets to the transaction", lambda: within(
-                deadline, "adding offsets to the transaction",
-                lambda: self._producer.send_offsets_to_transaction(offsets, group, 30)))
+            deadline, what = self.config.outage.offsets_deadline_s, "adding offsets to the transaction"
+            self._outage.call(what, lambda: within(
+                deadline, what, lambda: self._producer.send_offsets_to_transaction(offsets, group, 30)))
             self._commit()
         except KafkaException as exc:
             self._abort_or_stop(exc.args[0])

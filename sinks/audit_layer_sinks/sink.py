@@ -136,7 +136,7 @@ class ClickHouseSink:
         self._unindexed: dict[str, int] = {}  # tenant -> the size its Merkle index is to be extended to
         self._holds_read = 0.0
         self._stop = threading.Event()
-        self._outage = OutageWait(config.outage, log, self._stop)
+        self._outage = OutageWait(config.outage, log, self._stop, bootstrap_servers=config.bootstrap_servers)
         self._problems = RateLimitedLog(log)
         self.rows_loaded = 0
         self.batches_loaded = 0  # a partition's batch each

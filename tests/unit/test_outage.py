@@ -121,6 +121,42 @@ def test_a_call_blocked_far_past_its_timeout_makes_the_worker_exit(caplog: pytes
     assert exits == [3]
 
 
+def test_a_call_blocked_while_no_broker_answers_is_the_outage_not_a_hang(caplog: pytest.LogCaptureFixture) -> None:
+    """A synchronous commit in flight when the broker went waits for it to come back (the 5-minute broker drill
+    met it, 182 s into the outage): the guard counts a call as stuck only for the time Kafka was there."""
+    from audit_layer_processors.outage import StuckCallGuard
+
+    now, up = [1000.0], [False]
+    exits: list[int] = []
+    guard = StuckCallGuard(180.0, logging.getLogger("t"), clock=lambda: now[0], exit=exits.append, interval_s=3600,
+                           reachable=lambda: up[0])
+    with guard.watching("committing offsets"):
+        now[0] += 181
+        with caplog.at_level(logging.WARNING):
+            guard.check()
+        assert exits == [] and "no broker accepts a connection" in caplog.text
+        now[0] += 179  # the broker back just after it was last found away: not yet stuck
+        up[0] = True
+        guard.check()
+        assert exits == []
+        now[0] += 2  # blocked for 180 s with Kafka there: the hang
+        guard.check()
+    assert exits == [3]
+
+
+def test_brokers_listening_is_whether_any_bootstrap_server_accepts_a_connection() -> None:
+    import socket
+
+    from audit_layer_processors.outage import brokers_listening
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert brokers_listening(f"127.0.0.1:{port}")
+        assert brokers_listening(f"127.0.0.1:1, PLAINTEXT://127.0.0.1:{port}")
+    assert not brokers_listening(f"127.0.0.1:{port}", timeout_s=1)
+    assert not brokers_listening("no-port-here", timeout_s=1)
+
+
 def test_a_topic_without_a_leader_is_an_outage_and_an_unknown_one_is_missing() -> None:
     """What the brokers' metadata says of a topic (confluent-kafka's own metadata types): no leader while a
     broker restarts is waited out by the workers' outage wait; a topic they do not know is to be created."""
