@@ -55,8 +55,8 @@ def consumer_settings(bootstrap_servers: str, group_id: str, client_id: str) -> 
     protocol every member gives up every partition, and every sequencer rebuilds the chain heads of all of
     them, so starting a fleet or adding one process stalled the stage for seconds (BENCHMARKS.md, issue 20,
     eighth stop). The workers' assignment callbacks take and give up partitions one by one, as the incremental
-    protocol calls them. Every member of a group must use the same strategy: a running eager fleet moves over
-    in two rolling restarts (Kafka's upgrade path), or is stopped and started (processors/README.md)."""
+    protocol calls them. Every member of a group must use the same strategy, and librdkafka cannot list an eager
+    and the cooperative one together, so a running eager fleet is stopped, then started (processors/README.md)."""
     return {
         **client_settings(bootstrap_servers),
         "group.id": group_id,
