@@ -60,13 +60,19 @@ def left_behind(error: KafkaError) -> bool:
 
 def brokers_listening(bootstrap_servers: str, timeout_s: float = 3.0) -> bool:
     """Whether any of the bootstrap servers accepts a TCP connection: the one sign of Kafka's presence that can
-    be read while the worker's own client is blocked inside a call."""
+    be read while the worker's own client is blocked inside a call. A list it cannot read counts as listening,
+    so that the stuck-call guard keeps its exit rather than wait on a hung call for ever."""
     for server in bootstrap_servers.split(","):
-        host, _, port = server.strip().split("://")[-1].rpartition(":")
+        address = server.strip().split("://")[-1]
+        host, colon, port = address.rpartition(":")
+        if not colon or "]" in port:  # no port given: librdkafka's default
+            host, port = address, "9092"
+        if not port.isdigit():
+            return True
         try:
             with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
                 return True
-        except (OSError, ValueError):
+        except OSError:
             continue
     return False
 
