@@ -14,15 +14,17 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from audit_layer_schemas._avro_native import Reader, Writer
+    from audit_layer_schemas._avro_native import NativeBlock, Reader, Writer
 
 _Reader: type[Reader] | None
 _Writer: type[Writer] | None
+_NativeBlock: type[NativeBlock] | None
 try:
+    from audit_layer_schemas._avro_native import NativeBlock as _NativeBlock
     from audit_layer_schemas._avro_native import Reader as _Reader
     from audit_layer_schemas._avro_native import Writer as _Writer
 except ImportError:  # not built (`make install` builds it)
-    _Reader = _Writer = None
+    _Reader = _Writer = _NativeBlock = None
 
 NATIVE_VARIABLE = "AUDIT_LAYER_AVRO_NATIVE"
 
@@ -52,4 +54,15 @@ def native_writer(schema: Any, erasable: Mapping[str, Collection[str]] | None = 
     try:
         return _Writer(json.dumps(schema), {name: set(fields) for name, fields in (erasable or {}).items()})
     except (ValueError, TypeError):  # a schema it does not write, or one that is not JSON
+        return None
+
+
+def native_block(canonical_form: str) -> NativeBlock | None:
+    """A maker of ClickHouse Native staging blocks of this writer schema's datums, or None: the sink stages an
+    Avro container, which the engine reads itself (avro_load.py)."""
+    if _NativeBlock is None or not native_enabled():
+        return None
+    try:
+        return _NativeBlock(canonical_form)
+    except ValueError:  # a schema with no ClickHouse columns (a union other than ["null", T], ...)
         return None

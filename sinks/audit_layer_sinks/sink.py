@@ -31,9 +31,10 @@ from audit_layer_schemas.codec import HEADER_SIZE, MAGIC
 from audit_layer_schemas.kafka_clients import consumer_settings, partition_count
 from audit_layer_store.rows import CHECKPOINT_COLUMNS, INSERT_COLUMNS, row_from_chained, row_from_checkpoint
 from audit_layer_store.store import ClickHouseStore
+from clickhouse_connect.driver.exceptions import DatabaseError
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from audit_layer_sinks.avro_load import ChainedEventLoad, container_pieces
+from audit_layer_sinks.avro_load import ChainedEventLoad
 
 log = logging.getLogger("audit_layer.sink")
 PENDING = "pending:"
@@ -408,32 +409,40 @@ class ClickHouseSink:
         return [r for r in rows if (r[tenant_at], r[seq_at]) not in present]
 
     def _load_avro(self, batches: dict[int, _Batch], token: str) -> bool:
-        """ClickHouse reads the batches' Avro itself (avro_load.py): on the embedded engine, when every
-        message is written with the current ChainedEvent schema. False: load the Python way."""
+        """ClickHouse reads the batches itself (avro_load.py: a Native block where the compiled codec is built,
+        else the Avro), on the embedded engine, when every message is written with the current ChainedEvent
+        schema. False: load the Python way (which also names a message that is no datum, and stops there)."""
         if not (self.config.avro_passthrough and self.store.embedded):
             return False
         header = self._avro.header
         if any(value[:HEADER_SIZE] != header for batch in batches.values() for value in batch.values):
             return False  # an older writer version: fastavro resolves it
+        load = self._avro.load
+        try:
+            staging = load.staging([(p, b.offsets, b.values) for p, b in batches.items()], HEADER_SIZE)
+        except ValueError as exc:
+            log.warning("staging the batch failed (%s); decoding it in Python", exc)
+            return False
         retention, params = self.config.retention.sql("compliance_tags")
         hold, hold_params = holds_condition(self._holds)
-        load = self._avro.load
-        pieces: list[bytes | memoryview] = []
-        for partition, batch in batches.items():
-            pieces += load.row_pieces(partition, batch.offsets, batch.values)
-        count = sum(len(batch.offsets) for batch in batches.values())
-        with tempfile.NamedTemporaryFile(prefix="audit-layer-batch-", suffix=".avro") as f:
-            f.writelines(container_pieces(load.schema_json, count, pieces))
+        suffix = f".{staging.layout.file_format.lower()}"
+        with tempfile.NamedTemporaryFile(prefix="audit-layer-batch-", suffix=suffix) as f:
+            f.writelines(staging.pieces)
             f.flush()
-            stage = f"{self.store.database}.sink_stage"
-            for statement in load.stage_statements(stage, [f.name]):
-                self.store.command(statement)
-            stored = self.store.query(load.stored(stage).replace("{table}", f"{self.store.database}.events"))
+            layout = staging.layout
+            stage = f"{self.store.database}.{layout.table}"
+            try:
+                for statement in load.stage_statements(layout, stage, [f.name]):
+                    self.store.command(statement)
+            except DatabaseError as exc:  # the engine's own Avro reader refused a datum, naming none
+                log.warning("the engine refused the staged batch (%s); decoding it in Python", exc)
+                return False
+            stored = self.store.query(load.stored(layout, stage).replace("{table}", f"{self.store.database}.events"))
             forked = [(tenant, seq) for tenant, seq, fork in stored.result_rows if fork]
             if forked:
                 raise SinkStopped(_fork_message(forked))
             # a batch none of whose rows is stored yet (all but a redelivery) needs no stored-row filter
-            sql = load.statement(stage, retention, f"if({hold}, 1, 0)", skip_stored=bool(stored.result_rows))
+            sql = load.statement(layout, stage, retention, f"if({hold}, 1, 0)", skip_stored=bool(stored.result_rows))
             self.store.command_with(
                 sql.replace("{table}", f"{self.store.database}.events"),
                 {**params, **hold_params},

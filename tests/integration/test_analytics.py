@@ -41,7 +41,8 @@ def test_migrations_run_twice_change_nothing_and_upgrade_an_old_table(chdb_path:
 
         assert store.migrate() == ["0005_analytics.sql", "0006_event_ids.sql", "0007_merkle_nodes.sql",
                                    "0008_api_keys.sql", "0009_event_keys.sql", "0010_checkpoint_notes.sql",
-                                   "0011_retention_from_ingestion.sql", "0012_events_by_ingestion.rebuild.sql"]
+                                   "0011_retention_from_ingestion.sql", "0012_events_by_ingestion.rebuild.sql",
+                                   "0013_events_compact_parts.sql"]
         assert _rows(store, select) == before  # every stored field as it was
         assert _rows(store, "SELECT min(retention_days), max(legal_hold) FROM {db}.events") == [(180, 0)]
         assert _rows(store, "SELECT sum(events) FROM {db}.events_daily") == [(120,)]  # backfilled
@@ -200,11 +201,13 @@ def test_retention_drops_expired_parts_but_a_legal_hold_keeps_them_until_lifted(
 
 
 def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, chdb_path: str, tmp_path: Any) -> None:
-    """The sink's two load paths (avro_load.py and rows.py) store identical rows, holds and retention."""
+    """The sink's load paths store identical rows, holds and retention: the engine reading an Avro container
+    (avro_load.py), or a Native block the compiled codec made (native_block.rs), and Python (rows.py)."""
     from audit_layer_governance.legal_hold import LegalHold, holds_condition
     from audit_layer_governance.retention import RetentionPolicy
     from audit_layer_schemas import CHAINED_EVENT, AvroCodec
-    from audit_layer_sinks.avro_load import ChainedEventLoad, container
+    from audit_layer_schemas.codec import HEADER_SIZE
+    from audit_layer_sinks.avro_load import ChainedEventLoad
     from audit_layer_store.rows import row_from_chained
 
     codec = AvroCodec(CHAINED_EVENT)
@@ -223,25 +226,46 @@ def test_clickhouse_reading_the_avro_builds_the_same_rows_as_python(store: Any, 
                                                                                       ["compliance_tags"]), int(held)])
     store.insert("events", python_rows, EVENT_COLUMNS)
 
-    other = ClickHouseStore(f"chdb://{chdb_path}", store.database + "_avro")
-    try:
-        other.migrate()
-        load = ChainedEventLoad(codec.schema.canonical_form)
-        rows = [load.row(2, offset * 3, message) for offset, message in enumerate(messages)]
-        for n in range(3):  # in any order: each row carries its offset
-            (tmp_path / f"part-{n}.avro").write_bytes(container(load.schema_json, rows[n::3]))
-        stage = f"{other.database}.stage"
-        for statement in load.stage_statements(stage, [str(tmp_path / f"part-{n}.avro") for n in range(3)]):
-            other.command(statement)
-        expr, params = retention.sql("compliance_tags")
-        cond, hold_params = holds_condition(holds)
-        other.command_with(load.statement(stage, expr, f"if({cond}, 1, 0)")
-                           .replace("{table}", f"{other.database}.events"),
-                           {**params, **hold_params}, settings={"max_threads": 3})
-        select = (f"SELECT {', '.join(SELECT_COLUMNS)}, retention_days, legal_hold, kafka_partition, kafka_offset "
-                  "FROM {db}.events ORDER BY seq")
-        expected = _rows(store, select)
-        assert len(expected) == 401 and _rows(other, select) == expected
-        assert {r[-4] for r in expected} == {180, 2555, 2190} and 0 < sum(r[-3] for r in expected) < 401
-    finally:
-        other.command(f"DROP DATABASE IF EXISTS {other.database}")
+    load = ChainedEventLoad(codec.schema.canonical_form)
+    assert load.native_layout is not None, "the compiled codec is built by `make install`"
+    select = (f"SELECT {', '.join(SELECT_COLUMNS)}, retention_days, legal_hold, kafka_partition, kafka_offset "
+              "FROM {db}.events ORDER BY seq")
+    expected = _rows(store, select)
+    assert len(expected) == 401 and {r[-4] for r in expected} == {180, 2555, 2190}
+    assert 0 < sum(r[-3] for r in expected) < 401
+    expr, params = retention.sql("compliance_tags")
+    cond, hold_params = holds_condition(holds)
+    for layout in (load.avro_layout, load.native_layout):
+        other = ClickHouseStore(f"chdb://{chdb_path}", f"{store.database}_{layout.file_format.lower()}")
+        try:
+            other.migrate()
+            files = []
+            for n in range(3):  # in any order: each row carries its offset; two partitions in one file
+                batches = [(2 + k, [offset * 3 for offset in range(n, len(messages), 3)][k::2],
+                            messages[n::3][k::2]) for k in (0, 1)]
+                staging = load.staging(batches, HEADER_SIZE, native=layout.file_format == "Native")
+                assert staging.layout == layout
+                (tmp_path / f"part-{n}.{layout.file_format}").write_bytes(b"".join(staging.pieces))
+                files.append(str(tmp_path / f"part-{n}.{layout.file_format}"))
+            stage = f"{other.database}.{layout.table}"
+            for statement in load.stage_statements(layout, stage, files):
+                other.command(statement)
+            assert not other.query(load.stored(layout, stage).replace("{table}", f"{other.database}.events")
+                                   ).result_rows
+            other.command_with(load.statement(layout, stage, expr, f"if({cond}, 1, 0)")
+                               .replace("{table}", f"{other.database}.events"),
+                               {**params, **hold_params}, settings={"max_threads": 3})
+            got = _rows(other, select)
+            # the partitions the batches named, the rest as Python built it
+            assert [r[-2] for r in got] == [2 + (k // 3) % 2 for k in range(401)]
+            assert [r[:-2] + r[-1:] for r in got] == [r[:-2] + r[-1:] for r in expected]
+            # loaded again, every row is found stored, none forked, and the insert that skips them adds none
+            for statement in load.stage_statements(layout, stage, files):
+                other.command(statement)
+            stored = other.query(load.stored(layout, stage).replace("{table}", f"{other.database}.events"))
+            assert len(stored.result_rows) == 401 and not any(fork for _, _, fork in stored.result_rows)
+            other.command_with(load.statement(layout, stage, expr, f"if({cond}, 1, 0)")
+                               .replace("{table}", f"{other.database}.events"), {**params, **hold_params})
+            assert _rows(other, "SELECT count() FROM {db}.events") == [(401,)]
+        finally:
+            other.command(f"DROP DATABASE IF EXISTS {other.database}")
