@@ -39,6 +39,13 @@ impl<'a> Input<'a> {
     }
 
     fn long(&mut self) -> Read<i64> {
+        // most varints here are one byte (lengths of short strings, union branches, small counts)
+        if let Some(&byte) = self.data.get(self.at) {
+            if byte < 0x80 {
+                self.at += 1;
+                return Ok(i64::from(byte >> 1) ^ -i64::from(byte & 1));
+            }
+        }
         let mut value: u64 = 0;
         for i in 0..10 {
             let byte = self.take(1)?[0];
@@ -260,25 +267,54 @@ impl Column {
         }
     }
 
+    /// The bytes `write` writes.
+    fn size(&self) -> usize {
+        match self {
+            Column::Int32(data) | Column::Int64(data) | Column::Float32(data) | Column::Float64(data)
+            | Column::Bool(data) | Column::Text(data) | Column::Fixed { data, .. } | Column::Enum { data, .. } => data.len(),
+            Column::Nullable { nulls, value, .. } => nulls.len() + value.size(),
+            Column::Array { offsets, items, .. } => offsets.len() + items.size(),
+            Column::Map { offsets, keys, values, .. } => offsets.len() + keys.len() + values.size(),
+            Column::Tuple(fields) => fields.iter().map(|(_, c)| c.size()).sum(),
+        }
+    }
+
+    /// Room for `rows` more values where a value's size is known, so a block's columns grow without copies.
+    fn reserve(&mut self, rows: usize) {
+        match self {
+            Column::Int32(data) | Column::Float32(data) => data.reserve(rows * 4),
+            Column::Int64(data) | Column::Float64(data) => data.reserve(rows * 8),
+            Column::Bool(data) => data.reserve(rows),
+            Column::Fixed { size, data } => data.reserve(rows * *size),
+            Column::Text(_) | Column::Enum { .. } => {}
+            Column::Nullable { nulls, value, .. } => {
+                nulls.reserve(rows);
+                value.reserve(rows);
+            }
+            Column::Array { offsets, .. } | Column::Map { offsets, .. } => offsets.reserve(rows * 8),
+            Column::Tuple(fields) => fields.iter_mut().for_each(|(_, c)| c.reserve(rows)),
+        }
+    }
+
     /// Native's layout: a Nullable's null map then its values, an array's end offsets then its items, a
     /// map as an array of (key, value) tuples, a tuple's elements one column after another.
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Filler) {
         match self {
             Column::Int32(data) | Column::Int64(data) | Column::Float32(data) | Column::Float64(data)
             | Column::Bool(data) | Column::Text(data) | Column::Fixed { data, .. } | Column::Enum { data, .. } => {
-                out.extend_from_slice(data)
+                out.put(data)
             }
             Column::Nullable { nulls, value, .. } => {
-                out.extend_from_slice(nulls);
+                out.put(nulls);
                 value.write(out);
             }
             Column::Array { offsets, items, .. } => {
-                out.extend_from_slice(offsets);
+                out.put(offsets);
                 items.write(out);
             }
             Column::Map { offsets, keys, values, .. } => {
-                out.extend_from_slice(offsets);
-                out.extend_from_slice(keys);
+                out.put(offsets);
+                out.put(keys);
                 values.write(out);
             }
             Column::Tuple(fields) => fields.iter().for_each(|(_, c)| c.write(out)),
@@ -301,6 +337,33 @@ impl Column {
 }
 
 const PATH_ROOT: &str = "chained";
+
+/// The bytes object being filled, front to back.
+struct Filler<'a> {
+    buffer: &'a mut [u8],
+    at: usize,
+}
+
+impl Filler<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.buffer[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
+}
+
+enum Piece<'a> {
+    Column(&'a Column),
+    Bytes(&'a Vec<u8>),
+}
+
+impl Piece<'_> {
+    fn size(&self) -> usize {
+        match self {
+            Piece::Column(column) => column.size(),
+            Piece::Bytes(bytes) => bytes.len(),
+        }
+    }
+}
 
 /// Staging blocks of one writer schema (its Parsing Canonical Form): its record's leaves as flat columns.
 #[pyclass(frozen, module = "audit_layer_schemas._avro_native")]
@@ -341,6 +404,10 @@ impl NativeBlock {
         let mut partitions = Vec::new();
         let mut offsets = Vec::new();
         let mut chained = Column::new(py, &self.root)?;
+        let total: usize = batches.iter().map(|(_, _, messages)| messages.len()).sum();
+        chained.reserve(total);
+        partitions.reserve(total * 4);
+        offsets.reserve(total * 8);
         let mut rows: u64 = 0;
         for (partition, batch_offsets, messages) in &batches {
             if batch_offsets.len() != messages.len() {
@@ -364,19 +431,36 @@ impl NativeBlock {
         }
         let mut leaves = Vec::new();
         chained.leaves(PATH_ROOT.to_string(), &mut leaves);
-        let mut out = Vec::with_capacity(offsets.len() * 96);
-        varuint(&mut out, self.columns.len() as u64);
-        varuint(&mut out, rows);
+        let mut head = Vec::new();
+        varuint(&mut head, self.columns.len() as u64);
+        varuint(&mut head, rows);
         let data = [partitions, offsets];
         let mut kept = data.iter();
+        let mut pieces: Vec<(Vec<u8>, Piece)> = Vec::with_capacity(self.columns.len());
         for ((name, kind), leaf) in self.columns.iter().zip([None, None].into_iter().chain(leaves.iter().map(Some))) {
-            text(&mut out, name.as_bytes());
-            text(&mut out, kind.as_bytes());
-            match leaf {
-                Some((_, column)) => column.write(&mut out),
-                None => out.extend_from_slice(kept.next().expect("the two Kafka columns")),
-            }
+            let mut names = Vec::new();
+            text(&mut names, name.as_bytes());
+            text(&mut names, kind.as_bytes());
+            pieces.push((names, match leaf {
+                Some((_, column)) => Piece::Column(column),
+                None => Piece::Bytes(kept.next().expect("the two Kafka columns")),
+            }));
         }
-        Ok(PyBytes::new(py, &out))
+        let size = head.len() + pieces.iter().map(|(names, piece)| names.len() + piece.size()).sum::<usize>();
+        // written straight into the bytes object: a block is megabytes, and a copy of it costs a tenth of its making
+        PyBytes::new_with(py, size, |buffer: &mut [u8]| {
+            let mut out = Filler { buffer, at: 0 };
+            out.put(&head);
+            for (names, piece) in &pieces {
+                out.put(names);
+                match piece {
+                    Piece::Column(column) => column.write(&mut out),
+                    Piece::Bytes(bytes) => out.put(bytes),
+                }
+            }
+            assert_eq!(out.at, size, "a block's size as counted");
+            Ok(())
+        })
+
     }
 }
