@@ -6,8 +6,10 @@ compliance summary and single-decision lookups.
 1. A generator makes `--sink-events` distinct events, enriched and chained by the real code and
    Avro-encoded as the sequencer writes them, and produces them to a fresh chained topic. The
    real sink (ClickHouseSink: consume read_committed, batch, commit the intent, insert with its
-   dedup token, commit) loads them twice, side by side: ClickHouse reading the Avro itself (the
-   default on the embedded engine) and decoding in Python (the server path). Rows/s each.
+   dedup token, commit) loads them twice, side by side: the engine staging the batch itself (the
+   default on the embedded engine: a Native block the compiled codec makes, or with
+   AUDIT_LAYER_AVRO_NATIVE=off the Avro container the engine reads) and decoding in Python (the
+   server path). Rows/s each.
 2. Those rows are copied inside ClickHouse (new event ids and seqs, days shifted back) until the
    table holds `--events`; the materialized views fill the daily aggregates as they would.
 3. The compliance summary over all of them (its figures; the chain's verification, which the copies
@@ -93,7 +95,8 @@ def main() -> int:
             sink = ClickHouseSink(config, store)
             thread = threading.Thread(target=sink.run, daemon=True)
             with Progress(console=console) as bar:
-                task = bar.add_task(f"sink ({'ClickHouse reads the Avro' if passthrough else 'Python decode'})",
+                staged = "Native block" if sink._avro.load.native_layout is not None else "Avro container"
+                task = bar.add_task(f"sink ({f'staged as a {staged}' if passthrough else 'Python decode'})",
                                     total=n)
                 launched = time.perf_counter()
                 thread.start()

@@ -134,13 +134,14 @@ def _clickhouse_type(kind: Any, named: dict[str, Any], records: bool = False) ->
 
 
 class ChainedEventLoad:
-    """The INSERT ... SELECT that loads containers of ChainedEvent datums into `events`.
+    """The INSERT ... SELECT that loads staged ChainedEvent datums into `events`.
 
-    Each row of a container is a `SinkRow` {kafka_partition: int, kafka_offset: long, chained:
+    Staged as an Avro container, each row is a `SinkRow` {kafka_partition: int, kafka_offset: long, chained:
     ChainedEvent}: Avro writes a record as its fields one after the other, so a row is two varints
-    followed by the message's datum, as it came from Kafka. The partition and offset travel with their
-    row, so one load holds several partitions' batches, and ClickHouse may read containers in
-    parallel and in any order.
+    followed by the message's datum, as it came from Kafka. Staged as a Native block (`native_layout`, where
+    the compiled codec is built), the same row is its partition, its offset and the record's leaves, a column
+    each. Either way the partition and offset travel with their row, so one load holds several partitions'
+    batches, and ClickHouse may read the files in parallel and in any order.
     """
 
     def __init__(self, canonical_form: str) -> None:
