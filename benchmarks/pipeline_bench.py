@@ -3,7 +3,8 @@
     python benchmarks/pipeline_bench.py --events 200000 --bootstrap 127.0.0.1:9092
 
 1. The ceiling: the same Avro-encoded events produced and consumed once through Kafka with
-   confluent-kafka (one hop, the partitions of `--partitions`, lz4, acks=all), messages/s.
+   confluent-kafka (one hop, the partitions of `--partitions`, lz4, acks=all), messages/s; measured
+   twice and the higher kept (a broker just started is slower in its first round).
 2. Each stage alone, its input topic filled beforehand: the enricher, the sequencer, the sequencer
    that enriches (`--enrich`, reading the raw events), the sink, each as its own process
    (`audit-layer <stage>`). Events/s from the stage's first committed
@@ -262,11 +263,17 @@ def main() -> int:
     stamp = int(time.time())
 
     if not args.stages_only:
-        ceiling_topics = Topics(prefix=f"ceiling{stamp}.")
-        ensure_topics(args.bootstrap, ceiling_topics, partitions=args.partitions)
-        console.print("ceiling: raw produce + consume, one hop ...")
-        results["ceiling_msgs_per_s"] = ceiling(args.bootstrap, ceiling_topics.events, messages)
-        delete_topics(args.bootstrap, ceiling_topics.all())
+        # twice, the higher kept: a broker just started (its JIT cold) gave a first ceiling of under half its
+        # second, and the pipeline's share of a ceiling understated that way is not a share of what Kafka can do
+        rounds = []
+        for attempt in range(2):
+            ceiling_topics = Topics(prefix=f"ceiling{stamp}-{attempt}.")
+            ensure_topics(args.bootstrap, ceiling_topics, partitions=args.partitions)
+            console.print(f"ceiling: raw produce + consume, one hop (round {attempt + 1} of 2) ...")
+            rounds.append(ceiling(args.bootstrap, ceiling_topics.events, messages))
+            delete_topics(args.bootstrap, ceiling_topics.all())
+        results.update(ceiling_round1_msgs_per_s=rounds[0], ceiling_round2_msgs_per_s=rounds[1],
+                       ceiling_msgs_per_s=max(rounds))
 
     sink_batch = ("--batch-seconds", str(args.sink_batch_seconds))
     results["sink_batch_seconds"] = args.sink_batch_seconds
