@@ -145,6 +145,28 @@ def chained_by(stage: Stage) -> int:
     return int(counts[-1]) if counts else 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and all its threads (librdkafka's, the embedded engine's) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The local Kafka broker's process, when it runs on this machine (its CPU is part of the pipeline's)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].endswith(b"java") and b"kafka.Kafka" in argv:
+                return int(proc.name)
+    return None
+
+
 def rows_loaded(dsn: str) -> int:
     return max(stored(dsn, "bench"), 0)
 
@@ -307,8 +329,17 @@ def main() -> int:
     reader_group = stages[1].group  # the first to read audit.events: the clock starts at its first commit
     try:
         first, _ = timed(lambda: committed(args.bootstrap, reader_group, whole.events), 1, "pipeline start")
+        # where the machine's CPU went while the pipeline ran, per event: what a capacity model divides by
+        processes = {stage.name: stage.process.pid for stage in stages}
+        if (broker := broker_pid()) is not None:
+            processes["broker"] = broker
+        cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         _, done = timed(lambda: rows_loaded(dsn), n, "pipeline")
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
         results["pipeline_events_per_s"] = n / (done - first)
+        results.update({f"cpu_us_per_event_{name}": seconds * 1e6 / n for name, seconds in cpu.items()})
+        results["cpu_us_per_event_all"] = sum(cpu.values()) * 1e6 / n
+        results["cpu_cores_busy"] = sum(cpu.values()) / (done - first)
         results["pipeline_share_of_ceiling"] = results["pipeline_events_per_s"] / results["ceiling_msgs_per_s"]
 
         console.print(f"freshness at 1,000 events/s for {args.fresh_seconds} s ...")

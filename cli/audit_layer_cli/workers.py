@@ -268,7 +268,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_clickhouse(p)
     p.add_argument("--group", default="audit-sink", help="consumer group")
     p.add_argument("--batch-rows", type=positive, default=20_000, help="rows per insert (default: 20000)")
-    p.add_argument("--batch-seconds", type=float, default=0.1,
+    p.add_argument("--batch-seconds", type=seconds, default=0.1,
                    help="max batch age: how long a row may wait for its insert (default: 0.1; more: fewer, "
                         "larger inserts)")
     p.add_argument("--policy", type=Path, default=None,

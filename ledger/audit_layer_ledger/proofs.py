@@ -66,7 +66,7 @@ def build_proof(store: ClickHouseStore, event_id: str, public_keys: dict[str, by
         subtrees = StoredSubtrees(store, tenant)
         needs = inclusion_needs(seq - 1, checkpoint["last_seq"])
         try:
-            if not subtrees.prefetch(needs):  # the sink keeps the index up to date; here it is behind
+            if not subtrees.prefetch(needs):  # the sink extends the index in steps (MerkleIndexPolicy); behind
                 subtrees.extend(checkpoint["last_seq"])
                 subtrees = StoredSubtrees(store, tenant)
                 subtrees.prefetch(needs)

@@ -23,7 +23,7 @@ from typing import Any
 
 from audit_layer_governance.legal_hold import LegalHold, active_holds, apply_holds, holds_condition
 from audit_layer_governance.retention import RetentionPolicy, default_retention
-from audit_layer_ledger.merkle_index import DamagedLog, StoredSubtrees
+from audit_layer_ledger.merkle_index import BLOCK, DamagedLog, StoredSubtrees
 from audit_layer_processors.outage import OutagePolicy, OutageWait, RateLimitedLog, left_behind
 from audit_layer_processors.worker_metrics import MetricsServer, WorkerMetrics
 from audit_layer_schemas import CHAINED_EVENT, CHECKPOINT, AvroCodec, DecodeError, Topics
@@ -47,6 +47,25 @@ class BatchPolicy:
     max_rows: int = 20_000
     max_age: float = 0.1  # freshness: within a second at p99 (BENCHMARKS.md); raise it for fewer inserts
 
+    def due(self, rows: int, age: float) -> bool:
+        return rows >= self.max_rows or age >= self.max_age
+
+
+@dataclass(frozen=True)
+class MerkleIndexPolicy:
+    """When the sink extends a tenant's Merkle index (merkle_index.py): at its first checkpoint, then once
+    `blocks` complete blocks of 1,024 links wait, and at once whenever the sink is idle. An extension costs
+    a few statements however many blocks it adds, and a checkpoint every 1,000 events made one nearly every
+    1,000 events: a quarter of the sink's time at 12,000 events/s (BENCHMARKS.md, tenth stop). The index is
+    an optimisation: a proof that finds it behind extends it first."""
+
+    blocks: int = 8
+    budget_s: float = 0.05  # the most a busy turn of the loop gives to it once its loads are done
+
+    def due(self, indexed: int | None, size: int, idle: bool) -> bool:
+        """Extend an index last extended to `indexed` links (None: not this run) to `size` links now?"""
+        return idle or indexed is None or size // BLOCK - indexed // BLOCK >= self.blocks
+
 
 @dataclass(frozen=True)
 class SinkConfig:
@@ -63,8 +82,7 @@ class SinkConfig:
     avro_passthrough: bool = True
     metrics_port: int | None = None  # /metrics and /healthz (worker_metrics.py); None: none
     outage: OutagePolicy = field(default_factory=OutagePolicy)
-    # the most time a turn of the loop gives to extending Merkle indexes once its loads are done
-    index_budget_s: float = 0.05
+    merkle_index: MerkleIndexPolicy = field(default_factory=MerkleIndexPolicy)
 
 
 # a batch holds unique (tenant_id, seq) keys, so ReplacingMergeTree's collapse of duplicates
@@ -135,6 +153,7 @@ class ClickHouseSink:
                                ChainedEventLoad(chained_codec.schema.canonical_form))
         self._holds: list[LegalHold] = []
         self._unindexed: dict[str, int] = {}  # tenant -> the size its Merkle index is to be extended to
+        self._indexed: dict[str, int] = {}  # tenant -> the size its Merkle index was last extended to
         self._holds_read = 0.0
         self._stop = threading.Event()
         self._outage = OutageWait(config.outage, log, self._stop, bootstrap_servers=config.bootstrap_servers)
@@ -187,13 +206,13 @@ class ClickHouseSink:
                     self._add(msg)
                 self._read += len(messages)
                 self._flush_due()
-                self._index_merkle(until=time.monotonic() + self.config.index_budget_s)
+                self._index_merkle(until=time.monotonic() + self.config.merkle_index.budget_s, idle=not messages)
                 if time.monotonic() - last_report > 10:
                     last_report = time.monotonic()
                     log.info("loaded %d rows in %d batches, %d loads", self.rows_loaded, self.batches_loaded,
                              self.loads)
             self._flush_due(force=True)
-            self._index_merkle(until=None)
+            self._index_merkle(until=None, idle=True)
         finally:
             self._consumer.close()
             if server is not None:
@@ -263,7 +282,7 @@ class ClickHouseSink:
         now = time.monotonic()
         policy = self.config.batch
         due_topics = {topic for (topic, _), batch in self._batches.items()
-                      if force or len(batch.offsets) >= policy.max_rows or now - batch.started >= policy.max_age}
+                      if force or policy.due(len(batch.offsets), now - batch.started)}
         # a load costs mostly the same however few its rows (the insert, its parts, the views): when one
         # partition's batch is due the others of its topic go with it, so a topic is loaded once a batch age
         # whatever its partition count, and no row waits longer than it would have
@@ -321,16 +340,19 @@ class ClickHouseSink:
                 log.info("%s:%d not read again here (%s)", topic, partition, exc.args[0])
         return sorted(kept)
 
-    def _index_merkle(self, until: float | None) -> None:
+    def _index_merkle(self, until: float | None, idle: bool) -> None:
         """Keep the Merkle subtree roots up to each stored checkpoint, so inclusion proofs read O(log n) stored
-        nodes (merkle_index.py). An optimisation: a failure is logged, not fatal. One tenant a turn, more while
-        `until` (monotonic) is not passed and no batch is due: indexing holds back the next load by at most one
-        tenant's extension, however many tenants were checkpointed at once."""
-        while self._unindexed:
-            tenant = next(iter(self._unindexed))
+        nodes (merkle_index.py), as the policy says when. An optimisation: a failure is logged, not fatal. One
+        tenant a turn, more while `until` (monotonic) is not passed and no batch is due: indexing holds back the
+        next load by at most one tenant's extension, however many tenants were checkpointed at once."""
+        policy = self.config.merkle_index
+        due = [tenant for tenant, size in self._unindexed.items()
+               if policy.due(self._indexed.get(tenant), size, idle)]
+        for tenant in due:
             size = self._unindexed.pop(tenant)
             try:
                 StoredSubtrees(self.store, tenant).extend(size)
+                self._indexed[tenant] = size
             except DamagedLog as exc:
                 log.warning("merkle index of %s not extended: %s", tenant, exc)
             if until is not None and (time.monotonic() >= until or self._load_due()):
@@ -338,8 +360,7 @@ class ClickHouseSink:
 
     def _load_due(self) -> bool:
         now, policy = time.monotonic(), self.config.batch
-        return any(len(b.offsets) >= policy.max_rows or now - b.started >= policy.max_age
-                   for b in self._batches.values())
+        return any(policy.due(len(b.offsets), now - b.started) for b in self._batches.values())
 
     def _covered(self, checkpoint_rows: list[list[Any]]) -> bool:
         """Are the events every checkpoint covers stored? The two topics are consumed independently,
