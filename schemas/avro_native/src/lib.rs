@@ -3,6 +3,7 @@
 //! tests hold each side by side with it. The sink's staging blocks (native_block.rs) are held against the
 //! engine's own Avro reader.
 
+mod cursor;
 mod native_block;
 mod reader;
 mod schema;

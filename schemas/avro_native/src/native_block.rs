@@ -17,71 +17,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::cursor::{Input, Malformed, Read};
 use crate::schema::{build, schema_error, Node};
-
-struct Malformed(String);
-
-type Read<T> = Result<T, Malformed>;
-
-struct Input<'a> {
-    data: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Input<'a> {
-    fn take(&mut self, n: usize) -> Read<&'a [u8]> {
-        if n > self.data.len() - self.at {
-            return Err(Malformed("datum ends early".into()));
-        }
-        let out = &self.data[self.at..self.at + n];
-        self.at += n;
-        Ok(out)
-    }
-
-    fn long(&mut self) -> Read<i64> {
-        // most varints here are one byte (lengths of short strings, union branches, small counts)
-        if let Some(&byte) = self.data.get(self.at) {
-            if byte < 0x80 {
-                self.at += 1;
-                return Ok(i64::from(byte >> 1) ^ -i64::from(byte & 1));
-            }
-        }
-        let mut value: u64 = 0;
-        for i in 0..10 {
-            let byte = self.take(1)?[0];
-            if i == 9 && byte > 1 {
-                return Err(Malformed("varint longer than 64 bits".into()));
-            }
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Ok((value >> 1) as i64 ^ -((value & 1) as i64));
-            }
-        }
-        Err(Malformed("varint longer than 10 bytes".into()))
-    }
-
-    fn length(&mut self) -> Read<usize> {
-        let n = self.long()?;
-        if n < 0 || n as u64 > (self.data.len() - self.at) as u64 {
-            return Err(Malformed("length beyond the datum".into()));
-        }
-        Ok(n as usize)
-    }
-
-    /// The item count of the next block of an array or a map (0 at the end), its byte size skipped.
-    fn block(&mut self) -> Read<usize> {
-        let count = self.long()?;
-        if count < 0 {
-            self.long()?;
-        }
-        let count = count.unsigned_abs();
-        // every item takes at least a byte (the schema builder refuses arrays of items that take none)
-        if count > (self.data.len() - self.at) as u64 {
-            return Err(Malformed("block count larger than the bytes left".into()));
-        }
-        Ok(count as usize)
-    }
-}
 
 /// ClickHouse's unsigned LEB128, the length prefix of a Native String.
 fn varuint(out: &mut Vec<u8>, mut value: u64) {
@@ -178,7 +115,7 @@ impl Column {
     fn read(&mut self, input: &mut Input) -> Read<()> {
         match self {
             Column::Int32(data) => {
-                let value = i32::try_from(input.long()?).map_err(|_| Malformed("int out of 32-bit range".into()))?;
+                let value = i32::try_from(input.long()?).map_err(|_| Malformed("int out of 32-bit range"))?;
                 data.extend_from_slice(&value.to_le_bytes());
             }
             Column::Int64(data) => data.extend_from_slice(&input.long()?.to_le_bytes()),
@@ -186,7 +123,7 @@ impl Column {
             Column::Float64(data) => data.extend_from_slice(input.take(8)?),
             Column::Bool(data) => match input.take(1)?[0] {
                 byte @ (0 | 1) => data.push(byte),
-                _ => return Err(Malformed("boolean byte is neither 0 nor 1".into())),
+                _ => return Err(Malformed("boolean byte is neither 0 nor 1")),
             },
             Column::Text(data) => {
                 let n = input.length()?;
@@ -196,7 +133,7 @@ impl Column {
             Column::Enum { symbols, data } => {
                 let index = input.long()?;
                 let symbol = usize::try_from(index).ok().and_then(|i| symbols.get(i))
-                    .ok_or_else(|| Malformed("enum index out of range".into()))?;
+                    .ok_or(Malformed("enum index out of range"))?;
                 text(data, symbol);
             }
             Column::Nullable { null_branch, value_branch, nulls, value } => {
@@ -208,35 +145,23 @@ impl Column {
                     nulls.push(0);
                     value.read(input)?;
                 } else {
-                    return Err(Malformed("union branch index out of range".into()));
+                    return Err(Malformed("union branch index out of range"));
                 }
             }
             Column::Array { offsets, count, items } => {
-                loop {
-                    let n = input.block()?;
-                    if n == 0 {
-                        break;
-                    }
-                    for _ in 0..n {
-                        items.read(input)?;
-                    }
-                    *count += n as u64;
-                }
+                input.each_item(|input| {
+                    *count += 1;
+                    items.read(input)
+                })?;
                 offsets.extend_from_slice(&count.to_le_bytes());
             }
             Column::Map { offsets, count, keys, values } => {
-                loop {
-                    let n = input.block()?;
-                    if n == 0 {
-                        break;
-                    }
-                    for _ in 0..n {
-                        let k = input.length()?;
-                        text(keys, input.take(k)?);
-                        values.read(input)?;
-                    }
-                    *count += n as u64;
-                }
+                input.each_item(|input| {
+                    *count += 1;
+                    let k = input.length()?;
+                    text(keys, input.take(k)?);
+                    values.read(input)
+                })?;
                 offsets.extend_from_slice(&count.to_le_bytes());
             }
             Column::Tuple(fields) => {
@@ -415,14 +340,14 @@ impl NativeBlock {
             }
             for (offset, message) in batch_offsets.iter().zip(messages) {
                 let data = message.as_bytes();
-                let fail = |why: String| PyValueError::new_err(format!("message at {partition}:{offset}: {why}"));
+                let fail = |why: &str| PyValueError::new_err(format!("message at {partition}:{offset}: {why}"));
                 if data.len() < header {
-                    return Err(fail("shorter than its header".into()));
+                    return Err(fail("shorter than its header"));
                 }
-                let mut input = Input { data, at: header };
+                let mut input = Input::new(data, header);
                 chained.read(&mut input).map_err(|Malformed(why)| fail(why))?;
-                if input.at != data.len() {
-                    return Err(fail("trailing bytes after the datum".into()));
+                if !input.done() {
+                    return Err(fail("trailing bytes after the datum"));
                 }
                 partitions.extend_from_slice(&partition.to_le_bytes());
                 offsets.extend_from_slice(&offset.to_le_bytes());

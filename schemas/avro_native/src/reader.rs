@@ -12,83 +12,16 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use crate::cursor::{Input, Malformed};
 use crate::schema::{build, Node};
 
 fn corrupt(message: &str) -> PyErr {
     PyValueError::new_err(message.to_string())
 }
 
-struct Input<'a> {
-    data: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Input<'a> {
-    fn left(&self) -> usize {
-        self.data.len() - self.at
-    }
-
-    fn take(&mut self, n: usize) -> PyResult<&'a [u8]> {
-        if n > self.left() {
-            return Err(corrupt("datum ends early"));
-        }
-        let out = &self.data[self.at..self.at + n];
-        self.at += n;
-        Ok(out)
-    }
-
-    /// A zig-zag varint of at most 10 bytes whose value fits 64 bits.
-    fn long(&mut self) -> PyResult<i64> {
-        let mut value: u64 = 0;
-        for i in 0..10 {
-            let byte = self.take(1)?[0];
-            if i == 9 && byte > 1 {
-                return Err(corrupt("varint longer than 64 bits"));
-            }
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Ok((value >> 1) as i64 ^ -((value & 1) as i64));
-            }
-        }
-        Err(corrupt("varint longer than 10 bytes"))
-    }
-
-    fn length(&mut self) -> PyResult<usize> {
-        let n = self.long()?;
-        if n < 0 {
-            return Err(corrupt("negative length"));
-        }
-        if n as u64 > self.left() as u64 {
-            return Err(corrupt("datum ends early"));
-        }
-        Ok(n as usize)
-    }
-
-    /// The item count of the next block (0 at the end), its byte size skipped when given.
-    fn block(&mut self) -> PyResult<usize> {
-        let count = self.long()?;
-        if count < 0 {
-            self.long()?;
-        }
-        let count = count.unsigned_abs();
-        // every item takes at least a byte (arrays of items that take none are refused when built)
-        if count > self.left() as u64 {
-            return Err(corrupt("block count larger than the bytes left"));
-        }
-        Ok(count as usize)
-    }
-
-    /// Runs `item` once per item of an array's or a map's blocks, to the end block.
-    fn each_item(&mut self, mut item: impl FnMut(&mut Self) -> PyResult<()>) -> PyResult<()> {
-        loop {
-            let count = self.block()?;
-            if count == 0 {
-                return Ok(());
-            }
-            for _ in 0..count {
-                item(self)?;
-            }
-        }
+impl From<Malformed> for PyErr {
+    fn from(Malformed(why): Malformed) -> PyErr {
+        corrupt(why)
     }
 }
 
@@ -176,9 +109,9 @@ impl Reader {
 
     /// The datum in `data`, which it must fill exactly: trailing bytes are an error too.
     fn read<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-        let mut input = Input { data, at: 0 };
+        let mut input = Input::new(data, 0);
         let value = read(py, &self.root, &mut input)?;
-        if input.at != data.len() {
+        if !input.done() {
             return Err(corrupt("trailing bytes after the datum"));
         }
         Ok(value)
