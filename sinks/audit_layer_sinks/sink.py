@@ -455,22 +455,28 @@ class ClickHouseSink:
             try:
                 for statement in load.stage_statements(layout, stage, [f.name]):
                     self.store.command(statement)
-            except DatabaseError as exc:  # the engine's own Avro reader refused a datum, naming none
+                events = f"{self.store.database}.events"
+                stored = self.store.query(load.stored(layout, stage).replace("{table}", events))
+                forked = [(tenant, seq) for tenant, seq, fork in stored.result_rows if fork]
+                if forked:
+                    raise SinkStopped(_fork_message(forked))
+                # a batch none of whose rows is stored yet (all but a redelivery) needs no stored-row filter
+                sql = load.statement(layout, stage, retention, f"if({hold}, 1, 0)",
+                                     skip_stored=bool(stored.result_rows))
+                self.store.command_with(
+                    sql.replace("{table}", events),
+                    {**params, **hold_params},
+                    settings={**INSERT_SETTINGS, "insert_deduplication_token": token,
+                              # one block per insert, so the token dedups the whole batch on a retry
+                              "min_insert_block_size_rows": 100_000_000, "min_insert_block_size_bytes": 1 << 34})
+            except DatabaseError as exc:
+                # the engine's own Avro reader refused a datum, naming none, or read a datum cut short on into
+                # the next one's bytes and a conversion refused what it read (a UUID, a date): the Python decode
+                # is the reference, and it stops at the message it cannot read
                 log.warning("the engine refused the staged batch (%s); decoding it in Python", exc)
                 return False
-            stored = self.store.query(load.stored(layout, stage).replace("{table}", f"{self.store.database}.events"))
-            forked = [(tenant, seq) for tenant, seq, fork in stored.result_rows if fork]
-            if forked:
-                raise SinkStopped(_fork_message(forked))
-            # a batch none of whose rows is stored yet (all but a redelivery) needs no stored-row filter
-            sql = load.statement(layout, stage, retention, f"if({hold}, 1, 0)", skip_stored=bool(stored.result_rows))
-            self.store.command_with(
-                sql.replace("{table}", f"{self.store.database}.events"),
-                {**params, **hold_params},
-                settings={**INSERT_SETTINGS, "insert_deduplication_token": token,
-                          # one block per insert, so the token dedups the whole batch on a retry
-                          "min_insert_block_size_rows": 100_000_000, "min_insert_block_size_bytes": 1 << 34})
-            self.store.command(f"TRUNCATE TABLE {stage}")  # no content left behind beside the events table
+            finally:
+                self.store.command(f"TRUNCATE TABLE IF EXISTS {stage}")  # no content left beside the events table
         return True
 
     # -- assignment -------------------------------------------------------------------------
