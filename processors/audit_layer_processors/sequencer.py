@@ -332,7 +332,13 @@ class Sequencer:
         topics = self.config.topics
         batch = self._batch()
         next_offsets: dict[int, int] = {}
+        # where each partition of the batch starts, all of them before any is processed: a transaction that fails
+        # at its first message must rewind the partitions it had not reached too, or their messages are never
+        # chained (the consumer has read past them; the broker drill lost 1,444 events so)
         first_offsets: dict[int, int] = {}
+        for msg in messages:
+            if msg.error() is None:
+                first_offsets.setdefault(msg.partition() or 0, msg.offset() or 0)
         linked_tenants: set[str] = set()
         outcomes = {"dead": 0, "rerouted": 0}
         linked = 0
@@ -346,7 +352,6 @@ class Sequencer:
                     self._problems.warning(f"consumer-{err.code()}", f"consumer: {err}")
                     continue
                 partition, offset = msg.partition() or 0, msg.offset() or 0
-                first_offsets.setdefault(partition, offset)
                 next_offsets[partition] = offset + 1
                 found = self._enriched_of(msg, partition) if self._step is None else self._enrich(msg, partition)
                 if isinstance(found, str):
