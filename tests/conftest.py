@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +187,34 @@ def pipeline(kafka_bootstrap: str, topics: Topics, store: Any, tmp_path: Path) -
     sink.stop()
     for worker in workers:
         worker.stop()
+
+
+def run_until_chained(sequencer: Any, events: int, timeout: float, settle: float = 0.0,
+                      after_stop: Callable[[], object] | None = None) -> list[BaseException]:
+    """Run an in-process sequencer in a thread until it has chained `events` (or stopped, or `timeout` passed),
+    `settle` seconds more for anything chained beyond them, then stop it (`after_stop` once it has stopped):
+    what it raised."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sequencer.run()
+        except BaseException as exc:  # the test reads what stopped the sequencer
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="sequencer")
+    worker.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while sequencer.counts["chained"] < events and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(settle)
+    finally:
+        sequencer.stop()
+        worker.join(60)
+        if after_stop is not None:
+            after_stop()
+    return failure
 
 
 def wait_for_rows(store: Any, expected: int, timeout: float = 120.0, workers: list[Worker] = (),

@@ -6,8 +6,6 @@ spanning several partitions fails once, as that one did; everything else is the 
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -21,7 +19,7 @@ from audit_layer_schemas.partition import partition_for
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from tests.conftest import PARTITIONS, SIGNING_KEY, _ensure_key
+from tests.conftest import PARTITIONS, SIGNING_KEY, _ensure_key, run_until_chained
 
 pytestmark = pytest.mark.integration
 EVENTS = 240
@@ -72,24 +70,8 @@ def test_a_batch_aborted_at_its_first_message_is_chained_again_on_every_partitio
     for i in range(EVENTS):
         publisher.publish(make_event(TENANTS[i % len(TENANTS)]))
     assert publisher.flush(30) == 0
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            sequencer.run()
-        except BaseException as exc:
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="sequencer")
-    worker.start()
-    try:
-        deadline = time.monotonic() + 60
-        while sequencer.counts["chained"] < EVENTS and worker.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1)  # a duplicate would be chained after the last one: give it the time
-    finally:
-        sequencer.stop()
-        worker.join(60)
+    # a duplicate would be chained after the last one: a second more to see it
+    failure = run_until_chained(sequencer, EVENTS, timeout=60, settle=1.0)
     assert not failure, failure
     producer = sequencer._producer
     assert isinstance(producer, FailsOnceArmed) and producer.failed, "no batch spanning partitions failed"

@@ -22,7 +22,7 @@ from audit_layer_schemas import CHAINED_EVENT, AvroCodec, Topics
 from audit_layer_sdk import AuditConfig, AuditPublisher
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.conftest import PARTITIONS, SIGNING_KEY, _ensure_key
+from tests.conftest import PARTITIONS, SIGNING_KEY, _ensure_key, run_until_chained
 
 pytestmark = pytest.mark.integration
 EVENTS = 240
@@ -88,24 +88,8 @@ def test_a_hung_offsets_call_is_left_behind_and_the_batch_chained_once(kafka_boo
     for i in range(EVENTS):
         publisher.publish(make_event(f"tenant-{i % 4}"))
     assert publisher.flush(30) == 0
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            sequencer.run()
-        except BaseException as exc:
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, name="sequencer")
-    worker.start()
-    try:
-        deadline = time.monotonic() + 120
-        while sequencer.counts["chained"] < EVENTS and worker.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        sequencer.stop()
-        worker.join(60)
-        sequencer.release.set()  # the hung call returns; its producer was fenced long ago
+    # once stopped, the hung call returns; its producer was fenced long ago
+    failure = run_until_chained(sequencer, EVENTS, timeout=120, after_stop=sequencer.release.set)
     assert not failure, failure
     assert sequencer.entered.is_set(), "the first offsets call never ran"
     # at least the hung one (a slow machine may take a real call past the short deadline too: replaced alike)
